@@ -1,0 +1,607 @@
+//! One typed configuration, read from the environment and optionally `latchkey.toml`,
+//! validated once at start-up.
+//!
+//! Every source is first flattened into the public variable names
+//! (`LATCHKEY_PUBLIC_URL`, `LATCHKEY_PROVIDER_<ID>_ISSUER`, …) so there is one
+//! validation path and every message names the variable a person would set.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use url::Url;
+
+/// Where the app runs; production refuses unsafe settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub environment: Environment,
+    /// `LEPTOS_SITE_ADDR`: where the server listens.
+    pub listen_addr: SocketAddr,
+    /// `LATCHKEY_PUBLIC_URL`: the external base URL, without a trailing slash.
+    pub public_url: Url,
+    /// `LATCHKEY_DATABASE_URL`.
+    pub database_url: String,
+    /// `LATCHKEY_DATA_DIR`: the SQLite file and the generated development key live here.
+    pub data_dir: PathBuf,
+    pub secret_key: SecretKey,
+    pub providers: Vec<ProviderConfig>,
+    /// `LATCHKEY_DEV_IDP`: mount the built-in development identity provider at `/dev-idp`.
+    pub dev_idp: bool,
+    pub sessions: SessionSettings,
+    /// Timeout of every call to a provider.
+    pub provider_timeout: Duration,
+    /// Minimum time between JWKS refetches caused by an unknown key id.
+    pub jwks_refetch_interval: Duration,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct SessionSettings {
+    /// A session unused for this long ends (`LATCHKEY_SESSION_IDLE_MINUTES`).
+    pub idle_timeout: Duration,
+    /// A session ends this long after sign-in, used or not (`LATCHKEY_SESSION_MAX_HOURS`).
+    pub absolute_timeout: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProviderKind {
+    Oidc,
+}
+
+impl ProviderKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ProviderKind::Oidc => "oidc",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ProviderConfig {
+    /// Lower-case id, the URL segment in `/auth/{id}/…`.
+    pub id: String,
+    pub kind: ProviderKind,
+    /// Button label.
+    pub name: String,
+    pub issuer: Url,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub scopes: Vec<String>,
+}
+
+/// A string that never shows up in logs or `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// `LATCHKEY_SECRET_KEY`: 32 bytes, the root of the app's own encryption keys.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey([u8; 32]);
+
+impl SecretKey {
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let bytes = hex::decode(text.trim()).ok()?;
+        Some(SecretKey(bytes.try_into().ok()?))
+    }
+    pub fn generate() -> Self {
+        SecretKey(crate::util::random_bytes())
+    }
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(..)")
+    }
+}
+
+/// One thing wrong with the configuration, named by its variable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub variable: String,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub struct ConfigError {
+    pub problems: Vec<ConfigProblem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "the configuration is not valid:")?;
+        for problem in &self.problems {
+            writeln!(f, "  - {}: {}", problem.variable, problem.message)?;
+        }
+        Ok(())
+    }
+}
+
+/// The id of the built-in development provider (`/auth/dev/…`); reserved.
+pub const DEV_PROVIDER_ID: &str = "dev";
+
+const DEFAULT_SITE_ADDR: &str = "127.0.0.1:3000";
+const DEFAULT_SCOPES: &str = "openid email profile";
+const PROVIDER_PREFIX: &str = "LATCHKEY_PROVIDER_";
+const PROVIDER_FIELDS: [&str; 6] = ["KIND", "ISSUER", "CLIENT_ID", "CLIENT_SECRET", "NAME", "SCOPES"];
+
+impl Config {
+    /// Reads `latchkey.toml` (or the file named by `LATCHKEY_CONFIG_FILE`) when present, then the
+    /// environment, which wins. Creates the data directory and, in development only, a secret key.
+    pub fn load() -> Result<Self, ConfigError> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        let mut values = BTreeMap::new();
+        let file = env
+            .get("LATCHKEY_CONFIG_FILE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("latchkey.toml"));
+        let explicit = env.contains_key("LATCHKEY_CONFIG_FILE");
+        if explicit || file.exists() {
+            values.extend(read_toml_file(&file)?);
+        }
+        values.extend(env.into_iter().filter(|(k, _)| k.starts_with("LATCHKEY_") || k.starts_with("LEPTOS_SITE_ADDR")));
+        let mut config = Self::from_values(&values)?;
+        config.ensure_data_dir_and_key(values.contains_key("LATCHKEY_SECRET_KEY"))?;
+        Ok(config)
+    }
+
+    /// Validates a flat map of variables. Pure: touches no file, so tests use it directly.
+    /// Without `LATCHKEY_SECRET_KEY` a development config gets a fresh random key.
+    pub fn from_values<K: AsRef<str>, V: AsRef<str>>(
+        values: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, ConfigError> {
+        let values: BTreeMap<String, String> = values
+            .into_iter()
+            .map(|(k, v)| (k.as_ref().to_string(), v.as_ref().to_string()))
+            .collect();
+        let mut p = Problems::default();
+        let get = |name: &str| values.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+
+        let environment = match get("LATCHKEY_ENV").map(str::to_ascii_lowercase).as_deref() {
+            None | Some("development") | Some("dev") => Environment::Development,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(other) => {
+                p.add("LATCHKEY_ENV", format!("must be `development` or `production`, not `{other}`"));
+                Environment::Development
+            }
+        };
+
+        let listen_addr = match get("LEPTOS_SITE_ADDR").unwrap_or(DEFAULT_SITE_ADDR).parse::<SocketAddr>() {
+            Ok(addr) => addr,
+            Err(_) => {
+                p.add("LEPTOS_SITE_ADDR", "must be an address with a port, like 127.0.0.1:3000");
+                DEFAULT_SITE_ADDR.parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 3000)))
+            }
+        };
+
+        let public_url_text = get("LATCHKEY_PUBLIC_URL")
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("http://{listen_addr}"));
+        let public_url = match parse_base_url(&public_url_text) {
+            Ok(url) => {
+                if environment == Environment::Production && url.scheme() != "https" {
+                    p.add("LATCHKEY_PUBLIC_URL", "must be an https URL in production");
+                } else if let Err(message) = require_https_unless_loopback(&url) {
+                    p.add("LATCHKEY_PUBLIC_URL", message);
+                }
+                Some(url)
+            }
+            Err(message) => {
+                p.add("LATCHKEY_PUBLIC_URL", message);
+                None
+            }
+        };
+
+        let data_dir = PathBuf::from(get("LATCHKEY_DATA_DIR").unwrap_or("data"));
+        let database_url = match get("LATCHKEY_DATABASE_URL") {
+            Some(url) if url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                url.to_string()
+            }
+            Some(_) => {
+                p.add("LATCHKEY_DATABASE_URL", "must start with `sqlite:` or `postgres://`");
+                String::new()
+            }
+            None => format!("sqlite://{}?mode=rwc", data_dir.join("latchkey.db").display()),
+        };
+
+        let secret_key = match get("LATCHKEY_SECRET_KEY") {
+            Some(text) => SecretKey::from_hex(text).unwrap_or_else(|| {
+                p.add("LATCHKEY_SECRET_KEY", "must be 64 hexadecimal characters (32 bytes); `openssl rand -hex 32` makes one");
+                SecretKey::generate()
+            }),
+            None => {
+                if environment == Environment::Production {
+                    p.add("LATCHKEY_SECRET_KEY", "is required in production (64 hexadecimal characters)");
+                }
+                SecretKey::generate()
+            }
+        };
+
+        let dev_idp = match get("LATCHKEY_DEV_IDP").map(str::to_ascii_lowercase).as_deref() {
+            None | Some("false") | Some("0") | Some("no") => false,
+            Some("true") | Some("1") | Some("yes") => true,
+            Some(_) => {
+                p.add("LATCHKEY_DEV_IDP", "must be `true` or `false`");
+                false
+            }
+        };
+        if dev_idp && environment == Environment::Production {
+            p.add("LATCHKEY_DEV_IDP", "the development identity provider cannot run in production");
+        }
+
+        let sessions = SessionSettings {
+            idle_timeout: Duration::from_secs(60 * positive_number(&mut p, get("LATCHKEY_SESSION_IDLE_MINUTES"), "LATCHKEY_SESSION_IDLE_MINUTES", 60 * 24 * 7)),
+            absolute_timeout: Duration::from_secs(3600 * positive_number(&mut p, get("LATCHKEY_SESSION_MAX_HOURS"), "LATCHKEY_SESSION_MAX_HOURS", 24 * 30)),
+        };
+        let provider_timeout = Duration::from_secs(positive_number(
+            &mut p,
+            get("LATCHKEY_PROVIDER_TIMEOUT_SECONDS"),
+            "LATCHKEY_PROVIDER_TIMEOUT_SECONDS",
+            10,
+        ));
+
+        let providers = parse_providers(&values, &mut p);
+        if dev_idp && providers.iter().any(|provider| provider.id == DEV_PROVIDER_ID) {
+            p.add(
+                &format!("{PROVIDER_PREFIX}DEV_KIND"),
+                "the provider id `dev` is reserved for the development identity provider",
+            );
+        }
+
+        match (public_url, p.0.is_empty()) {
+            (Some(public_url), true) => Ok(Config {
+                environment,
+                listen_addr,
+                public_url,
+                database_url,
+                data_dir,
+                secret_key,
+                providers,
+                dev_idp,
+                sessions,
+                provider_timeout,
+                jwks_refetch_interval: Duration::from_secs(10),
+            }),
+            _ => Err(ConfigError { problems: p.0 }),
+        }
+    }
+
+    /// The redirect URI registered at a provider: `{PUBLIC_URL}/auth/{id}/callback`.
+    pub fn redirect_uri(&self, provider_id: &str) -> Url {
+        self.url(&format!("/auth/{provider_id}/callback"))
+    }
+
+    /// An absolute URL on this site for a path starting with `/`.
+    pub fn url(&self, path: &str) -> Url {
+        let base = self.public_url.as_str().trim_end_matches('/');
+        Url::parse(&format!("{base}{path}")).unwrap_or_else(|_| self.public_url.clone())
+    }
+
+    /// Cookies get `Secure` and the `__Host-` prefix when the site is served over https.
+    pub fn is_https(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    fn ensure_data_dir_and_key(&mut self, key_was_given: bool) -> Result<(), ConfigError> {
+        let problem = |message: String| ConfigError {
+            problems: vec![ConfigProblem { variable: "LATCHKEY_DATA_DIR".into(), message }],
+        };
+        std::fs::create_dir_all(&self.data_dir)
+            .map_err(|e| problem(format!("cannot create {}: {e}", self.data_dir.display())))?;
+        if !key_was_given {
+            self.secret_key = load_or_create_dev_key(&self.data_dir.join("secret_key")).map_err(problem)?;
+        }
+        Ok(())
+    }
+}
+
+/// Development only: keep one generated key in the data directory so restarts keep working.
+fn load_or_create_dev_key(path: &Path) -> Result<SecretKey, String> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        return SecretKey::from_hex(&text)
+            .ok_or_else(|| format!("{} does not hold 64 hexadecimal characters", path.display()));
+    }
+    let key = SecretKey::generate();
+    write_private_file(path, &hex::encode(key.as_bytes()))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    tracing::info!(path = %path.display(), "generated a development secret key");
+    Ok(key)
+}
+
+fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(contents.as_bytes())
+}
+
+#[derive(Default)]
+struct Problems(Vec<ConfigProblem>);
+
+impl Problems {
+    fn add(&mut self, variable: &str, message: impl Into<String>) {
+        self.0.push(ConfigProblem { variable: variable.to_string(), message: message.into() });
+    }
+}
+
+fn positive_number(p: &mut Problems, value: Option<&str>, variable: &str, default: u64) -> u64 {
+    match value.map(str::parse::<u64>) {
+        None => default,
+        Some(Ok(n)) if n > 0 => n,
+        Some(_) => {
+            p.add(variable, "must be a whole number greater than zero");
+            default
+        }
+    }
+}
+
+fn parse_base_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text.trim_end_matches('/')).map_err(|e| format!("is not a valid URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("must be an http(s) URL with a host".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not have a query or fragment".into());
+    }
+    Ok(url)
+}
+
+fn require_https_unless_loopback(url: &Url) -> Result<(), String> {
+    if url.scheme() == "https" || is_loopback(url) {
+        Ok(())
+    } else {
+        Err("must use https (http is accepted only for localhost and 127.0.0.1)".into())
+    }
+}
+
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain == "localhost" || domain.ends_with(".localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+fn parse_providers(values: &BTreeMap<String, String>, p: &mut Problems) -> Vec<ProviderConfig> {
+    // Every `LATCHKEY_PROVIDER_<ID>_<FIELD>` names a provider; the ID may itself contain `_`.
+    let mut ids: Vec<String> = Vec::new();
+    for key in values.keys() {
+        let Some(rest) = key.strip_prefix(PROVIDER_PREFIX) else { continue };
+        match PROVIDER_FIELDS.iter().find_map(|field| rest.strip_suffix(&format!("_{field}"))) {
+            Some(id) if !id.is_empty() => {
+                if !ids.iter().any(|known| known == id) {
+                    ids.push(id.to_string());
+                }
+            }
+            _ => p.add(key, format!("is not a known provider setting (expected {PROVIDER_PREFIX}<ID>_<{}>)", PROVIDER_FIELDS.join("|"))),
+        }
+    }
+    let mut providers = Vec::new();
+    for raw_id in ids {
+        let var = |field: &str| format!("{PROVIDER_PREFIX}{raw_id}_{field}");
+        let get = |field: &str| values.get(&var(field)).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let id = raw_id.to_ascii_lowercase();
+        if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            p.add(&var("KIND"), "the provider id may only use letters, digits and `_`");
+            continue;
+        }
+        let before = p.0.len();
+        let kind = match get("KIND").map(str::to_ascii_lowercase).as_deref() {
+            Some("oidc") => Some(ProviderKind::Oidc),
+            Some(other @ ("google" | "microsoft" | "github")) => {
+                p.add(&var("KIND"), format!("`{other}` is not supported yet; use `oidc` with its issuer"));
+                None
+            }
+            Some(other) => {
+                p.add(&var("KIND"), format!("must be `oidc`, not `{other}`"));
+                None
+            }
+            None => {
+                p.add(&var("KIND"), "is required (`oidc`)");
+                None
+            }
+        };
+        let issuer = match get("ISSUER") {
+            None => {
+                p.add(&var("ISSUER"), "is required");
+                None
+            }
+            Some(text) => match Url::parse(text) {
+                Err(e) => {
+                    p.add(&var("ISSUER"), format!("is not a valid URL ({e})"));
+                    None
+                }
+                Ok(url) => match require_https_unless_loopback(&url) {
+                    Ok(()) => Some(url),
+                    Err(message) => {
+                        p.add(&var("ISSUER"), message);
+                        None
+                    }
+                },
+            },
+        };
+        let client_id = get("CLIENT_ID").map(str::to_string);
+        if client_id.is_none() {
+            p.add(&var("CLIENT_ID"), "is required");
+        }
+        let client_secret = get("CLIENT_SECRET").map(Secret::new);
+        if client_secret.is_none() {
+            p.add(&var("CLIENT_SECRET"), "is required (latchkey is a confidential client)");
+        }
+        let scopes: Vec<String> = get("SCOPES").unwrap_or(DEFAULT_SCOPES).split_whitespace().map(str::to_string).collect();
+        if !scopes.iter().any(|s| s == "openid") {
+            p.add(&var("SCOPES"), "must include `openid`");
+        }
+        if p.0.len() != before {
+            continue;
+        }
+        if let (Some(kind), Some(issuer), Some(client_id), Some(client_secret)) = (kind, issuer, client_id, client_secret) {
+            let name = get("NAME").map(str::to_string).unwrap_or_else(|| raw_id.clone());
+            providers.push(ProviderConfig { id, kind, name, issuer, client_id, client_secret, scopes });
+        }
+    }
+    providers
+}
+
+/// Flattens `latchkey.toml` into variable names: `public_url = …` becomes `LATCHKEY_PUBLIC_URL`,
+/// `[provider.google] client_id = …` becomes `LATCHKEY_PROVIDER_GOOGLE_CLIENT_ID`,
+/// and `site_addr` becomes `LEPTOS_SITE_ADDR`.
+fn read_toml_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
+    let problem = |message: String| ConfigError {
+        problems: vec![ConfigProblem { variable: "LATCHKEY_CONFIG_FILE".into(), message }],
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| problem(format!("cannot read {}: {e}", path.display())))?;
+    flatten_toml(&text).map_err(|message| problem(format!("{}: {message}", path.display())))
+}
+
+pub(crate) fn flatten_toml(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.message().to_string())?;
+    let mut out = BTreeMap::new();
+    for (key, value) in table {
+        if key == "provider" {
+            let toml::Value::Table(providers) = value else {
+                return Err("`provider` must be a table of providers, like [provider.google]".into());
+            };
+            for (id, settings) in providers {
+                let toml::Value::Table(settings) = settings else {
+                    return Err(format!("[provider.{id}] must be a table"));
+                };
+                for (field, value) in settings {
+                    out.insert(
+                        format!("{PROVIDER_PREFIX}{}_{}", id.to_ascii_uppercase(), field.to_ascii_uppercase()),
+                        toml_scalar(&value).ok_or_else(|| format!("provider.{id}.{field} must be a string, number or boolean"))?,
+                    );
+                }
+            }
+        } else {
+            let name = if key == "site_addr" { "LEPTOS_SITE_ADDR".to_string() } else { format!("LATCHKEY_{}", key.to_ascii_uppercase()) };
+            out.insert(name, toml_scalar(&value).ok_or_else(|| format!("{key} must be a string, number or boolean"))?);
+        }
+    }
+    Ok(out)
+}
+
+fn toml_scalar(value: &toml::Value) -> Option<String> {
+    match value {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn variables(error: ConfigError) -> Vec<String> {
+        error.problems.into_iter().map(|p| p.variable).collect()
+    }
+
+    #[test]
+    fn defaults_give_a_local_development_config() {
+        let config = Config::from_values(Vec::<(String, String)>::new()).expect("defaults are valid");
+        assert_eq!(config.environment, Environment::Development);
+        assert_eq!(config.public_url.as_str(), "http://127.0.0.1:3000/");
+        assert!(config.database_url.starts_with("sqlite://"));
+        assert!(!config.dev_idp);
+        assert_eq!(config.redirect_uri("dev").as_str(), "http://127.0.0.1:3000/auth/dev/callback");
+    }
+
+    #[test]
+    fn a_provider_is_read_from_its_variables() {
+        let config = Config::from_values([
+            ("LATCHKEY_PROVIDER_CORP_SSO_KIND", "oidc"),
+            ("LATCHKEY_PROVIDER_CORP_SSO_ISSUER", "https://sso.example.com"),
+            ("LATCHKEY_PROVIDER_CORP_SSO_CLIENT_ID", "abc"),
+            ("LATCHKEY_PROVIDER_CORP_SSO_CLIENT_SECRET", "shh"),
+            ("LATCHKEY_PROVIDER_CORP_SSO_NAME", "Corp"),
+        ])
+        .expect("valid");
+        let provider = &config.providers[0];
+        assert_eq!(provider.id, "corp_sso");
+        assert_eq!(provider.name, "Corp");
+        assert_eq!(provider.scopes, ["openid", "email", "profile"]);
+        assert!(!format!("{provider:?}").contains("shh"), "secrets never reach Debug output");
+    }
+
+    #[test]
+    fn http_issuers_are_refused_unless_loopback() {
+        let error = Config::from_values([
+            ("LATCHKEY_PROVIDER_X_KIND", "oidc"),
+            ("LATCHKEY_PROVIDER_X_ISSUER", "http://idp.example.com"),
+            ("LATCHKEY_PROVIDER_X_CLIENT_ID", "abc"),
+            ("LATCHKEY_PROVIDER_X_CLIENT_SECRET", "shh"),
+        ])
+        .unwrap_err();
+        assert_eq!(variables(error), ["LATCHKEY_PROVIDER_X_ISSUER"]);
+    }
+
+    #[test]
+    fn missing_provider_fields_are_each_named() {
+        let error = Config::from_values([("LATCHKEY_PROVIDER_X_KIND", "oidc")]).unwrap_err();
+        assert_eq!(
+            variables(error),
+            ["LATCHKEY_PROVIDER_X_ISSUER", "LATCHKEY_PROVIDER_X_CLIENT_ID", "LATCHKEY_PROVIDER_X_CLIENT_SECRET"]
+        );
+    }
+
+    #[test]
+    fn production_refuses_dev_idp_missing_key_and_plain_http() {
+        let error = Config::from_values([
+            ("LATCHKEY_ENV", "production"),
+            ("LATCHKEY_DEV_IDP", "true"),
+            ("LATCHKEY_PUBLIC_URL", "http://127.0.0.1:3000"),
+        ])
+        .unwrap_err();
+        let mut vars = variables(error);
+        vars.sort();
+        assert_eq!(vars, ["LATCHKEY_DEV_IDP", "LATCHKEY_PUBLIC_URL", "LATCHKEY_SECRET_KEY"]);
+    }
+
+    #[test]
+    fn a_malformed_secret_key_is_refused() {
+        let error = Config::from_values([("LATCHKEY_SECRET_KEY", "abc")]).unwrap_err();
+        assert_eq!(variables(error), ["LATCHKEY_SECRET_KEY"]);
+    }
+
+    #[test]
+    fn toml_is_flattened_into_variable_names() {
+        let values = flatten_toml(
+            "public_url = \"https://id.example.com\"\nsite_addr = \"0.0.0.0:8080\"\n[provider.corp]\nkind = \"oidc\"\nclient_id = \"abc\"\n",
+        )
+        .expect("valid toml");
+        assert_eq!(values["LATCHKEY_PUBLIC_URL"], "https://id.example.com");
+        assert_eq!(values["LEPTOS_SITE_ADDR"], "0.0.0.0:8080");
+        assert_eq!(values["LATCHKEY_PROVIDER_CORP_CLIENT_ID"], "abc");
+    }
+}

@@ -1,0 +1,225 @@
+//! The built-in development identity provider.
+//!
+//! A small but real OpenID Connect provider (authorization code flow with PKCE,
+//! ES256-signed ID tokens, a JWKS, a userinfo endpoint) that runs inside
+//! latchkey's own server. It lets the app work offline, and lets tests make the
+//! provider misbehave on purpose (see [`Misbehaviour`]) to prove the client side
+//! rejects what it must.
+//!
+//! Anyone can sign in as anyone here: there are no passwords. It must never be
+//! enabled in production.
+//!
+//! Mounting: [`DevIdp::router`] returns routes relative to the mount point, and
+//! every URL the provider hands out (discovery document, form action, `iss`) is
+//! built from the `issuer` given to [`DevIdp::new`]. The two must therefore
+//! agree: `issuer` = the absolute URL of the mount point.
+
+mod endpoints;
+mod jwt;
+mod pages;
+mod params;
+mod store;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::Router;
+use axum::routing::get;
+
+use self::jwt::KeyPair;
+use self::store::Store;
+
+/// The built-in development OpenID Connect provider. Cheap to clone.
+#[derive(Clone)]
+pub struct DevIdp {
+    inner: Arc<Inner>,
+}
+
+/// The one client (relying party) registered with the development provider.
+#[derive(Clone, Debug)]
+pub struct DevClient {
+    pub client_id: String,
+    pub client_secret: String,
+    pub redirect_uri: String,
+}
+
+/// How the provider misbehaves (test knob). Applies to requests made after it
+/// is set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Misbehaviour {
+    /// Behave correctly.
+    #[default]
+    None,
+    /// ID token signed by a key NOT in the JWKS, but with the published `kid`.
+    ForgedSignature,
+    /// `aud` = some other client only.
+    WrongAudience,
+    /// `aud` = [client_id, "someone-else"] (untrusted extra audience), `azp` = client_id.
+    ExtraAudience,
+    /// `aud` = client_id, `azp` = "someone-else".
+    WrongAuthorizedParty,
+    /// `iss` = another URL.
+    WrongIssuer,
+    /// `exp` in the past (`iat` = now - 3600, `exp` = now - 1800).
+    Expired,
+    /// `iat` = now + 1 hour (`exp` after it).
+    IssuedInFuture,
+    /// Header `{"alg":"none"}`, empty signature part.
+    AlgNone,
+    /// Header `alg` HS256, HMAC-SHA256 keyed with the public key's bytes (the
+    /// uncompressed SEC1 point, 65 bytes), published `kid`.
+    HmacWithPublicKey,
+    /// `nonce` = a different random value.
+    WrongNonce,
+    /// No `nonce` claim.
+    MissingNonce,
+    /// `/userinfo` answers with a different `sub`.
+    UserinfoSubjectMismatch,
+    /// The authorization response carries `iss=<another URL>` (RFC 9207 mix-up).
+    WrongIssParameter,
+    /// `/token` answers 400 `{"error":"invalid_grant"}`.
+    TokenEndpointError,
+    /// `/token` sleeps 30 s before answering.
+    SlowTokenEndpoint,
+}
+
+struct Inner {
+    issuer: url::Url,
+    /// The issuer as it appears in `iss` and the discovery document: no trailing slash.
+    issuer_str: String,
+    client: DevClient,
+    misbehaviour: Mutex<Misbehaviour>,
+    key: Mutex<Arc<KeyPair>>,
+    store: Mutex<Store>,
+    jwks_fetches: AtomicUsize,
+}
+
+impl DevIdp {
+    /// `issuer`: absolute URL where `router()` is mounted, e.g.
+    /// `http://127.0.0.1:3000/dev-idp` (no trailing slash).
+    pub fn new(issuer: url::Url, client: DevClient) -> Self {
+        let issuer_str = issuer.as_str().trim_end_matches('/').to_owned();
+        Self {
+            inner: Arc::new(Inner {
+                issuer,
+                issuer_str,
+                client,
+                misbehaviour: Mutex::new(Misbehaviour::None),
+                key: Mutex::new(Arc::new(KeyPair::generate())),
+                store: Mutex::new(Store::default()),
+                jwks_fetches: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// The issuer URL given to [`DevIdp::new`].
+    pub fn issuer(&self) -> &url::Url {
+        &self.inner.issuer
+    }
+
+    /// Routes relative to the mount point; the caller does
+    /// `Router::new().nest("/dev-idp", idp.router())`.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                get(endpoints::discovery),
+            )
+            .route("/jwks", get(endpoints::jwks))
+            .route(
+                "/authorize",
+                get(endpoints::authorize_get).post(endpoints::authorize_post),
+            )
+            .route("/token", axum::routing::post(endpoints::token))
+            .route(
+                "/userinfo",
+                get(endpoints::userinfo).post(endpoints::userinfo),
+            )
+            .with_state(self.clone())
+    }
+
+    /// Test knob: how the provider misbehaves from now on (applies to later requests).
+    pub fn set_misbehaviour(&self, m: Misbehaviour) {
+        *lock(&self.inner.misbehaviour) = m;
+        tracing::info!(misbehaviour = ?m, "dev identity provider misbehaviour set");
+    }
+
+    /// Key rotation: a new signing key with a new `kid`; the JWKS then
+    /// publishes only the new key.
+    pub fn rotate_signing_key(&self) {
+        let new = Arc::new(KeyPair::generate());
+        tracing::info!(
+            kid = new.kid(),
+            "dev identity provider rotated its signing key"
+        );
+        *lock(&self.inner.key) = new;
+    }
+
+    /// How many times /jwks has been fetched.
+    pub fn jwks_fetch_count(&self) -> usize {
+        self.inner.jwks_fetches.load(Ordering::SeqCst)
+    }
+
+    fn misbehaviour(&self) -> Misbehaviour {
+        *lock(&self.inner.misbehaviour)
+    }
+
+    fn key(&self) -> Arc<KeyPair> {
+        lock(&self.inner.key).clone()
+    }
+
+    fn store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.inner.store)
+    }
+
+    fn issuer_str(&self) -> &str {
+        &self.inner.issuer_str
+    }
+
+    fn client(&self) -> &DevClient {
+        &self.inner.client
+    }
+
+    fn count_jwks_fetch(&self) {
+        self.inner.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl std::fmt::Debug for DevIdp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevIdp")
+            .field("issuer", &self.inner.issuer_str)
+            .field("client_id", &self.inner.client.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Locks a mutex, shrugging off poisoning (the data stays consistent: no
+/// critical section here can leave it half-updated).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Seconds since the Unix epoch.
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// A fresh random secret: 256 bits, base64url without padding.
+fn random_token() -> String {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The stable subject for a test person: the first 32 hex characters of
+/// SHA-256("latchkey-dev-idp:" + lower-cased email).
+fn subject_for_email(email: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("latchkey-dev-idp:{}", email.to_lowercase()));
+    let mut hex = hex::encode(digest);
+    hex.truncate(32);
+    hex
+}

@@ -1,0 +1,192 @@
+//! `/auth/{provider}/login`, `/auth/{provider}/callback`, `/auth/logout` and `/api/me`.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+
+use super::cookies;
+use super::error_page::ErrorPage;
+use crate::login::{CallbackParams, LoginError};
+use crate::provider::ProviderError;
+use crate::session::ClientInfo;
+use crate::{AppError, Latchkey};
+
+#[derive(serde::Deserialize)]
+pub struct LoginQuery {
+    return_to: Option<String>,
+}
+
+pub async fn login(
+    State(latchkey): State<Latchkey>,
+    Path(provider_id): Path<String>,
+    Query(query): Query<LoginQuery>,
+    jar: CookieJar,
+) -> Response {
+    let config = latchkey.config();
+    let browser_token = cookies::login_token(config, &jar);
+    match latchkey.login_flow().start(&provider_id, query.return_to.as_deref(), browser_token.as_deref()).await {
+        Ok(start) => {
+            let jar = match start.new_browser_token {
+                Some(token) => jar.add(cookies::login_cookie(config, token)),
+                None => jar,
+            };
+            private((jar, Redirect::to(start.redirect_to.as_str())).into_response())
+        }
+        Err(error) => failure_page(&latchkey, &provider_id, &error).into_response(),
+    }
+}
+
+pub async fn callback(
+    State(latchkey): State<Latchkey>,
+    Path(provider_id): Path<String>,
+    Query(params): Query<CallbackParams>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    jar: CookieJar,
+) -> Response {
+    let config = latchkey.config();
+    let client = client_info(&headers, &extensions);
+    let outcome = latchkey
+        .login_flow()
+        .callback(
+            &provider_id,
+            &params,
+            cookies::login_token(config, &jar).as_deref(),
+            cookies::session_token(config, &jar).as_deref(),
+            &client,
+        )
+        .await;
+    match outcome {
+        Ok(signed_in) => {
+            let jar = jar.add(cookies::session_cookie(config, signed_in.session_token));
+            private((jar, Redirect::to(&signed_in.return_to)).into_response())
+        }
+        Err(error) => {
+            tracing::warn!(provider = %provider_id, %error, "sign-in failed");
+            failure_page(&latchkey, &provider_id, &error).into_response()
+        }
+    }
+}
+
+pub async fn logout(State(latchkey): State<Latchkey>, jar: CookieJar) -> Response {
+    let config = latchkey.config();
+    if let Some(token) = cookies::session_token(config, &jar) {
+        if let Err(e) = latchkey.sessions().revoke_token(&token).await {
+            return AppError::from(e).into_response();
+        }
+    }
+    let jar = jar.add(cookies::expired_session_cookie(config));
+    private((jar, Redirect::to("/")).into_response())
+}
+
+pub async fn me(State(latchkey): State<Latchkey>, jar: CookieJar) -> Response {
+    match latchkey.current_user(&jar).await {
+        Ok(Some(current)) => {
+            let accounts: Vec<_> = current
+                .identities
+                .iter()
+                .map(|identity| {
+                    serde_json::json!({
+                        "provider": identity.provider,
+                        "subject": identity.subject,
+                        "email": identity.email,
+                        "email_verified": identity.email_verified,
+                    })
+                })
+                .collect();
+            let body = serde_json::json!({
+                "user": { "id": current.user.id, "name": current.user.name, "email": current.user.email },
+                "accounts": accounts,
+            });
+            private(Json(body).into_response())
+        }
+        Ok(None) => private(AppError::Unauthenticated.into_response()),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Sign-in responses carry codes and tokens in URLs and cookies: never cache them, never
+/// leak them in a Referer.
+fn private(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
+fn client_info(headers: &HeaderMap, extensions: &Extensions) -> ClientInfo {
+    ClientInfo {
+        user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string),
+        ip: extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string()),
+    }
+}
+
+/// What a person sees when a sign-in fails: what happened, in plain words, and a way back.
+fn failure_page(latchkey: &Latchkey, provider_id: &str, error: &LoginError) -> ErrorPage {
+    let provider_name = latchkey
+        .providers()
+        .into_iter()
+        .find(|p| p.id == provider_id)
+        .map(|p| p.name)
+        .unwrap_or_else(|| "the provider".to_string());
+    let retry = Some(format!("/auth/{provider_id}/login"));
+    let (status, title, message, retry_href) = match error {
+        LoginError::UnknownProvider(_) => (
+            StatusCode::NOT_FOUND,
+            "Unknown sign-in option".to_string(),
+            "There is no sign-in option by that name. Please choose one from the home page.".to_string(),
+            None,
+        ),
+        LoginError::ProviderDenied { error, .. } if error == "access_denied" => (
+            StatusCode::FORBIDDEN,
+            "Sign-in cancelled".to_string(),
+            format!("The sign-in at {provider_name} was cancelled or denied, so you are not signed in. Nothing was changed."),
+            retry,
+        ),
+        LoginError::ProviderDenied { error, .. } => (
+            StatusCode::BAD_REQUEST,
+            "Sign-in did not complete".to_string(),
+            format!("{provider_name} reported a problem ({error}), so you are not signed in."),
+            retry,
+        ),
+        LoginError::MissingState | LoginError::NoPendingLogin | LoginError::Expired => (
+            StatusCode::BAD_REQUEST,
+            "This sign-in has expired".to_string(),
+            "This sign-in link was already used, took longer than 10 minutes, or was not started here. Please start again."
+                .to_string(),
+            retry,
+        ),
+        LoginError::OtherBrowser => (
+            StatusCode::BAD_REQUEST,
+            "Sign-in started elsewhere".to_string(),
+            "For your safety a sign-in must finish in the same browser where it started. Please start again here."
+                .to_string(),
+            retry,
+        ),
+        LoginError::Provider(ProviderError::Unavailable(_)) => (
+            StatusCode::BAD_GATEWAY,
+            format!("{provider_name} is not responding"),
+            format!("We could not reach {provider_name} to complete your sign-in. Please try again in a moment."),
+            retry,
+        ),
+        LoginError::ProviderMismatch | LoginError::MissingCode | LoginError::Provider(_) => (
+            StatusCode::BAD_REQUEST,
+            "We could not verify this sign-in".to_string(),
+            format!(
+                "The answer from {provider_name} did not pass latchkey's security checks, so you are not signed in. Nothing was changed."
+            ),
+            retry,
+        ),
+        LoginError::Database(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "latchkey is having trouble".to_string(),
+            "We could not save your sign-in, so nothing was changed. Please try again in a moment.".to_string(),
+            retry,
+        ),
+    };
+    ErrorPage { status, title, message, retry_href }
+}

@@ -1,0 +1,52 @@
+//! The plain-HTML page shown when a sign-in fails. It links the site's stylesheet so it
+//! looks like the rest of latchkey, but needs no UI framework.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::util::escape_html;
+
+pub struct ErrorPage {
+    pub status: StatusCode,
+    pub title: String,
+    pub message: String,
+    /// Where "Try again" leads, if trying again makes sense.
+    pub retry_href: Option<String>,
+}
+
+impl IntoResponse for ErrorPage {
+    fn into_response(self) -> Response {
+        let retry = self
+            .retry_href
+            .map(|href| format!(r#"<a class="button" href="{}">Try again</a> "#, escape_html(&href)))
+            .unwrap_or_default();
+        let body = format!(
+            r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · latchkey</title>
+<link rel="stylesheet" href="/pkg/latchkey.css">
+</head>
+<body>
+<main class="page">
+<section class="card card--error" role="alert">
+<h1>{title}</h1>
+<p>{message}</p>
+<p class="actions">{retry}<a class="button button--secondary" href="/">Home</a></p>
+</section>
+</main>
+</body>
+</html>
+"#,
+            title = escape_html(&self.title),
+            message = escape_html(&self.message),
+        );
+        let mut response = (self.status, Html(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        response
+    }
+}

@@ -1,0 +1,28 @@
+//! The core's HTTP surface: `/auth/*`, `/api/me`, and the development provider at `/dev-idp`.
+
+mod auth;
+mod cookies;
+mod error_page;
+mod guard;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+pub use cookies::session_token;
+pub use error_page::ErrorPage;
+pub use guard::reject_cross_origin_writes;
+
+use crate::Latchkey;
+
+pub fn router(latchkey: Latchkey) -> Router {
+    let mut router = Router::new()
+        .route("/auth/{provider}/login", get(auth::login))
+        .route("/auth/{provider}/callback", get(auth::callback))
+        .route("/auth/logout", post(auth::logout))
+        .route("/api/me", get(auth::me))
+        .with_state(latchkey.clone());
+    if let Some(dev_idp) = latchkey.dev_idp() {
+        router = router.nest("/dev-idp", dev_idp.router());
+    }
+    router
+}

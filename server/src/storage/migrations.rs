@@ -1,0 +1,205 @@
+use sea_orm_migration::async_trait::async_trait;
+use sea_orm_migration::prelude::*;
+
+pub struct Migrator;
+
+#[async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(CreateSignInTables)]
+    }
+}
+
+#[derive(DeriveMigrationName)]
+struct CreateSignInTables;
+
+#[derive(DeriveIden)]
+enum Users {
+    Table,
+    Id,
+    DisplayName,
+    Email,
+    Picture,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Identities {
+    Table,
+    Id,
+    UserId,
+    ProviderId,
+    Issuer,
+    Subject,
+    Name,
+    Email,
+    EmailVerified,
+    Picture,
+    CreatedAt,
+    LastUsedAt,
+}
+
+#[derive(DeriveIden)]
+enum Sessions {
+    Table,
+    Id,
+    TokenHash,
+    UserId,
+    IdentityId,
+    CreatedAt,
+    LastSeenAt,
+    ExpiresAt,
+    UserAgent,
+    Ip,
+}
+
+#[derive(DeriveIden)]
+enum PendingLogins {
+    Table,
+    StateHash,
+    BrowserHash,
+    ProviderId,
+    PkceVerifier,
+    Nonce,
+    ReturnTo,
+    CreatedAt,
+    ExpiresAt,
+}
+
+fn id(column: impl IntoIden) -> ColumnDef {
+    ColumnDef::new(column).string_len(64).not_null().primary_key().to_owned()
+}
+
+fn text(column: impl IntoIden) -> ColumnDef {
+    ColumnDef::new(column).text().not_null().to_owned()
+}
+
+fn optional_text(column: impl IntoIden) -> ColumnDef {
+    ColumnDef::new(column).text().null().to_owned()
+}
+
+fn timestamp(column: impl IntoIden) -> ColumnDef {
+    ColumnDef::new(column).timestamp_with_time_zone().not_null().to_owned()
+}
+
+#[async_trait]
+impl MigrationTrait for CreateSignInTables {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Users::Table)
+                    .col(id(Users::Id))
+                    .col(text(Users::DisplayName))
+                    .col(optional_text(Users::Email))
+                    .col(optional_text(Users::Picture))
+                    .col(timestamp(Users::CreatedAt))
+                    .col(timestamp(Users::UpdatedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Identities::Table)
+                    .col(id(Identities::Id))
+                    .col(ColumnDef::new(Identities::UserId).string_len(64).not_null())
+                    .col(text(Identities::ProviderId))
+                    .col(text(Identities::Issuer))
+                    .col(text(Identities::Subject))
+                    .col(optional_text(Identities::Name))
+                    .col(optional_text(Identities::Email))
+                    .col(ColumnDef::new(Identities::EmailVerified).boolean().not_null().default(false))
+                    .col(optional_text(Identities::Picture))
+                    .col(timestamp(Identities::CreatedAt))
+                    .col(timestamp(Identities::LastUsedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Identities::Table, Identities::UserId)
+                            .to(Users::Table, Users::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        // The identity key: one (issuer, subject) is one identity, whatever races happen.
+        manager
+            .create_index(
+                Index::create()
+                    .name("identities_issuer_subject_key")
+                    .table(Identities::Table)
+                    .col(Identities::Issuer)
+                    .col(Identities::Subject)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create().name("identities_user_id_idx").table(Identities::Table).col(Identities::UserId).to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Sessions::Table)
+                    .col(id(Sessions::Id))
+                    .col(ColumnDef::new(Sessions::TokenHash).string_len(64).not_null().unique_key())
+                    .col(ColumnDef::new(Sessions::UserId).string_len(64).not_null())
+                    .col(ColumnDef::new(Sessions::IdentityId).string_len(64).null())
+                    .col(timestamp(Sessions::CreatedAt))
+                    .col(timestamp(Sessions::LastSeenAt))
+                    .col(timestamp(Sessions::ExpiresAt))
+                    .col(optional_text(Sessions::UserAgent))
+                    .col(optional_text(Sessions::Ip))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Sessions::Table, Sessions::UserId)
+                            .to(Users::Table, Users::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(Index::create().name("sessions_user_id_idx").table(Sessions::Table).col(Sessions::UserId).to_owned())
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(PendingLogins::Table)
+                    .col(id(PendingLogins::StateHash))
+                    .col(ColumnDef::new(PendingLogins::BrowserHash).string_len(64).not_null())
+                    .col(text(PendingLogins::ProviderId))
+                    .col(text(PendingLogins::PkceVerifier))
+                    .col(text(PendingLogins::Nonce))
+                    .col(text(PendingLogins::ReturnTo))
+                    .col(timestamp(PendingLogins::CreatedAt))
+                    .col(timestamp(PendingLogins::ExpiresAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("pending_logins_expires_at_idx")
+                    .table(PendingLogins::Table)
+                    .col(PendingLogins::ExpiresAt)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            PendingLogins::Table.into_iden(),
+            Sessions::Table.into_iden(),
+            Identities::Table.into_iden(),
+            Users::Table.into_iden(),
+        ] {
+            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,105 @@
+//! The latchkey server: composes the sign-in core (`latchkey-server`) with the Leptos UI
+//! (`latchkey-app`) into one axum application.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use latchkey_app::{App, shell};
+use latchkey_server::http::reject_cross_origin_writes;
+use latchkey_server::{Config, Latchkey, StartupError};
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tokio::net::TcpListener;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+pub use latchkey_server;
+
+/// A built application, ready to serve on a listener.
+pub struct Application {
+    latchkey: Latchkey,
+    router: Router,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let leptos_options = leptos_options(&config);
+        let latchkey = Latchkey::start(config).await?;
+        let routes = generate_route_list(App);
+        let pages = Router::new()
+            .leptos_routes_with_context(
+                &leptos_options,
+                routes,
+                {
+                    let latchkey = latchkey.clone();
+                    move || provide_context(latchkey.clone())
+                },
+                {
+                    let options = leptos_options.clone();
+                    move || shell(options.clone())
+                },
+            )
+            .fallback(leptos_axum::file_and_error_handler(shell))
+            .with_state(leptos_options);
+        let router = latchkey
+            .router()
+            .merge(pages)
+            .layer(axum::middleware::from_fn_with_state(latchkey.clone(), reject_cross_origin_writes))
+            .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
+            .layer(security_header(header::REFERRER_POLICY, "same-origin"))
+            .layer(TraceLayer::new_for_http());
+        Ok(Application { latchkey, router })
+    }
+
+    pub fn latchkey(&self) -> &Latchkey {
+        &self.latchkey
+    }
+
+    /// Serves until the process is asked to stop (Ctrl-C or SIGTERM).
+    pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
+        axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    }
+}
+
+fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+/// cargo-leptos passes the site layout in `LEPTOS_*` variables (at build and run time);
+/// a binary started by hand falls back to the layout `cargo leptos build` produces.
+fn leptos_options(config: &Config) -> LeptosOptions {
+    let mut options = leptos::config::get_configuration(None)
+        .map(|conf| conf.leptos_options)
+        .unwrap_or_else(|_| LeptosOptions::builder().output_name("latchkey").site_root("target/site").build());
+    if options.output_name.is_empty() {
+        options.output_name = "latchkey".into();
+    }
+    options.site_addr = config.listen_addr;
+    options
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

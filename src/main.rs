@@ -1,0 +1,44 @@
+use std::process::ExitCode;
+
+use latchkey::Application;
+use latchkey::latchkey_server::Config;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+
+    let config = match Config::load() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("latchkey cannot start: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(config.listen_addr).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("latchkey cannot listen on {} (LEPTOS_SITE_ADDR): {error}", config.listen_addr);
+            return ExitCode::from(2);
+        }
+    };
+    let public_url = config.public_url.clone();
+    let dev_idp = config.dev_idp;
+    let application = match Application::build(config).await {
+        Ok(application) => application,
+        Err(error) => {
+            eprintln!("latchkey cannot start: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing::info!(%public_url, dev_idp, "latchkey is listening");
+    match application.serve(listener).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("latchkey stopped: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
