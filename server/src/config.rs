@@ -258,8 +258,8 @@ impl Config {
         };
         let provider_timeout = Duration::from_secs(positive_number(
             &mut p,
-            get("LATCHKEY_PROVIDER_TIMEOUT_SECONDS"),
-            "LATCHKEY_PROVIDER_TIMEOUT_SECONDS",
+            get("LATCHKEY_IDP_TIMEOUT_SECONDS"),
+            "LATCHKEY_IDP_TIMEOUT_SECONDS",
             10,
         ));
 
@@ -410,7 +410,7 @@ fn parse_providers(values: &BTreeMap<String, String>, p: &mut Problems) -> Vec<P
         let var = |field: &str| format!("{PROVIDER_PREFIX}{raw_id}_{field}");
         let get = |field: &str| values.get(&var(field)).map(|v| v.trim()).filter(|v| !v.is_empty());
         let id = raw_id.to_ascii_lowercase();
-        if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             p.add(&var("KIND"), "the provider id may only use letters, digits and `_`");
             continue;
         }

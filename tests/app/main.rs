@@ -1,0 +1,12 @@
+//! latchkey driven over HTTP like a browser: each test starts the whole app on a random
+//! port with a fresh database, with the built-in development provider as the identity
+//! provider, and asserts outcomes (user or no user, session or no session).
+
+mod support;
+
+mod callback_checks;
+mod id_token_checks;
+mod pages;
+mod resilience;
+mod sessions;
+mod sign_in;

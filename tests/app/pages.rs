@@ -1,0 +1,42 @@
+//! The server-rendered pages.
+
+use reqwest::StatusCode;
+
+use crate::support::{Backend, Person, TestApp, location};
+
+#[tokio::test]
+async fn the_home_page_offers_a_sign_in_button_per_provider() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+
+    let response = app.browser().get("/").await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.expect("html");
+    assert!(html.contains("Sign in with Dev provider"), "{html}");
+    assert!(html.contains("/auth/dev/login"), "{html}");
+}
+
+#[tokio::test]
+async fn the_profile_redirects_to_home_when_signed_out() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+
+    let response = app.browser().get("/profile").await;
+
+    assert!(response.status().is_redirection(), "got {}", response.status());
+    assert_eq!(location(&response).path(), "/");
+}
+
+#[tokio::test]
+async fn the_profile_shows_the_signed_in_person() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let browser = app.browser();
+    browser.sign_in_as(&Person::new("Katherine Johnson", "katherine@example.test")).await;
+
+    let response = browser.get("/profile").await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.expect("html");
+    assert!(html.contains("Katherine Johnson"), "{html}");
+    assert!(html.contains("katherine@example.test"));
+    assert!(html.contains("Sign out"));
+}

@@ -1,0 +1,41 @@
+//! Bad days: a provider that hangs, a database that fails mid-sign-in.
+
+use std::time::Instant;
+
+use latchkey::latchkey_server::dev_idp::Misbehaviour;
+use reqwest::StatusCode;
+
+use crate::on_every_backend;
+use crate::support::{Person, TestApp};
+
+on_every_backend!(a_database_failure_during_sign_in_leaves_nothing_half_written);
+
+async fn a_database_failure_during_sign_in_leaves_nothing_half_written(app: TestApp) {
+    let browser = app.browser();
+    let callback = browser.approved_callback(&Person::ada()).await;
+    // The user and identity inserts succeed; the session insert then fails.
+    app.execute("DROP TABLE sessions").await;
+
+    let response = browser.follow(&callback).await;
+
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.text().await.expect("a page").contains("nothing was changed"));
+    assert_eq!(app.users().await, 0, "the user insert was rolled back");
+    assert_eq!(app.identities().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_hangs_times_out_with_a_clear_page() {
+    let app = TestApp::spawn(crate::support::Backend::Sqlite).await;
+    app.misbehave(Misbehaviour::SlowTokenEndpoint);
+    let browser = app.browser();
+    let callback = browser.approved_callback(&Person::ada()).await;
+    let started = Instant::now();
+
+    let response = browser.follow(&callback).await;
+
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    assert!(started.elapsed().as_secs() < 10, "the 2 s provider timeout applied");
+    assert!(response.text().await.expect("a page").contains("is not responding"));
+    app.assert_nobody_signed_in().await;
+}

@@ -1,0 +1,91 @@
+//! Sessions: rotated at every sign-in, ended server-side at sign-out, and expired when idle
+//! or too old.
+
+use latchkey::latchkey_server::storage::entities::session;
+use reqwest::StatusCode;
+use sea_orm::{EntityTrait, sea_query::Expr};
+
+use crate::on_every_backend;
+use crate::support::{Person, TestApp, location, me_with_cookie};
+
+on_every_backend!(
+    after_sign_out_the_old_cookie_gets_401,
+    signing_in_again_replaces_the_previous_session,
+    an_idle_session_expires,
+    a_session_expires_at_its_absolute_lifetime,
+);
+
+async fn after_sign_out_the_old_cookie_gets_401(app: TestApp) {
+    let browser = app.browser();
+    browser.sign_in_as(&Person::ada()).await;
+    let token = browser.session_cookie().expect("signed in");
+    assert_eq!(me_with_cookie(&app, &token).await, StatusCode::OK);
+
+    let response = browser.sign_out().await;
+
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response).path(), "/");
+    assert_eq!(me_with_cookie(&app, &token).await, StatusCode::UNAUTHORIZED, "the session ended on the server");
+    assert_eq!(browser.me().await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.sessions().await, 0);
+    assert_eq!(app.users().await, 1, "signing out keeps the account");
+}
+
+async fn signing_in_again_replaces_the_previous_session(app: TestApp) {
+    let browser = app.browser();
+    browser.sign_in_as(&Person::ada()).await;
+    let before = browser.session_cookie().expect("signed in");
+
+    browser.sign_in_as(&Person::ada()).await;
+
+    let after = browser.session_cookie().expect("signed in again");
+    assert_ne!(before, after, "a new token at every sign-in");
+    assert_eq!(me_with_cookie(&app, &before).await, StatusCode::UNAUTHORIZED, "the old token is dead");
+    assert_eq!(me_with_cookie(&app, &after).await, StatusCode::OK);
+    assert_eq!(app.sessions().await, 1);
+}
+
+async fn an_idle_session_expires(app: TestApp) {
+    let browser = app.browser();
+    browser.sign_in_as(&Person::ada()).await;
+    let long_ago = chrono::Utc::now() - chrono::TimeDelta::days(8);
+    session::Entity::update_many().col_expr(session::Column::LastSeenAt, Expr::value(long_ago)).exec(&app.db).await.expect("update");
+
+    assert_eq!(browser.me().await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.sessions().await, 0, "the expired session is gone");
+}
+
+async fn a_session_expires_at_its_absolute_lifetime(app: TestApp) {
+    let browser = app.browser();
+    browser.sign_in_as(&Person::ada()).await;
+    let past = chrono::Utc::now() - chrono::TimeDelta::seconds(1);
+    session::Entity::update_many().col_expr(session::Column::ExpiresAt, Expr::value(past)).exec(&app.db).await.expect("update");
+
+    assert_eq!(browser.me().await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn sign_out_from_another_site_is_refused() {
+    let app = TestApp::spawn(crate::support::Backend::Sqlite).await;
+    let browser = app.browser();
+    browser.sign_in_as(&Person::ada()).await;
+
+    let response = browser
+        .client
+        .post(app.url("/auth/logout"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .expect("an answer");
+
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(browser.me().await.0, StatusCode::OK, "still signed in");
+}
+
+#[tokio::test]
+async fn a_garbage_session_cookie_is_just_signed_out() {
+    let app = TestApp::spawn(crate::support::Backend::Sqlite).await;
+
+    assert_eq!(me_with_cookie(&app, "not-a-token").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me_with_cookie(&app, &"x".repeat(5000)).await, StatusCode::UNAUTHORIZED);
+}

@@ -1,0 +1,291 @@
+//! The test harness: a whole latchkey on a random port with a fresh database, and a
+//! scripted browser that signs in through the built-in development provider.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use latchkey::Application;
+use latchkey::latchkey_server::dev_idp::{DevIdp, Misbehaviour};
+use latchkey::latchkey_server::storage::entities::{identity, pending_login, session, user};
+use latchkey::latchkey_server::{Config, Latchkey};
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait};
+use url::Url;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body once per database backend: always SQLite, and PostgreSQL when one is
+/// reachable (`LATCHKEY_TEST_POSTGRES_URL`, or the local default).
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use $crate::support::{Backend, TestApp};
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(TestApp::spawn(Backend::Sqlite).await).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                match TestApp::try_spawn(Backend::Postgres, Default::default()).await {
+                    Some(app) => super::$name(app).await,
+                    None => eprintln!("PostgreSQL is not reachable: skipped"),
+                }
+            }
+        }
+    )*};
+}
+
+/// Knobs for a test app.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub jwks_refetch_interval: Option<Duration>,
+}
+
+pub struct TestApp {
+    pub base: Url,
+    pub latchkey: Latchkey,
+    pub db: DatabaseConnection,
+    _data_dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, Options::default()).await
+    }
+
+    pub async fn spawn_with(backend: Backend, options: Options) -> TestApp {
+        Self::try_spawn(backend, options).await.expect("the database for this test is reachable")
+    }
+
+    pub async fn try_spawn(backend: Backend, options: Options) -> Option<TestApp> {
+        let data_dir = tempfile::tempdir().expect("a temporary directory");
+        let database_url = match backend {
+            Backend::Sqlite => format!("sqlite://{}?mode=rwc", data_dir.path().join("latchkey.db").display()),
+            Backend::Postgres => fresh_postgres_database().await?,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let address = listener.local_addr().expect("a bound address");
+        let mut config = Config::from_values([
+            ("LEPTOS_SITE_ADDR", address.to_string()),
+            ("LATCHKEY_PUBLIC_URL", format!("http://{address}")),
+            ("LATCHKEY_DATABASE_URL", database_url),
+            ("LATCHKEY_DATA_DIR", data_dir.path().display().to_string()),
+            ("LATCHKEY_DEV_IDP", "true".to_string()),
+            ("LATCHKEY_IDP_TIMEOUT_SECONDS", "2".to_string()),
+        ])
+        .expect("the test configuration is valid");
+        if let Some(interval) = options.jwks_refetch_interval {
+            config.jwks_refetch_interval = interval;
+        }
+        let application = Application::build(config).await.expect("the app starts");
+        let latchkey = application.latchkey().clone();
+        tokio::spawn(application.serve(listener));
+        let db = latchkey.db().clone();
+        Some(TestApp { base: Url::parse(&format!("http://{address}")).ok()?, latchkey, db, _data_dir: data_dir })
+    }
+
+    pub fn url(&self, path: &str) -> Url {
+        self.base.join(path).expect("a valid path")
+    }
+
+    pub fn dev_idp(&self) -> &DevIdp {
+        self.latchkey.dev_idp().expect("tests run with the development provider")
+    }
+
+    pub fn misbehave(&self, misbehaviour: Misbehaviour) {
+        self.dev_idp().set_misbehaviour(misbehaviour);
+    }
+
+    /// A new browser: its own cookie jar, redirects not followed so each step is visible.
+    pub fn browser(&self) -> Browser {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("an HTTP client");
+        Browser { client, jar, base: self.base.clone() }
+    }
+
+    pub async fn users(&self) -> u64 {
+        user::Entity::find().count(&self.db).await.expect("count users")
+    }
+    pub async fn identities(&self) -> u64 {
+        identity::Entity::find().count(&self.db).await.expect("count identities")
+    }
+    pub async fn sessions(&self) -> u64 {
+        session::Entity::find().count(&self.db).await.expect("count sessions")
+    }
+    pub async fn pending_logins(&self) -> u64 {
+        pending_login::Entity::find().count(&self.db).await.expect("count pending logins")
+    }
+
+    /// Asserts that nothing of a sign-in was written.
+    pub async fn assert_nobody_signed_in(&self) {
+        assert_eq!(self.users().await, 0, "no user was created");
+        assert_eq!(self.identities().await, 0, "no identity was created");
+        assert_eq!(self.sessions().await, 0, "no session was created");
+    }
+
+    pub async fn execute(&self, sql: &str) {
+        self.db.execute_unprepared(sql).await.expect("the statement runs");
+    }
+}
+
+/// A person as typed into the development provider's form.
+#[derive(Clone, Debug)]
+pub struct Person {
+    pub name: String,
+    pub email: String,
+    pub email_verified: bool,
+}
+
+impl Person {
+    pub fn new(name: &str, email: &str) -> Person {
+        Person { name: name.to_string(), email: email.to_string(), email_verified: true }
+    }
+    pub fn ada() -> Person {
+        Person::new("Ada Lovelace", "ada@example.test")
+    }
+    pub fn grace() -> Person {
+        Person::new("Grace Hopper", "grace@example.test")
+    }
+}
+
+pub struct Browser {
+    pub client: reqwest::Client,
+    jar: Arc<reqwest::cookie::Jar>,
+    base: Url,
+}
+
+impl Browser {
+    pub async fn get(&self, path_or_url: &str) -> reqwest::Response {
+        let url = self.base.join(path_or_url).expect("a valid URL");
+        self.client.get(url).send().await.expect("the request completes")
+    }
+
+    /// `GET /auth/dev/login`; returns the provider URL the app redirected to.
+    pub async fn start_sign_in(&self, return_to: Option<&str>) -> Url {
+        let mut url = self.base.join("/auth/dev/login").expect("a valid URL");
+        if let Some(return_to) = return_to {
+            url.query_pairs_mut().append_pair("return_to", return_to);
+        }
+        let response = self.client.get(url).send().await.expect("the login request completes");
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "sign-in starts with a redirect to the provider");
+        location(&response)
+    }
+
+    /// At the provider: opens the authorize page and submits the form with `decision`;
+    /// returns the callback URL the provider redirected to.
+    pub async fn decide_at_provider(&self, authorize_url: &Url, person: &Person, decision: &str) -> Url {
+        let page = self.client.get(authorize_url.clone()).send().await.expect("the authorize page loads");
+        assert_eq!(page.status(), StatusCode::OK, "the provider shows its sign-in page");
+        let mut form: Vec<(String, String)> = authorize_url.query_pairs().into_owned().collect();
+        form.push(("name".into(), person.name.clone()));
+        form.push(("email".into(), person.email.clone()));
+        if person.email_verified {
+            form.push(("email_verified".into(), "true".into()));
+        }
+        form.push(("decision".into(), decision.into()));
+        let mut action = authorize_url.clone();
+        action.set_query(None);
+        let response = self.client.post(action).form(&form).send().await.expect("the provider answers");
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "the provider redirects back");
+        location(&response)
+    }
+
+    pub async fn follow(&self, url: &Url) -> reqwest::Response {
+        self.client.get(url.clone()).send().await.expect("the request completes")
+    }
+
+    /// The whole flow; returns the callback's response.
+    pub async fn sign_in_as(&self, person: &Person) -> reqwest::Response {
+        let authorize = self.start_sign_in(None).await;
+        let callback = self.decide_at_provider(&authorize, person, "allow").await;
+        self.follow(&callback).await
+    }
+
+    /// The callback URL of an approved sign-in, not yet visited.
+    pub async fn approved_callback(&self, person: &Person) -> Url {
+        let authorize = self.start_sign_in(None).await;
+        self.decide_at_provider(&authorize, person, "allow").await
+    }
+
+    /// `GET /api/me`: the status and, when 200, the body.
+    pub async fn me(&self) -> (StatusCode, serde_json::Value) {
+        let response = self.get("/api/me").await;
+        let status = response.status();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn sign_out(&self) -> reqwest::Response {
+        let url = self.base.join("/auth/logout").expect("a valid URL");
+        self.client.post(url).header("origin", self.base.origin().ascii_serialization()).send().await.expect("sign-out answers")
+    }
+
+    /// The session cookie's value as the browser holds it.
+    pub fn session_cookie(&self) -> Option<String> {
+        use reqwest::cookie::CookieStore;
+        let header = self.jar.cookies(&self.base)?;
+        header
+            .to_str()
+            .ok()?
+            .split("; ")
+            .find_map(|pair| pair.strip_prefix("latchkey_session=").map(str::to_string))
+    }
+}
+
+pub fn location(response: &reqwest::Response) -> Url {
+    let value = response.headers().get(LOCATION).expect("a Location header").to_str().expect("an ASCII Location");
+    response.url().join(value).expect("a valid Location")
+}
+
+pub fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response.headers().get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect()
+}
+
+/// A request carrying only this cookie, as an attacker holding a stolen value would send it.
+pub async fn me_with_cookie(app: &TestApp, token: &str) -> StatusCode {
+    reqwest::Client::new()
+        .get(app.url("/api/me"))
+        .header(COOKIE, format!("latchkey_session={token}"))
+        .send()
+        .await
+        .expect("the request completes")
+        .status()
+}
+
+pub fn sha256_hex(value: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(value.as_bytes()))
+}
+
+/// A new, empty PostgreSQL database for one test, or `None` when no server is reachable.
+async fn fresh_postgres_database() -> Option<String> {
+    let admin_url = std::env::var("LATCHKEY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
+    let mut options = sea_orm::ConnectOptions::new(admin_url.clone());
+    options.connect_timeout(Duration::from_secs(2)).max_connections(1).sqlx_logging(false);
+    let admin = match Database::connect(options).await {
+        Ok(admin) => admin,
+        Err(error) => {
+            if std::env::var("LATCHKEY_TEST_POSTGRES_URL").is_ok() {
+                panic!("LATCHKEY_TEST_POSTGRES_URL is set but PostgreSQL is not reachable: {error}");
+            }
+            return None;
+        }
+    };
+    let name = format!("latchkey_test_{}", uuid::Uuid::new_v4().simple());
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create a test database");
+    admin.close().await.ok();
+    let mut url = Url::parse(&admin_url).expect("a valid PostgreSQL URL");
+    url.set_path(&format!("/{name}"));
+    Some(url.to_string())
+}
