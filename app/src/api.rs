@@ -106,7 +106,13 @@ pub async fn update_display_name(display_name: String) -> Result<String, ServerF
     let result = latchkey
         .update_display_name(&cookies, display_name.trim())
         .await
-        .map_err(|e| e.to_string());
+        .map_err(|e| {
+            // 422 for a name the core refuses, 401 without a session, …
+            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                response.set_status(status_of(&e));
+            }
+            e.to_string()
+        });
 
     if is_plain_form_post() {
         let location = match &result {
@@ -148,6 +154,17 @@ pub fn encode_component(value: &str) -> String {
 fn latchkey() -> Result<latchkey_server::Latchkey, ServerFnError> {
     use_context::<latchkey_server::Latchkey>()
         .ok_or_else(|| ServerFnError::new("The sign-in service is not available."))
+}
+
+/// The HTTP status for a refused update.
+#[cfg(feature = "ssr")]
+fn status_of(error: &latchkey_server::AppError) -> http::StatusCode {
+    use latchkey_server::AppError;
+    match error {
+        AppError::Unauthenticated => http::StatusCode::UNAUTHORIZED,
+        AppError::InvalidInput(_) => http::StatusCode::UNPROCESSABLE_ENTITY,
+        _ => http::StatusCode::INTERNAL_SERVER_ERROR,
+    }
 }
 
 /// Whether this request is an HTML form submitted without JavaScript (the

@@ -12,6 +12,7 @@ pub struct UserView {
 /// One identity (a provider account) linked to the user.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct IdentityView {
+    pub id: String,
     pub provider: String,
     pub provider_name: String,
     pub issuer: String,
@@ -20,6 +21,8 @@ pub struct IdentityView {
     pub email: Option<String>,
     pub email_verified: bool,
     pub picture: Option<String>,
+    pub linked_at: chrono::DateTime<chrono::Utc>,
+    pub last_used_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// The person behind a valid session.
@@ -29,6 +32,51 @@ pub struct CurrentUser {
     pub identities: Vec<IdentityView>,
     /// The provider id of the identity this session was signed in with.
     pub signed_in_with: Option<String>,
+    /// When this session authenticated; unlinking and deleting need it to be recent.
+    pub signed_in_at: chrono::DateTime<chrono::Utc>,
+    /// Whether `signed_in_at` is recent enough for sensitive changes.
+    pub recently_signed_in: bool,
+}
+
+/// One of the person's sessions (signed-in browsers).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SessionView {
+    pub id: String,
+    pub current: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub last_seen_at: chrono::DateTime<chrono::Utc>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub provider: Option<String>,
+}
+
+/// One entry of the security activity log.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ActivityView {
+    pub kind: String,
+    pub provider: Option<String>,
+    pub detail: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A page of the activity log.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ActivityPage {
+    pub events: Vec<ActivityView>,
+    /// Zero-based.
+    pub page: u64,
+    pub pages: u64,
+}
+
+/// A new identity waiting, in this browser, to be linked to the signed-in account.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PendingLinkView {
+    pub provider: String,
+    pub provider_name: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
 }
 
 use chrono::Utc;
@@ -38,6 +86,9 @@ use sea_orm::{
 
 use crate::provider::VerifiedIdentity;
 use crate::storage::entities::{identity, user};
+
+pub use crate::storage::entities::identity::Model as Identity;
+pub use crate::storage::entities::user::Model as User;
 
 /// Longest display name we keep, in characters.
 pub const MAX_DISPLAY_NAME: usize = 100;
@@ -58,44 +109,48 @@ pub enum ProvisionError {
     Database(#[from] DbErr),
 }
 
-/// Finds the user owning `(issuer, subject)`, refreshing the identity's profile claims,
-/// or creates a new user with this identity. Never matches by email.
-pub async fn provision(
+/// The identity for `(issuer, subject)` and its owner, if it exists.
+pub async fn find_identity(
     db: &impl ConnectionTrait,
-    provider_id: &str,
-    verified: &VerifiedIdentity,
-) -> Result<Provisioned, ProvisionError> {
-    let now = Utc::now();
-    let existing = identity::Entity::find()
-        .filter(identity::Column::Issuer.eq(&verified.issuer))
-        .filter(identity::Column::Subject.eq(&verified.subject))
+    issuer: &str,
+    subject: &str,
+) -> Result<Option<(identity::Model, user::Model)>, DbErr> {
+    let found = identity::Entity::find()
+        .filter(identity::Column::Issuer.eq(issuer))
+        .filter(identity::Column::Subject.eq(subject))
         .find_also_related(user::Entity)
         .one(db)
         .await?;
-    if let Some((found, Some(owner))) = existing {
-        let mut active: identity::ActiveModel = found.into();
-        active.name = Set(verified.name.clone());
-        active.email = Set(verified.email.clone());
-        active.email_verified = Set(verified.email_verified);
-        active.picture = Set(verified.picture.clone());
-        active.last_used_at = Set(now);
-        let identity = active.update(db).await?;
-        return Ok(Provisioned { user: owner, identity, created_user: false });
-    }
+    Ok(found.and_then(|(identity, owner)| owner.map(|owner| (identity, owner))))
+}
 
-    let user = user::ActiveModel {
+/// Stores the latest profile claims the provider sent for a known identity.
+pub async fn refresh_identity(
+    db: &impl ConnectionTrait,
+    found: identity::Model,
+    verified: &VerifiedIdentity,
+) -> Result<identity::Model, DbErr> {
+    let mut active: identity::ActiveModel = found.into();
+    active.name = Set(verified.name.clone());
+    active.email = Set(verified.email.clone());
+    active.email_verified = Set(verified.email_verified);
+    active.picture = Set(verified.picture.clone());
+    active.last_used_at = Set(Utc::now());
+    active.update(db).await
+}
+
+/// Creates the identity `(issuer, subject)` for `user_id`. The unique key on
+/// `(issuer, subject)` turns a concurrent creation into [`ProvisionError::Conflict`].
+pub async fn attach_identity(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    provider_id: &str,
+    verified: &VerifiedIdentity,
+) -> Result<identity::Model, ProvisionError> {
+    let now = Utc::now();
+    identity::ActiveModel {
         id: Set(uuid::Uuid::new_v4().to_string()),
-        display_name: Set(initial_display_name(verified)),
-        email: Set(verified.email.clone().filter(|_| verified.email_verified)),
-        picture: Set(verified.picture.clone()),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(db)
-    .await?;
-    let identity = identity::ActiveModel {
-        id: Set(uuid::Uuid::new_v4().to_string()),
-        user_id: Set(user.id.clone()),
+        user_id: Set(user_id.to_string()),
         provider_id: Set(provider_id.to_string()),
         issuer: Set(verified.issuer.clone()),
         subject: Set(verified.subject.clone()),
@@ -111,8 +166,42 @@ pub async fn provision(
     .map_err(|e| match e.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => ProvisionError::Conflict,
         _ => ProvisionError::Database(e),
-    })?;
+    })
+}
+
+/// Creates a new user whose first identity is `verified`.
+pub async fn create_user_with_identity(
+    db: &impl ConnectionTrait,
+    provider_id: &str,
+    verified: &VerifiedIdentity,
+) -> Result<Provisioned, ProvisionError> {
+    let now = Utc::now();
+    let user = user::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        display_name: Set(initial_display_name(verified)),
+        email: Set(verified.email.clone().filter(|_| verified.email_verified)),
+        picture: Set(verified.picture.clone()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    let identity = attach_identity(db, &user.id, provider_id, verified).await?;
     Ok(Provisioned { user, identity, created_user: true })
+}
+
+/// The user who owns an identity with this **verified** email, if any. Unverified emails
+/// never match anything.
+pub async fn user_with_verified_email(db: &impl ConnectionTrait, email: &str) -> Result<Option<user::Model>, DbErr> {
+    use sea_orm::sea_query::{Expr, Func};
+    let found = identity::Entity::find()
+        .filter(identity::Column::EmailVerified.eq(true))
+        .filter(Expr::expr(Func::lower(Expr::col((identity::Entity, identity::Column::Email)))).eq(email.to_lowercase()))
+        .order_by_asc(identity::Column::CreatedAt)
+        .find_also_related(user::Entity)
+        .one(db)
+        .await?;
+    Ok(found.and_then(|(_, owner)| owner))
 }
 
 fn initial_display_name(verified: &VerifiedIdentity) -> String {
@@ -147,6 +236,42 @@ pub async fn rename(db: &impl ConnectionTrait, user: user::Model, name: String) 
     active.update(db).await
 }
 
+pub async fn set_email_and_picture(
+    db: &impl ConnectionTrait,
+    user: user::Model,
+    email: Option<String>,
+    picture: Option<String>,
+) -> Result<user::Model, DbErr> {
+    let mut active: user::ActiveModel = user.into();
+    active.email = Set(email);
+    active.picture = Set(picture);
+    active.updated_at = Set(Utc::now());
+    active.update(db).await
+}
+
+/// Removes an identity. Its sessions stay: they belong to the user, who still has others.
+pub async fn unlink(db: &impl ConnectionTrait, identity: &identity::Model) -> Result<(), DbErr> {
+    identity::Entity::delete_by_id(identity.id.clone()).exec(db).await?;
+    Ok(())
+}
+
+/// Deletes a user; identities and sessions go with it (foreign keys cascade), audit rows are
+/// kept with their user set to NULL.
+pub async fn delete_user(db: &impl ConnectionTrait, user_id: &str) -> Result<(), DbErr> {
+    use crate::storage::entities::{audit_event, session};
+    use sea_orm::sea_query::Expr;
+    // Explicit rather than relying on every backend enforcing ON DELETE actions.
+    audit_event::Entity::update_many()
+        .col_expr(audit_event::Column::UserId, Expr::value(Option::<String>::None))
+        .filter(audit_event::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    session::Entity::delete_many().filter(session::Column::UserId.eq(user_id)).exec(db).await?;
+    identity::Entity::delete_many().filter(identity::Column::UserId.eq(user_id)).exec(db).await?;
+    user::Entity::delete_by_id(user_id.to_string()).exec(db).await?;
+    Ok(())
+}
+
 /// A user's identities, oldest first.
 pub async fn identities_of(db: &impl ConnectionTrait, user_id: &str) -> Result<Vec<identity::Model>, DbErr> {
     identity::Entity::find()
@@ -170,6 +295,7 @@ impl From<&user::Model> for UserView {
 impl IdentityView {
     pub fn new(identity: &identity::Model, provider_name: String) -> Self {
         IdentityView {
+            id: identity.id.clone(),
             provider: identity.provider_id.clone(),
             provider_name,
             issuer: identity.issuer.clone(),
@@ -178,6 +304,8 @@ impl IdentityView {
             email: identity.email.clone(),
             email_verified: identity.email_verified,
             picture: identity.picture.clone(),
+            linked_at: identity.created_at,
+            last_used_at: identity.last_used_at,
         }
     }
 }

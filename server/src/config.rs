@@ -74,6 +74,9 @@ pub struct ProviderConfig {
     pub client_id: String,
     pub client_secret: Secret,
     pub scopes: Vec<String>,
+    /// `_TRUST_EMAIL`: this provider is authoritative for its users' verified emails, so a new
+    /// identity whose verified email matches an existing account is linked to it automatically.
+    pub trust_email: bool,
 }
 
 /// A string that never shows up in logs or `Debug` output.
@@ -146,7 +149,7 @@ pub const DEV_PROVIDER_ID: &str = "dev";
 const DEFAULT_SITE_ADDR: &str = "127.0.0.1:3000";
 const DEFAULT_SCOPES: &str = "openid email profile";
 const PROVIDER_PREFIX: &str = "LATCHKEY_PROVIDER_";
-const PROVIDER_FIELDS: [&str; 6] = ["KIND", "ISSUER", "CLIENT_ID", "CLIENT_SECRET", "NAME", "SCOPES"];
+const PROVIDER_FIELDS: [&str; 7] = ["KIND", "ISSUER", "CLIENT_ID", "CLIENT_SECRET", "NAME", "SCOPES", "TRUST_EMAIL"];
 
 impl Config {
     /// Reads `latchkey.toml` (or the file named by `LATCHKEY_CONFIG_FILE`) when present, then the
@@ -461,12 +464,20 @@ fn parse_providers(values: &BTreeMap<String, String>, p: &mut Problems) -> Vec<P
         if !scopes.iter().any(|s| s == "openid") {
             p.add(&var("SCOPES"), "must include `openid`");
         }
+        let trust_email = match get("TRUST_EMAIL").map(str::to_ascii_lowercase).as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                p.add(&var("TRUST_EMAIL"), "must be `true` or `false`");
+                false
+            }
+        };
         if p.0.len() != before {
             continue;
         }
         if let (Some(kind), Some(issuer), Some(client_id), Some(client_secret)) = (kind, issuer, client_id, client_secret) {
             let name = get("NAME").map(str::to_string).unwrap_or_else(|| raw_id.clone());
-            providers.push(ProviderConfig { id, kind, name, issuer, client_id, client_secret, scopes });
+            providers.push(ProviderConfig { id, kind, name, issuer, client_id, client_secret, scopes, trust_email });
         }
     }
     providers

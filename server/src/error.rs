@@ -14,6 +14,10 @@ pub enum AppError {
     InvalidInput(String),
     #[error("This request did not come from this site.")]
     CrossOrigin,
+    #[error("For your safety, please sign in again first (this needs a sign-in within the last 10 minutes).")]
+    ReauthenticationRequired,
+    #[error("That was not found.")]
+    NotFound,
     #[error("latchkey cannot reach its database right now; nothing was changed. Please try again in a moment.")]
     Database(#[from] sea_orm::DbErr),
 }
@@ -24,6 +28,8 @@ impl AppError {
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
             AppError::InvalidInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::CrossOrigin => StatusCode::FORBIDDEN,
+            AppError::ReauthenticationRequired => StatusCode::FORBIDDEN,
+            AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

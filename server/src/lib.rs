@@ -4,6 +4,7 @@
 //! crate talks to it through [`Latchkey`], the one handle to everything here.
 
 pub mod account;
+pub mod audit;
 pub mod config;
 pub mod dev_idp;
 pub mod error;
@@ -16,7 +17,7 @@ pub mod storage;
 mod state;
 mod util;
 
-pub use account::{CurrentUser, IdentityView, UserView};
+pub use account::{ActivityPage, ActivityView, CurrentUser, IdentityView, PendingLinkView, SessionView, UserView};
 pub use config::Config;
 pub use error::AppError;
 pub use provider::ProviderSummary;

@@ -101,7 +101,7 @@ impl Sessions {
         Ok(result.rows_affected > 0)
     }
 
-    fn is_expired(&self, session: &session::Model, now: DateTime<Utc>) -> bool {
+    pub fn is_expired(&self, session: &session::Model, now: DateTime<Utc>) -> bool {
         now >= session.expires_at || now - session.last_seen_at >= to_delta(self.settings.idle_timeout)
     }
 }

@@ -8,7 +8,18 @@ use crate::dev_idp::{DevClient, DevIdp};
 use crate::login::LoginFlow;
 use crate::provider::{self, Providers};
 use crate::session::Sessions;
-use crate::{AppError, Config, CurrentUser, IdentityView, ProviderSummary, UserView, account, http, storage};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+
+use crate::account::ProvisionError;
+use crate::audit::{self, EventKind};
+use crate::provider::VerifiedIdentity;
+use crate::session::ClientInfo;
+use crate::storage::entities::{pending_link, session};
+use crate::util::sha256_hex;
+use crate::{
+    ActivityPage, ActivityView, AppError, Config, CurrentUser, IdentityView, PendingLinkView, ProviderSummary, SessionView,
+    UserView, account, http, storage,
+};
 
 /// The one handle to latchkey's core; cheap to clone.
 #[derive(Clone)]
@@ -56,6 +67,7 @@ impl Latchkey {
                     client_id: client.client_id,
                     client_secret: Secret::new(client.client_secret),
                     scopes: vec!["openid".into(), "email".into(), "profile".into()],
+                    trust_email: false,
                 },
             );
             idp
@@ -96,36 +108,291 @@ impl Latchkey {
         self.inner.providers.summaries()
     }
 
+    /// The user behind this browser's session, if any.
+    pub async fn signed_in_user(&self, cookies: &CookieJar) -> Result<Option<account::User>, AppError> {
+        Ok(self.signed_in(cookies).await?.map(|(_, user)| user))
+    }
+
+    async fn signed_in(&self, cookies: &CookieJar) -> Result<Option<(session::Model, account::User)>, AppError> {
+        let Some(token) = http::session_token(self.config(), cookies) else { return Ok(None) };
+        Ok(self.inner.sessions.authenticate(&token).await?)
+    }
+
+    async fn require_signed_in(&self, cookies: &CookieJar) -> Result<(session::Model, account::User), AppError> {
+        self.signed_in(cookies).await?.ok_or(AppError::Unauthenticated)
+    }
+
+    /// Sensitive changes need a sign-in within the last ten minutes.
+    async fn require_recent_sign_in(&self, cookies: &CookieJar) -> Result<(session::Model, account::User), AppError> {
+        let (session, user) = self.require_signed_in(cookies).await?;
+        if is_recent(&session) { Ok((session, user)) } else { Err(AppError::ReauthenticationRequired) }
+    }
+
+    fn provider_name(&self, provider_id: &str) -> String {
+        self.providers().into_iter().find(|p| p.id == provider_id).map(|p| p.name).unwrap_or_else(|| provider_id.to_string())
+    }
+
     /// The signed-in person for this browser's session cookie, if any.
     pub async fn current_user(&self, cookies: &CookieJar) -> Result<Option<CurrentUser>, AppError> {
-        let Some(token) = http::session_token(self.config(), cookies) else { return Ok(None) };
-        let Some((session, user)) = self.inner.sessions.authenticate(&token).await? else { return Ok(None) };
+        let Some((session, user)) = self.signed_in(cookies).await? else { return Ok(None) };
         let identities = account::identities_of(self.db(), &user.id).await?;
         let signed_in_with = identities
             .iter()
             .find(|identity| Some(&identity.id) == session.identity_id.as_ref())
             .map(|identity| identity.provider_id.clone());
-        let summaries = self.providers();
         let identities = identities
             .iter()
-            .map(|identity| {
-                let provider_name = summaries
-                    .iter()
-                    .find(|p| p.id == identity.provider_id)
-                    .map(|p| p.name.clone())
-                    .unwrap_or_else(|| identity.provider_id.clone());
-                IdentityView::new(identity, provider_name)
-            })
+            .map(|identity| IdentityView::new(identity, self.provider_name(&identity.provider_id)))
             .collect();
-        Ok(Some(CurrentUser { user: UserView::from(&user), identities, signed_in_with }))
+        Ok(Some(CurrentUser {
+            user: UserView::from(&user),
+            identities,
+            signed_in_with,
+            signed_in_at: session.created_at,
+            recently_signed_in: is_recent(&session),
+        }))
     }
 
     /// Changes the display name of the signed-in person; returns the name as stored.
     pub async fn update_display_name(&self, cookies: &CookieJar, name: &str) -> Result<String, AppError> {
-        let token = http::session_token(self.config(), cookies).ok_or(AppError::Unauthenticated)?;
-        let (_, user) = self.inner.sessions.authenticate(&token).await?.ok_or(AppError::Unauthenticated)?;
+        let (_, user) = self.require_signed_in(cookies).await?;
         let name = account::validate_display_name(name).map_err(AppError::InvalidInput)?;
-        let user = account::rename(self.db(), user, name).await?;
+        let txn = self.db().begin().await?;
+        let user = account::rename(&txn, user, name).await?;
+        self.audit(&txn, &user.id, EventKind::ProfileUpdated, None, Some("display name changed".into()), None).await?;
+        txn.commit().await?;
         Ok(user.display_name)
     }
+
+    /// Chooses the primary email (one of the verified emails of linked identities) and the
+    /// picture (one of the linked identities' pictures, or none).
+    pub async fn update_profile(
+        &self,
+        cookies: &CookieJar,
+        primary_email: Option<&str>,
+        picture_from_identity: Option<&str>,
+    ) -> Result<UserView, AppError> {
+        let (_, user) = self.require_signed_in(cookies).await?;
+        let identities = account::identities_of(self.db(), &user.id).await?;
+        let email = match primary_email.filter(|e| !e.is_empty()) {
+            None => None,
+            Some(email) => Some(
+                identities
+                    .iter()
+                    .filter(|i| i.email_verified)
+                    .filter_map(|i| i.email.clone())
+                    .find(|e| e.eq_ignore_ascii_case(email))
+                    .ok_or_else(|| AppError::InvalidInput("Choose one of the verified emails of your linked accounts.".into()))?,
+            ),
+        };
+        let picture = match picture_from_identity.filter(|p| !p.is_empty()) {
+            None => None,
+            Some(identity_id) => Some(
+                identities
+                    .iter()
+                    .find(|i| i.id == identity_id)
+                    .and_then(|i| i.picture.clone())
+                    .ok_or_else(|| AppError::InvalidInput("Choose a picture from one of your linked accounts.".into()))?,
+            ),
+        };
+        let txn = self.db().begin().await?;
+        let user = account::set_email_and_picture(&txn, user, email, picture).await?;
+        self.audit(&txn, &user.id, EventKind::ProfileUpdated, None, Some("primary email or picture changed".into()), None)
+            .await?;
+        txn.commit().await?;
+        Ok(UserView::from(&user))
+    }
+
+    /// Ends this browser's session (if any).
+    pub async fn sign_out(&self, cookies: &CookieJar) -> Result<(), AppError> {
+        if let Some((session, user)) = self.signed_in(cookies).await? {
+            let txn = self.db().begin().await?;
+            session::Entity::delete_by_id(session.id).exec(&txn).await?;
+            self.audit(&txn, &user.id, EventKind::SignedOut, None, None, None).await?;
+            txn.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// The person's sessions, most recently used first.
+    pub async fn sessions_of(&self, cookies: &CookieJar) -> Result<Vec<SessionView>, AppError> {
+        let (current, user) = self.require_signed_in(cookies).await?;
+        let identities = account::identities_of(self.db(), &user.id).await?;
+        let sessions = session::Entity::find()
+            .filter(session::Column::UserId.eq(user.id.clone()))
+            .order_by_desc(session::Column::LastSeenAt)
+            .all(self.db())
+            .await?;
+        Ok(sessions
+            .into_iter()
+            .filter(|s| !self.inner.sessions.is_expired(s, chrono::Utc::now()))
+            .map(|s| SessionView {
+                current: s.id == current.id,
+                provider: s
+                    .identity_id
+                    .as_ref()
+                    .and_then(|id| identities.iter().find(|i| &i.id == id))
+                    .map(|i| self.provider_name(&i.provider_id)),
+                id: s.id,
+                created_at: s.created_at,
+                last_seen_at: s.last_seen_at,
+                user_agent: s.user_agent,
+                ip: s.ip,
+            })
+            .collect())
+    }
+
+    /// Ends one of the person's sessions (any browser).
+    pub async fn revoke_session(&self, cookies: &CookieJar, session_id: &str, client: &ClientInfo) -> Result<(), AppError> {
+        let (_, user) = self.require_signed_in(cookies).await?;
+        let txn = self.db().begin().await?;
+        let deleted = session::Entity::delete_many()
+            .filter(session::Column::Id.eq(session_id))
+            .filter(session::Column::UserId.eq(user.id.clone()))
+            .exec(&txn)
+            .await?;
+        if deleted.rows_affected == 0 {
+            return Err(AppError::NotFound);
+        }
+        self.audit(&txn, &user.id, EventKind::SessionRevoked, None, None, Some(client)).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// A page (zero-based) of the person's security activity, newest first.
+    pub async fn activity(&self, cookies: &CookieJar, page: u64) -> Result<ActivityPage, AppError> {
+        const PER_PAGE: u64 = 20;
+        let (_, user) = self.require_signed_in(cookies).await?;
+        let (events, pages) = audit::page_of(self.db(), &user.id, page, PER_PAGE).await?;
+        Ok(ActivityPage {
+            events: events
+                .into_iter()
+                .map(|e| ActivityView {
+                    kind: e.kind,
+                    provider: e.provider_id.map(|id| self.provider_name(&id)),
+                    detail: e.detail,
+                    ip: e.ip,
+                    user_agent: e.user_agent,
+                    at: e.created_at,
+                })
+                .collect(),
+            page,
+            pages,
+        })
+    }
+
+    /// Removes one of the person's identities: never the last one, only after a recent sign-in.
+    pub async fn unlink_identity(&self, cookies: &CookieJar, identity_id: &str, client: &ClientInfo) -> Result<(), AppError> {
+        let (_, user) = self.require_recent_sign_in(cookies).await?;
+        let txn = self.db().begin().await?;
+        let identities = account::identities_of(&txn, &user.id).await?;
+        let Some(target) = identities.iter().find(|i| i.id == identity_id) else { return Err(AppError::NotFound) };
+        if identities.len() <= 1 {
+            return Err(AppError::InvalidInput(
+                "This is your only way to sign in, so it cannot be removed. Link another account first.".into(),
+            ));
+        }
+        account::unlink(&txn, target).await?;
+        self.audit(&txn, &user.id, EventKind::IdentityUnlinked, Some(&target.provider_id), target.email.clone(), Some(client))
+            .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// The identity waiting in this browser to be linked to the signed-in account, if any.
+    pub async fn pending_link(&self, cookies: &CookieJar) -> Result<Option<PendingLinkView>, AppError> {
+        let Some((_, user)) = self.signed_in(cookies).await? else { return Ok(None) };
+        let Some(pending) = self.find_pending_link(cookies, &user.id).await? else { return Ok(None) };
+        Ok(Some(PendingLinkView {
+            provider_name: self.provider_name(&pending.provider_id),
+            provider: pending.provider_id,
+            email: pending.email,
+            name: pending.name,
+        }))
+    }
+
+    async fn find_pending_link(&self, cookies: &CookieJar, user_id: &str) -> Result<Option<pending_link::Model>, AppError> {
+        let Some(browser) = http::login_token(self.config(), cookies) else { return Ok(None) };
+        Ok(pending_link::Entity::find()
+            .filter(pending_link::Column::BrowserHash.eq(sha256_hex(&browser)))
+            .filter(pending_link::Column::ExistingUserId.eq(user_id))
+            .filter(pending_link::Column::ExpiresAt.gt(chrono::Utc::now()))
+            .one(self.db())
+            .await?)
+    }
+
+    /// Links the identity waiting in this browser to the signed-in account (one click, after
+    /// the person proved they own the account by signing in to it).
+    pub async fn confirm_pending_link(&self, cookies: &CookieJar, client: &ClientInfo) -> Result<(), AppError> {
+        let (_, user) = self.require_signed_in(cookies).await?;
+        let pending = self.find_pending_link(cookies, &user.id).await?.ok_or(AppError::NotFound)?;
+        let verified = VerifiedIdentity {
+            issuer: pending.issuer.clone(),
+            subject: pending.subject.clone(),
+            name: pending.name.clone(),
+            email: pending.email.clone(),
+            email_verified: pending.email_verified,
+            picture: pending.picture.clone(),
+        };
+        let txn = self.db().begin().await?;
+        let deleted = pending_link::Entity::delete_by_id(pending.token_hash.clone()).exec(&txn).await?;
+        if deleted.rows_affected != 1 {
+            return Err(AppError::NotFound);
+        }
+        account::attach_identity(&txn, &user.id, &pending.provider_id, &verified).await.map_err(|e| match e {
+            ProvisionError::Conflict => AppError::InvalidInput(
+                "That account was linked to another latchkey account in the meantime, so it was not linked.".into(),
+            ),
+            ProvisionError::Database(e) => AppError::Database(e),
+        })?;
+        self.audit(&txn, &user.id, EventKind::IdentityLinked, Some(&pending.provider_id), pending.email.clone(), Some(client))
+            .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets the identity waiting in this browser.
+    pub async fn dismiss_pending_link(&self, cookies: &CookieJar) -> Result<(), AppError> {
+        let (_, user) = self.require_signed_in(cookies).await?;
+        if let Some(pending) = self.find_pending_link(cookies, &user.id).await? {
+            pending_link::Entity::delete_by_id(pending.token_hash).exec(self.db()).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the account: user, identities and sessions go; the activity log's rows stay,
+    /// anonymised. Needs a recent sign-in.
+    pub async fn delete_account(&self, cookies: &CookieJar, client: &ClientInfo) -> Result<(), AppError> {
+        let (_, user) = self.require_recent_sign_in(cookies).await?;
+        let txn = self.db().begin().await?;
+        account::delete_user(&txn, &user.id).await?;
+        audit::record(
+            &txn,
+            audit::Event { user_id: None, kind: EventKind::AccountDeleted, provider_id: None, detail: None, client: Some(client) },
+        )
+        .await?;
+        txn.commit().await?;
+        tracing::info!(user = %user.id, "account deleted");
+        Ok(())
+    }
+
+    async fn audit(
+        &self,
+        db: &impl sea_orm::ConnectionTrait,
+        user_id: &str,
+        kind: EventKind,
+        provider_id: Option<&str>,
+        detail: Option<String>,
+        client: Option<&ClientInfo>,
+    ) -> Result<(), AppError> {
+        audit::record(db, audit::Event { user_id: Some(user_id), kind, provider_id, detail, client }).await?;
+        Ok(())
+    }
+}
+
+/// How recent a sign-in must be for unlinking or deleting the account.
+pub const RECENT_SIGN_IN: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+
+fn is_recent(session: &session::Model) -> bool {
+    chrono::Utc::now() - session.created_at < RECENT_SIGN_IN
 }

@@ -64,6 +64,10 @@ impl TestApp {
     }
 
     pub async fn try_spawn(backend: Backend, options: Options) -> Option<TestApp> {
+        if std::env::var_os("TEST_LOG").is_some() {
+            // `TEST_LOG=1 cargo test …` shows the app's logs of failing tests.
+            let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("info").try_init();
+        }
         let data_dir = tempfile::tempdir().expect("a temporary directory");
         let database_url = match backend {
             Backend::Sqlite => format!("sqlite://{}?mode=rwc", data_dir.path().join("latchkey.db").display()),
@@ -282,10 +286,36 @@ async fn fresh_postgres_database() -> Option<String> {
             return None;
         }
     };
-    let name = format!("latchkey_test_{}", uuid::Uuid::new_v4().simple());
+    drop_stale_test_databases(&admin).await;
+    let now = chrono::Utc::now().timestamp();
+    let name = format!("latchkey_test_{now}_{}", uuid::Uuid::new_v4().simple());
     admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create a test database");
     admin.close().await.ok();
     let mut url = Url::parse(&admin_url).expect("a valid PostgreSQL URL");
     url.set_path(&format!("/{name}"));
     Some(url.to_string())
+}
+
+/// Test databases are named `latchkey_test_<unix time>_<random>`; those older than an hour
+/// belong to finished runs and are dropped so the server does not fill up.
+async fn drop_stale_test_databases(admin: &DatabaseConnection) {
+    use sea_orm::{DbBackend, Statement};
+    let Ok(rows) = admin
+        .query_all(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT datname FROM pg_database WHERE datname LIKE 'latchkey\\_test\\_%'",
+        ))
+        .await
+    else {
+        return;
+    };
+    let cutoff = chrono::Utc::now().timestamp() - 3600;
+    for row in rows {
+        let Ok(name) = row.try_get::<String>("", "datname") else { continue };
+        let created = name.split('_').nth(2).and_then(|t| t.parse::<i64>().ok());
+        // Unparseable names come from older harness versions: also stale.
+        if created.is_none_or(|t| t < cutoff) {
+            let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+        }
+    }
 }

@@ -30,7 +30,7 @@ pub fn Logo(#[prop(default = 40)] size: u32) -> impl IntoView {
 #[component]
 pub fn Brand() -> impl IntoView {
     view! {
-        <a class="brand" href="/" aria-label="latchkey home">
+        <a class="brand" href="/">
             <Logo size=28/>
             <span class="brand__name">"latchkey"</span>
         </a>

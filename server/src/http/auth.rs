@@ -10,7 +10,7 @@ use axum_extra::extract::CookieJar;
 
 use super::cookies;
 use super::error_page::ErrorPage;
-use crate::login::{CallbackParams, LoginError};
+use crate::login::{CallbackOutcome, CallbackParams, LoginError, LoginStart, Purpose};
 use crate::provider::ProviderError;
 use crate::session::ClientInfo;
 use crate::{AppError, Latchkey};
@@ -28,15 +28,36 @@ pub async fn login(
 ) -> Response {
     let config = latchkey.config();
     let browser_token = cookies::login_token(config, &jar);
-    match latchkey.login_flow().start(&provider_id, query.return_to.as_deref(), browser_token.as_deref()).await {
+    let start = latchkey
+        .login_flow()
+        .start(&provider_id, query.return_to.as_deref(), browser_token.as_deref(), Purpose::SignIn)
+        .await;
+    to_provider(&latchkey, &provider_id, jar, start)
+}
+
+/// `POST /auth/{provider}/link`: a signed-in person adds another identity to their account.
+pub async fn link(State(latchkey): State<Latchkey>, Path(provider_id): Path<String>, jar: CookieJar) -> Response {
+    let user = match latchkey.signed_in_user(&jar).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return private(Redirect::to("/").into_response()),
+        Err(e) => return e.into_response(),
+    };
+    let browser_token = cookies::login_token(latchkey.config(), &jar);
+    let start = latchkey
+        .login_flow()
+        .start(&provider_id, Some("/accounts"), browser_token.as_deref(), Purpose::Link { user_id: user.id })
+        .await;
+    to_provider(&latchkey, &provider_id, jar, start)
+}
+
+fn to_provider(latchkey: &Latchkey, provider_id: &str, jar: CookieJar, start: Result<LoginStart, LoginError>) -> Response {
+    match start {
         Ok(start) => {
-            let jar = match start.new_browser_token {
-                Some(token) => jar.add(cookies::login_cookie(config, token)),
-                None => jar,
-            };
+            // (Re)set the binding cookie so it outlives this attempt by the full ten minutes.
+            let jar = jar.add(cookies::login_cookie(latchkey.config(), start.browser_token));
             private((jar, Redirect::to(start.redirect_to.as_str())).into_response())
         }
-        Err(error) => failure_page(&latchkey, &provider_id, &error).into_response(),
+        Err(error) => failure_page(latchkey, provider_id, &error).into_response(),
     }
 }
 
@@ -61,9 +82,12 @@ pub async fn callback(
         )
         .await;
     match outcome {
-        Ok(signed_in) => {
+        Ok(CallbackOutcome::SignedIn(signed_in)) => {
             let jar = jar.add(cookies::session_cookie(config, signed_in.session_token));
             private((jar, Redirect::to(&signed_in.return_to)).into_response())
+        }
+        Ok(CallbackOutcome::EmailBelongsToExistingAccount { email, provider_ids }) => {
+            private(email_in_use_page(&latchkey, &provider_id, &email, &provider_ids).into_response())
         }
         Err(error) => {
             tracing::warn!(provider = %provider_id, %error, "sign-in failed");
@@ -74,10 +98,8 @@ pub async fn callback(
 
 pub async fn logout(State(latchkey): State<Latchkey>, jar: CookieJar) -> Response {
     let config = latchkey.config();
-    if let Some(token) = cookies::session_token(config, &jar) {
-        if let Err(e) = latchkey.sessions().revoke_token(&token).await {
-            return AppError::from(e).into_response();
-        }
+    if let Err(e) = latchkey.sign_out(&jar).await {
+        return e.into_response();
     }
     let jar = jar.add(cookies::expired_session_cookie(config));
     private((jar, Redirect::to("/")).into_response())
@@ -111,14 +133,14 @@ pub async fn me(State(latchkey): State<Latchkey>, jar: CookieJar) -> Response {
 
 /// Sign-in responses carry codes and tokens in URLs and cookies: never cache them, never
 /// leak them in a Referer.
-fn private(mut response: Response) -> Response {
+pub(super) fn private(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     response
 }
 
-fn client_info(headers: &HeaderMap, extensions: &Extensions) -> ClientInfo {
+pub(super) fn client_info(headers: &HeaderMap, extensions: &Extensions) -> ClientInfo {
     ClientInfo {
         user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string),
         ip: extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string()),
@@ -181,6 +203,21 @@ fn failure_page(latchkey: &Latchkey, provider_id: &str, error: &LoginError) -> E
             ),
             retry,
         ),
+        LoginError::LinkSessionEnded => (
+            StatusCode::BAD_REQUEST,
+            "Your session ended".to_string(),
+            "You were signed out before linking finished, so nothing was linked. Sign in and try again.".to_string(),
+            None,
+        ),
+        LoginError::IdentityBelongsToAnotherAccount => (
+            StatusCode::CONFLICT,
+            "That account is already in use".to_string(),
+            format!(
+                "This {provider_name} account is already linked to a different latchkey account, so it was not linked to yours. \
+                 If both accounts are yours, sign in with that {provider_name} account, unlink it there, then link it here."
+            ),
+            None,
+        ),
         LoginError::Database(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "latchkey is having trouble".to_string(),
@@ -188,5 +225,29 @@ fn failure_page(latchkey: &Latchkey, provider_id: &str, error: &LoginError) -> E
             retry,
         ),
     };
-    ErrorPage { status, title, message, retry_href }
+    ErrorPage { status, title, message, retry_href, actions: Vec::new() }
+}
+
+/// A new identity whose verified email already has an account: explain, and offer to sign in
+/// to that account with one of its providers (which then offers the link in one click).
+fn email_in_use_page(latchkey: &Latchkey, provider_id: &str, email: &str, provider_ids: &[String]) -> ErrorPage {
+    let summaries = latchkey.providers();
+    let name_of = |id: &str| summaries.iter().find(|p| p.id == id).map(|p| p.name.clone()).unwrap_or_else(|| id.to_string());
+    let actions = provider_ids
+        .iter()
+        .filter(|id| summaries.iter().any(|p| &p.id == *id))
+        .map(|id| (format!("Sign in with {}", name_of(id)), format!("/auth/{id}/login?return_to=/accounts")))
+        .collect();
+    ErrorPage {
+        status: StatusCode::CONFLICT,
+        title: "You already have an account".to_string(),
+        message: format!(
+            "An account with the email {email} already exists. To add this {} sign-in to it, first sign in to that \
+             account with {} — then you can link this one in one click. Nothing was created.",
+            name_of(provider_id),
+            provider_ids.iter().map(|id| name_of(id)).collect::<Vec<_>>().join(" or "),
+        ),
+        retry_href: None,
+        actions,
+    }
 }

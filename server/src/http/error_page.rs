@@ -12,6 +12,8 @@ pub struct ErrorPage {
     pub message: String,
     /// Where "Try again" leads, if trying again makes sense.
     pub retry_href: Option<String>,
+    /// Further buttons: (label, href).
+    pub actions: Vec<(String, String)>,
 }
 
 impl IntoResponse for ErrorPage {
@@ -20,6 +22,11 @@ impl IntoResponse for ErrorPage {
             .retry_href
             .map(|href| format!(r#"<a class="button" href="{}">Try again</a> "#, escape_html(&href)))
             .unwrap_or_default();
+        let actions: String = self
+            .actions
+            .iter()
+            .map(|(label, href)| format!(r#"<a class="button" href="{}">{}</a> "#, escape_html(href), escape_html(label)))
+            .collect();
         let body = format!(
             r#"<!DOCTYPE html>
 <html lang="en">
@@ -34,7 +41,7 @@ impl IntoResponse for ErrorPage {
 <section class="card card--error" role="alert">
 <h1>{title}</h1>
 <p>{message}</p>
-<p class="actions">{retry}<a class="button button--secondary" href="/">Home</a></p>
+<p class="actions">{actions}{retry}<a class="button button--secondary" href="/">Home</a></p>
 </section>
 </main>
 </body>

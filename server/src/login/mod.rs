@@ -15,10 +15,15 @@ use url::Url;
 pub use return_to::safe_return_to;
 
 use crate::account::{self, ProvisionError};
+use crate::audit::{self, Event, EventKind};
+use crate::provider::VerifiedIdentity;
 use crate::provider::{ProviderError, Providers};
 use crate::session::{ClientInfo, Sessions};
-use crate::storage::entities::{pending_login, session};
+use crate::storage::entities::{pending_link, pending_login, session};
 use crate::util::{random_token, sha256_hex};
+
+const PURPOSE_SIGN_IN: &str = "sign_in";
+const PURPOSE_LINK: &str = "link";
 
 /// How long a person may take at the provider.
 pub const PENDING_LOGIN_LIFETIME: TimeDelta = TimeDelta::minutes(10);
@@ -41,16 +46,36 @@ pub enum LoginError {
     ProviderMismatch,
     #[error("the callback has no authorization code")]
     MissingCode,
+    #[error("the session that started linking has ended")]
+    LinkSessionEnded,
+    #[error("this identity belongs to another account")]
+    IdentityBelongsToAnotherAccount,
     #[error(transparent)]
     Provider(#[from] ProviderError),
     #[error("storage failed: {0}")]
     Database(#[from] DbErr),
 }
 
-/// Where to send the browser, and the browser-binding cookie value to set if it is new.
+/// What a trip to the provider is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    SignIn,
+    /// Attach the identity to this (signed-in) user.
+    Link { user_id: String },
+}
+
+/// Where to send the browser, and the browser-binding cookie value to (re)set.
 pub struct LoginStart {
     pub redirect_to: Url,
-    pub new_browser_token: Option<String>,
+    pub browser_token: String,
+}
+
+/// How a successful callback ended.
+pub enum CallbackOutcome {
+    SignedIn(SignedIn),
+    /// The new identity's verified email belongs to an existing account: nothing was created;
+    /// the identity waits (in this browser) until the person signs in to that account.
+    EmailBelongsToExistingAccount { email: String, provider_ids: Vec<String> },
 }
 
 /// The query of `GET /auth/{id}/callback`.
@@ -69,6 +94,8 @@ pub struct SignedIn {
     pub return_to: String,
     pub user_id: String,
     pub created_user: bool,
+    /// The identity was attached to an existing account (linking).
+    pub linked: bool,
 }
 
 #[derive(Clone)]
@@ -88,17 +115,15 @@ impl LoginFlow {
         provider_id: &str,
         return_to: Option<&str>,
         browser_token: Option<&str>,
+        purpose: Purpose,
     ) -> Result<LoginStart, LoginError> {
         let provider = self
             .providers
             .get(provider_id)
             .ok_or_else(|| LoginError::UnknownProvider(provider_id.to_string()))?;
-        let (browser_token, new_browser_token) = match browser_token.filter(|t| is_well_formed_token(t)) {
-            Some(token) => (token.to_string(), None),
-            None => {
-                let token = random_token();
-                (token.clone(), Some(token))
-            }
+        let browser_token = match browser_token.filter(|t| is_well_formed_token(t)) {
+            Some(token) => token.to_string(),
+            None => random_token(),
         };
         let request = provider.authorization_request().await?;
         let now = Utc::now();
@@ -110,6 +135,14 @@ impl LoginFlow {
         pending_login::ActiveModel {
             state_hash: Set(sha256_hex(&request.state)),
             browser_hash: Set(sha256_hex(&browser_token)),
+            purpose: Set(match &purpose {
+                Purpose::SignIn => PURPOSE_SIGN_IN.to_string(),
+                Purpose::Link { .. } => PURPOSE_LINK.to_string(),
+            }),
+            user_id: Set(match purpose {
+                Purpose::SignIn => None,
+                Purpose::Link { user_id } => Some(user_id),
+            }),
             provider_id: Set(provider_id.to_string()),
             pkce_verifier: Set(request.pkce_verifier),
             nonce: Set(request.nonce),
@@ -119,7 +152,7 @@ impl LoginFlow {
         }
         .insert(&self.db)
         .await?;
-        Ok(LoginStart { redirect_to: request.url, new_browser_token })
+        Ok(LoginStart { redirect_to: request.url, browser_token })
     }
 
     pub async fn callback(
@@ -129,7 +162,7 @@ impl LoginFlow {
         browser_token: Option<&str>,
         previous_session_token: Option<&str>,
         client: &ClientInfo,
-    ) -> Result<SignedIn, LoginError> {
+    ) -> Result<CallbackOutcome, LoginError> {
         let provider = self
             .providers
             .get(provider_id)
@@ -153,45 +186,182 @@ impl LoginFlow {
         let code = params.code.as_deref().filter(|c| !c.is_empty()).ok_or(LoginError::MissingCode)?;
         let verified = provider.complete(code, &pending.pkce_verifier, &pending.nonce).await?;
 
-        // Provisioning and the session land together or not at all. A concurrent first
-        // sign-in of the same identity loses the unique-key race once, then finds the user.
-        for attempt in 0..2 {
-            let txn = self.db.begin().await?;
-            let provisioned = match account::provision(&txn, provider_id, &verified).await {
-                Ok(provisioned) => provisioned,
-                Err(ProvisionError::Conflict) if attempt == 0 => {
-                    txn.rollback().await?;
-                    continue;
-                }
-                Err(ProvisionError::Conflict) => return Err(LoginError::Database(DbErr::Custom("identity conflict".into()))),
-                Err(ProvisionError::Database(e)) => return Err(e.into()),
-            };
-            if let Some(previous) = previous_session_token {
-                // Never keep a session that existed before authentication (fixation).
-                session::Entity::delete_many()
-                    .filter(session::Column::TokenHash.eq(sha256_hex(previous)))
-                    .exec(&txn)
-                    .await?;
-            }
-            let issued = self
-                .sessions
-                .issue(&txn, &provisioned.user.id, Some(&provisioned.identity.id), client)
-                .await?;
-            txn.commit().await?;
-            tracing::info!(
-                provider = provider_id,
-                user = %provisioned.user.id,
-                new_user = provisioned.created_user,
-                "signed in"
-            );
-            return Ok(SignedIn {
-                session_token: issued.token,
-                return_to: pending.return_to,
-                user_id: provisioned.user.id,
-                created_user: provisioned.created_user,
-            });
+        let context = Completion {
+            provider_id,
+            trusts_email: provider.trusts_email(),
+            verified: &verified,
+            pending: &pending,
+            browser_token,
+            previous_session_token,
+            client,
+        };
+        // A concurrent first sign-in of the same identity loses the unique-key race once,
+        // then finds the identity the winner created.
+        match self.complete(&context).await {
+            Err(Failure::Conflict) => match self.complete(&context).await {
+                Err(Failure::Conflict) => Err(LoginError::Database(DbErr::Custom("identity conflict".into()))),
+                other => other.map_err(Failure::into_login_error),
+            },
+            other => other.map_err(Failure::into_login_error),
         }
-        Err(LoginError::Database(DbErr::Custom("identity conflict".into())))
+    }
+
+    /// Provisioning (or linking), the audit event and the session land together or not at all.
+    async fn complete(&self, c: &Completion<'_>) -> Result<CallbackOutcome, Failure> {
+        let txn = self.db.begin().await?;
+        let existing = account::find_identity(&txn, &c.verified.issuer, &c.verified.subject).await?;
+        let (user_id, identity_id, created_user, linked) = match c.pending.purpose.as_str() {
+            PURPOSE_LINK => {
+                let linking_user = c.pending.user_id.clone().unwrap_or_default();
+                let still_signed_in = match c.previous_session_token {
+                    Some(token) => self.sessions.authenticate(token).await?.map(|(_, user)| user.id),
+                    None => None,
+                };
+                if still_signed_in.as_deref() != Some(linking_user.as_str()) {
+                    return Err(Failure::Login(LoginError::LinkSessionEnded));
+                }
+                match existing {
+                    Some((found, owner)) if owner.id == linking_user => {
+                        let identity = account::refresh_identity(&txn, found, c.verified).await?;
+                        (linking_user, identity.id, false, false)
+                    }
+                    Some(_) => {
+                        // Never move an identity between accounts; tell the person who tried.
+                        drop(txn);
+                        audit::record(
+                            &self.db,
+                            Event {
+                                user_id: Some(&linking_user),
+                                kind: EventKind::SignInFailed,
+                                provider_id: Some(c.provider_id),
+                                detail: Some("link refused: that identity belongs to another account".into()),
+                                client: Some(c.client),
+                            },
+                        )
+                        .await?;
+                        return Err(Failure::Login(LoginError::IdentityBelongsToAnotherAccount));
+                    }
+                    None => {
+                        let identity = account::attach_identity(&txn, &linking_user, c.provider_id, c.verified)
+                            .await
+                            .map_err(|e| match e {
+                                ProvisionError::Conflict => Failure::Login(LoginError::IdentityBelongsToAnotherAccount),
+                                ProvisionError::Database(e) => Failure::Database(e),
+                            })?;
+                        (linking_user, identity.id, false, true)
+                    }
+                }
+            }
+            _ => match existing {
+                Some((found, owner)) => {
+                    let identity = account::refresh_identity(&txn, found, c.verified).await?;
+                    (owner.id, identity.id, false, false)
+                }
+                None => {
+                    let same_email = match (&c.verified.email, c.verified.email_verified) {
+                        (Some(email), true) => account::user_with_verified_email(&txn, email).await?,
+                        _ => None,
+                    };
+                    match same_email {
+                        Some(owner) if c.trusts_email => {
+                            let identity = account::attach_identity(&txn, &owner.id, c.provider_id, c.verified).await?;
+                            (owner.id, identity.id, false, true)
+                        }
+                        Some(owner) => {
+                            drop(txn);
+                            return self.hold_for_linking(c, &owner.id).await;
+                        }
+                        None => {
+                            let provisioned = account::create_user_with_identity(&txn, c.provider_id, c.verified).await?;
+                            (provisioned.user.id, provisioned.identity.id, true, false)
+                        }
+                    }
+                }
+            },
+        };
+        if let Some(previous) = c.previous_session_token {
+            // Never keep a session that existed before authentication (fixation); linking
+            // rotates the session too.
+            session::Entity::delete_many()
+                .filter(session::Column::TokenHash.eq(sha256_hex(previous)))
+                .exec(&txn)
+                .await?;
+        }
+        let issued = self.sessions.issue(&txn, &user_id, Some(&identity_id), c.client).await?;
+        if linked {
+            audit::record(
+                &txn,
+                Event {
+                    user_id: Some(&user_id),
+                    kind: EventKind::IdentityLinked,
+                    provider_id: Some(c.provider_id),
+                    detail: c.verified.email.clone(),
+                    client: Some(c.client),
+                },
+            )
+            .await?;
+        }
+        audit::record(
+            &txn,
+            Event {
+                user_id: Some(&user_id),
+                kind: EventKind::SignedIn,
+                provider_id: Some(c.provider_id),
+                detail: None,
+                client: Some(c.client),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        tracing::info!(provider = c.provider_id, user = %user_id, new_user = created_user, linked, "signed in");
+        Ok(CallbackOutcome::SignedIn(SignedIn {
+            session_token: issued.token,
+            return_to: c.pending.return_to.clone(),
+            user_id,
+            created_user,
+            linked,
+        }))
+    }
+
+    /// Keeps a verified identity aside, bound to this browser, until the person signs in to
+    /// the account that owns its email and confirms the link.
+    async fn hold_for_linking(&self, c: &Completion<'_>, existing_user_id: &str) -> Result<CallbackOutcome, Failure> {
+        let now = Utc::now();
+        let browser_hash = c.browser_token.map(sha256_hex).unwrap_or_default();
+        pending_link::Entity::delete_many()
+            .filter(pending_link::Column::BrowserHash.eq(browser_hash.clone()))
+            .exec(&self.db)
+            .await?;
+        pending_link::ActiveModel {
+            token_hash: Set(sha256_hex(&random_token())),
+            browser_hash: Set(browser_hash),
+            existing_user_id: Set(existing_user_id.to_string()),
+            provider_id: Set(c.provider_id.to_string()),
+            issuer: Set(c.verified.issuer.clone()),
+            subject: Set(c.verified.subject.clone()),
+            name: Set(c.verified.name.clone()),
+            email: Set(c.verified.email.clone()),
+            email_verified: Set(c.verified.email_verified),
+            picture: Set(c.verified.picture.clone()),
+            created_at: Set(now),
+            expires_at: Set(now + PENDING_LOGIN_LIFETIME),
+        }
+        .insert(&self.db)
+        .await?;
+        let provider_ids = account::identities_of(&self.db, existing_user_id)
+            .await?
+            .into_iter()
+            .map(|identity| identity.provider_id)
+            .fold(Vec::new(), |mut ids, id| {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+                ids
+            });
+        Ok(CallbackOutcome::EmailBelongsToExistingAccount {
+            email: c.verified.email.clone().unwrap_or_default(),
+            provider_ids,
+        })
     }
 
     /// Takes the pending login for `state` if it belongs to this browser; at most one
@@ -223,6 +393,49 @@ impl LoginFlow {
     }
 }
 
-fn is_well_formed_token(token: &str) -> bool {
+/// Everything one callback completion needs.
+struct Completion<'a> {
+    provider_id: &'a str,
+    trusts_email: bool,
+    verified: &'a VerifiedIdentity,
+    pending: &'a pending_login::Model,
+    browser_token: Option<&'a str>,
+    previous_session_token: Option<&'a str>,
+    client: &'a ClientInfo,
+}
+
+/// Why a completion attempt stopped; `Conflict` means "run it again".
+enum Failure {
+    Conflict,
+    Login(LoginError),
+    Database(DbErr),
+}
+
+impl From<DbErr> for Failure {
+    fn from(e: DbErr) -> Self {
+        Failure::Database(e)
+    }
+}
+
+impl From<ProvisionError> for Failure {
+    fn from(e: ProvisionError) -> Self {
+        match e {
+            ProvisionError::Conflict => Failure::Conflict,
+            ProvisionError::Database(e) => Failure::Database(e),
+        }
+    }
+}
+
+impl Failure {
+    fn into_login_error(self) -> LoginError {
+        match self {
+            Failure::Conflict => LoginError::Database(DbErr::Custom("identity conflict".into())),
+            Failure::Login(e) => e,
+            Failure::Database(e) => LoginError::Database(e),
+        }
+    }
+}
+
+pub(crate) fn is_well_formed_token(token: &str) -> bool {
     token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }

@@ -135,6 +135,10 @@ impl OidcProvider {
     pub fn kind(&self) -> &str {
         self.config.kind.as_str()
     }
+    /// Whether this provider's verified emails may link accounts automatically.
+    pub fn trusts_email(&self) -> bool {
+        self.config.trust_email
+    }
     /// The configured issuer, exactly as discovery must confirm it.
     pub fn issuer(&self) -> &str {
         self.config.issuer.as_str()

@@ -55,10 +55,42 @@ enum Sessions {
 }
 
 #[derive(DeriveIden)]
+enum AuditEvents {
+    Table,
+    Id,
+    UserId,
+    Kind,
+    ProviderId,
+    Detail,
+    Ip,
+    UserAgent,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum PendingLinks {
+    Table,
+    TokenHash,
+    BrowserHash,
+    ExistingUserId,
+    ProviderId,
+    Issuer,
+    Subject,
+    Name,
+    Email,
+    EmailVerified,
+    Picture,
+    CreatedAt,
+    ExpiresAt,
+}
+
+#[derive(DeriveIden)]
 enum PendingLogins {
     Table,
     StateHash,
     BrowserHash,
+    Purpose,
+    UserId,
     ProviderId,
     PkceVerifier,
     Nonce,
@@ -171,6 +203,8 @@ impl MigrationTrait for CreateSignInTables {
                     .table(PendingLogins::Table)
                     .col(id(PendingLogins::StateHash))
                     .col(ColumnDef::new(PendingLogins::BrowserHash).string_len(64).not_null())
+                    .col(ColumnDef::new(PendingLogins::Purpose).string_len(16).not_null())
+                    .col(ColumnDef::new(PendingLogins::UserId).string_len(64).null())
                     .col(text(PendingLogins::ProviderId))
                     .col(text(PendingLogins::PkceVerifier))
                     .col(text(PendingLogins::Nonce))
@@ -188,11 +222,73 @@ impl MigrationTrait for CreateSignInTables {
                     .col(PendingLogins::ExpiresAt)
                     .to_owned(),
             )
+            .await?;
+        // The security activity log. `user_id` becomes NULL when an account is deleted: the
+        // event stays (anonymised), the person does not.
+        manager
+            .create_table(
+                Table::create()
+                    .table(AuditEvents::Table)
+                    .col(id(AuditEvents::Id))
+                    .col(ColumnDef::new(AuditEvents::UserId).string_len(64).null())
+                    .col(ColumnDef::new(AuditEvents::Kind).string_len(32).not_null())
+                    .col(optional_text(AuditEvents::ProviderId))
+                    .col(optional_text(AuditEvents::Detail))
+                    .col(optional_text(AuditEvents::Ip))
+                    .col(optional_text(AuditEvents::UserAgent))
+                    .col(timestamp(AuditEvents::CreatedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(AuditEvents::Table, AuditEvents::UserId)
+                            .to(Users::Table, Users::Id)
+                            .on_delete(ForeignKeyAction::SetNull),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("audit_events_user_id_created_at_idx")
+                    .table(AuditEvents::Table)
+                    .col(AuditEvents::UserId)
+                    .col(AuditEvents::CreatedAt)
+                    .to_owned(),
+            )
+            .await?;
+        // A new identity whose verified email belongs to an existing account, waiting (in this
+        // browser, for ten minutes) for the person to prove they own that account.
+        manager
+            .create_table(
+                Table::create()
+                    .table(PendingLinks::Table)
+                    .col(id(PendingLinks::TokenHash))
+                    .col(ColumnDef::new(PendingLinks::BrowserHash).string_len(64).not_null())
+                    .col(ColumnDef::new(PendingLinks::ExistingUserId).string_len(64).not_null())
+                    .col(text(PendingLinks::ProviderId))
+                    .col(text(PendingLinks::Issuer))
+                    .col(text(PendingLinks::Subject))
+                    .col(optional_text(PendingLinks::Name))
+                    .col(optional_text(PendingLinks::Email))
+                    .col(ColumnDef::new(PendingLinks::EmailVerified).boolean().not_null().default(false))
+                    .col(optional_text(PendingLinks::Picture))
+                    .col(timestamp(PendingLinks::CreatedAt))
+                    .col(timestamp(PendingLinks::ExpiresAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(PendingLinks::Table, PendingLinks::ExistingUserId)
+                            .to(Users::Table, Users::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
+            PendingLinks::Table.into_iden(),
+            AuditEvents::Table.into_iden(),
             PendingLogins::Table.into_iden(),
             Sessions::Table.into_iden(),
             Identities::Table.into_iden(),

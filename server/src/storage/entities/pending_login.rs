@@ -9,6 +9,9 @@ pub struct Model {
     pub state_hash: String,
     /// Hash of the browser-binding cookie that started this sign-in.
     pub browser_hash: String,
+    /// `sign_in` or `link` (attach the identity to `user_id`).
+    pub purpose: String,
+    pub user_id: Option<String>,
     pub provider_id: String,
     pub pkce_verifier: String,
     pub nonce: String,
