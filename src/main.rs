@@ -25,7 +25,7 @@ async fn main() -> ExitCode {
         }
     };
     let public_url = config.public_url.clone();
-    let dev_idp = config.dev_idp;
+    let dev_idps = config.dev_idps;
     let application = match Application::build(config).await {
         Ok(application) => application,
         Err(error) => {
@@ -33,7 +33,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing::info!(%public_url, dev_idp, "latchkey is listening");
+    tracing::info!(%public_url, dev_idps, "latchkey is listening");
     match application.serve(listener).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -33,8 +33,13 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub secret_key: SecretKey,
     pub providers: Vec<ProviderConfig>,
-    /// `LATCHKEY_DEV_IDP`: mount the built-in development identity provider at `/dev-idp`.
-    pub dev_idp: bool,
+    /// `LATCHKEY_DEV_IDP`: how many built-in development identity providers to mount
+    /// (`true` = 1 at `/dev-idp`; `2` adds a second, independent one at `/dev-idp2`, for
+    /// trying account linking locally).
+    pub dev_idps: u8,
+    /// Whether the development providers' verified emails link accounts automatically
+    /// (their `_TRUST_EMAIL`); off unless a test turns it on.
+    pub dev_idp_trusts_email: bool,
     pub sessions: SessionSettings,
     /// Timeout of every call to a provider.
     pub provider_timeout: Duration,
@@ -243,14 +248,16 @@ impl Config {
             }
         };
 
-        let dev_idp = match get("LATCHKEY_DEV_IDP").map(str::to_ascii_lowercase).as_deref() {
-            None | Some("false") | Some("0") | Some("no") => false,
-            Some("true") | Some("1") | Some("yes") => true,
+        let dev_idps = match get("LATCHKEY_DEV_IDP").map(str::to_ascii_lowercase).as_deref() {
+            None | Some("false") | Some("0") | Some("no") => 0,
+            Some("true") | Some("1") | Some("yes") => 1,
+            Some("2") => 2,
             Some(_) => {
-                p.add("LATCHKEY_DEV_IDP", "must be `true` or `false`");
-                false
+                p.add("LATCHKEY_DEV_IDP", "must be `true`, `false` or `2`");
+                0
             }
         };
+        let dev_idp = dev_idps > 0;
         if dev_idp && environment == Environment::Production {
             p.add("LATCHKEY_DEV_IDP", "the development identity provider cannot run in production");
         }
@@ -267,10 +274,10 @@ impl Config {
         ));
 
         let providers = parse_providers(&values, &mut p);
-        if dev_idp && providers.iter().any(|provider| provider.id == DEV_PROVIDER_ID) {
+        if dev_idp && providers.iter().any(|provider| provider.id.starts_with(DEV_PROVIDER_ID)) {
             p.add(
                 &format!("{PROVIDER_PREFIX}DEV_KIND"),
-                "the provider id `dev` is reserved for the development identity provider",
+                "provider ids starting with `dev` are reserved for the development identity providers",
             );
         }
 
@@ -283,7 +290,8 @@ impl Config {
                 data_dir,
                 secret_key,
                 providers,
-                dev_idp,
+                dev_idps,
+                dev_idp_trusts_email: false,
                 sessions,
                 provider_timeout,
                 jwks_refetch_interval: Duration::from_secs(10),
@@ -544,7 +552,7 @@ mod tests {
         assert_eq!(config.environment, Environment::Development);
         assert_eq!(config.public_url.as_str(), "http://127.0.0.1:3000/");
         assert!(config.database_url.starts_with("sqlite://"));
-        assert!(!config.dev_idp);
+        assert_eq!(config.dev_idps, 0);
         assert_eq!(config.redirect_uri("dev").as_str(), "http://127.0.0.1:3000/auth/dev/callback");
     }
 

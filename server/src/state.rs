@@ -33,7 +33,8 @@ struct Inner {
     providers: Providers,
     sessions: Sessions,
     login_flow: LoginFlow,
-    dev_idp: Option<DevIdp>,
+    /// Mount path and provider, in order.
+    dev_idps: Vec<(String, DevIdp)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,32 +51,36 @@ impl Latchkey {
     pub async fn start(mut config: Config) -> Result<Self, StartupError> {
         let db = storage::connect(&config.database_url).await?;
         let http = provider::http_client(config.provider_timeout)?;
-        let dev_idp = config.dev_idp.then(|| {
+        let mut dev_idps = Vec::new();
+        for n in 1..=config.dev_idps {
+            // "dev" at /dev-idp, then "dev2" at /dev-idp2: independent issuers, like two companies.
+            let (id, name) = if n == 1 { (DEV_PROVIDER_ID.to_string(), "Dev provider".to_string()) } else { (format!("{DEV_PROVIDER_ID}{n}"), format!("Dev provider {n}")) };
+            let mount = if n == 1 { "/dev-idp".to_string() } else { format!("/dev-idp{n}") };
             let client = DevClient {
-                client_id: "latchkey-dev".to_string(),
+                client_id: format!("latchkey-{id}"),
                 client_secret: crate::util::random_token(),
-                redirect_uri: config.redirect_uri(DEV_PROVIDER_ID).to_string(),
+                redirect_uri: config.redirect_uri(&id).to_string(),
             };
-            let idp = DevIdp::new(config.url("/dev-idp"), client.clone());
+            let idp = DevIdp::new(config.url(&mount), client.clone());
             config.providers.insert(
-                0,
+                usize::from(n - 1),
                 ProviderConfig {
-                    id: DEV_PROVIDER_ID.to_string(),
+                    id,
                     kind: ProviderKind::Oidc,
-                    name: "Dev provider".to_string(),
+                    name,
                     issuer: idp.issuer().clone(),
                     client_id: client.client_id,
                     client_secret: Secret::new(client.client_secret),
                     scopes: vec!["openid".into(), "email".into(), "profile".into()],
-                    trust_email: false,
+                    trust_email: config.dev_idp_trusts_email,
                 },
             );
-            idp
-        });
+            dev_idps.push((mount, idp));
+        }
         let providers = Providers::from_config(&config, http, config.jwks_refetch_interval);
         let sessions = Sessions::new(db.clone(), config.sessions);
         let login_flow = LoginFlow::new(db.clone(), providers.clone(), sessions.clone());
-        Ok(Latchkey { inner: Arc::new(Inner { config, db, providers, sessions, login_flow, dev_idp }) })
+        Ok(Latchkey { inner: Arc::new(Inner { config, db, providers, sessions, login_flow, dev_idps }) })
     }
 
     /// `/auth/*`, `/api/me` and (when enabled) `/dev-idp/*`.
@@ -91,8 +96,14 @@ impl Latchkey {
         &self.inner.db
     }
 
+    /// The first development provider ("dev"), if enabled.
     pub fn dev_idp(&self) -> Option<&DevIdp> {
-        self.inner.dev_idp.as_ref()
+        self.inner.dev_idps.first().map(|(_, idp)| idp)
+    }
+
+    /// Every development provider with its mount path.
+    pub fn dev_idps(&self) -> &[(String, DevIdp)] {
+        &self.inner.dev_idps
     }
 
     pub fn sessions(&self) -> &Sessions {

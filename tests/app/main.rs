@@ -4,8 +4,10 @@
 
 mod support;
 
+mod account;
 mod callback_checks;
 mod id_token_checks;
+mod linking;
 mod pages;
 mod resilience;
 mod sessions;

@@ -45,6 +45,8 @@ macro_rules! on_every_backend {
 #[derive(Clone, Debug, Default)]
 pub struct Options {
     pub jwks_refetch_interval: Option<Duration>,
+    /// The development providers' verified emails link accounts automatically.
+    pub dev_idp_trusts_email: bool,
 }
 
 pub struct TestApp {
@@ -80,10 +82,12 @@ impl TestApp {
             ("LATCHKEY_PUBLIC_URL", format!("http://{address}")),
             ("LATCHKEY_DATABASE_URL", database_url),
             ("LATCHKEY_DATA_DIR", data_dir.path().display().to_string()),
-            ("LATCHKEY_DEV_IDP", "true".to_string()),
+            // Two independent development providers: "dev" and "dev2".
+            ("LATCHKEY_DEV_IDP", "2".to_string()),
             ("LATCHKEY_IDP_TIMEOUT_SECONDS", "2".to_string()),
         ])
         .expect("the test configuration is valid");
+        config.dev_idp_trusts_email = options.dev_idp_trusts_email;
         if let Some(interval) = options.jwks_refetch_interval {
             config.jwks_refetch_interval = interval;
         }
@@ -177,7 +181,11 @@ impl Browser {
 
     /// `GET /auth/dev/login`; returns the provider URL the app redirected to.
     pub async fn start_sign_in(&self, return_to: Option<&str>) -> Url {
-        let mut url = self.base.join("/auth/dev/login").expect("a valid URL");
+        self.start_sign_in_with("dev", return_to).await
+    }
+
+    pub async fn start_sign_in_with(&self, provider: &str, return_to: Option<&str>) -> Url {
+        let mut url = self.base.join(&format!("/auth/{provider}/login")).expect("a valid URL");
         if let Some(return_to) = return_to {
             url.query_pairs_mut().append_pair("return_to", return_to);
         }
@@ -214,6 +222,47 @@ impl Browser {
         let authorize = self.start_sign_in(None).await;
         let callback = self.decide_at_provider(&authorize, person, "allow").await;
         self.follow(&callback).await
+    }
+
+    pub async fn sign_in_with(&self, provider: &str, person: &Person) -> reqwest::Response {
+        let authorize = self.start_sign_in_with(provider, None).await;
+        let callback = self.decide_at_provider(&authorize, person, "allow").await;
+        self.follow(&callback).await
+    }
+
+    /// A same-site form POST, as the pages' forms send it.
+    pub async fn post_form(&self, path: &str) -> reqwest::Response {
+        let url = self.base.join(path).expect("a valid URL");
+        self.client
+            .post(url)
+            .header("origin", self.base.origin().ascii_serialization())
+            .form(&[("", "")])
+            .send()
+            .await
+            .expect("an answer")
+    }
+
+    /// Links `provider` to the signed-in account as `person`; returns the callback's response.
+    pub async fn link(&self, provider: &str, person: &Person) -> reqwest::Response {
+        let started = self.post_form(&format!("/auth/{provider}/link")).await;
+        assert_eq!(started.status(), StatusCode::SEE_OTHER, "linking starts with a redirect to the provider");
+        let authorize = location(&started);
+        let callback = self.decide_at_provider(&authorize, person, "allow").await;
+        self.follow(&callback).await
+    }
+
+    /// The signed-in person's cookies, for calling the core directly.
+    pub fn cookie_jar(&self) -> axum_extra::extract::CookieJar {
+        use reqwest::cookie::CookieStore;
+        let mut jar = axum_extra::extract::CookieJar::new();
+        if let Some(header) = self.jar.cookies(&self.base) {
+            for pair in header.to_str().unwrap_or_default().split("; ") {
+                if let Some((name, value)) = pair.split_once('=') {
+                    jar = jar.add(axum_extra::extract::cookie::Cookie::new(name.to_string(), value.to_string()));
+                }
+            }
+        }
+        jar
     }
 
     /// The callback URL of an approved sign-in, not yet visited.

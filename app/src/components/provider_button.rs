@@ -41,7 +41,7 @@ pub fn ProviderList(providers: Vec<ProviderButton>) -> impl IntoView {
 /// The provider's mark, drawn inline (decorative: the label says it all).
 #[component]
 fn ProviderIcon(kind: &'static str) -> impl IntoView {
-    let icon = match kind {
+    match kind {
         "google" => view! {
             <svg class="signin-button__icon" viewBox="0 0 48 48" aria-hidden="true" focusable="false">
                 <path fill="#EA4335" d="M24 9.5c3.54 0 6.71 1.22 9.21 3.6l6.85-6.85C35.9 2.38 30.47 0 24 0 14.62 0 6.51 5.38 2.56 13.22l7.98 6.19C12.43 13.72 17.74 9.5 24 9.5z"></path>
@@ -76,6 +76,5 @@ fn ProviderIcon(kind: &'static str) -> impl IntoView {
             </svg>
         }
         .into_any(),
-    };
-    icon
+    }
 }

@@ -28,8 +28,8 @@ pub fn router(latchkey: Latchkey) -> Router {
         .route("/account/delete", post(account::delete_account))
         .route("/api/me", get(auth::me))
         .with_state(latchkey.clone());
-    if let Some(dev_idp) = latchkey.dev_idp() {
-        router = router.nest("/dev-idp", dev_idp.router());
+    for (mount, dev_idp) in latchkey.dev_idps() {
+        router = router.nest(mount, dev_idp.router());
     }
     router
 }

@@ -195,14 +195,20 @@ impl LoginFlow {
             previous_session_token,
             client,
         };
-        // A concurrent first sign-in of the same identity loses the unique-key race once,
-        // then finds the identity the winner created.
-        match self.complete(&context).await {
-            Err(Failure::Conflict) => match self.complete(&context).await {
-                Err(Failure::Conflict) => Err(LoginError::Database(DbErr::Custom("identity conflict".into()))),
-                other => other.map_err(Failure::into_login_error),
-            },
-            other => other.map_err(Failure::into_login_error),
+        // A concurrent first sign-in of the same identity loses the unique-key race, then
+        // finds the identity the winner created; SQLite may also refuse a write that raced
+        // another one ("database is locked"). Both are settled by running it again.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.complete(&context).await {
+                Err(Failure::Conflict) if attempt < 3 => continue,
+                Err(Failure::Database(e)) if attempt < 3 && is_transient(&e) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
+                    continue;
+                }
+                other => return other.map_err(Failure::into_login_error),
+            }
         }
     }
 
@@ -268,6 +274,11 @@ impl LoginFlow {
                             (owner.id, identity.id, false, true)
                         }
                         Some(owner) => {
+                            // The email match may have seen an identity committed just now by a
+                            // concurrent sign-in of this very identity: then that is the answer.
+                            if account::find_identity(&txn, &c.verified.issuer, &c.verified.subject).await?.is_some() {
+                                return Err(Failure::Conflict);
+                            }
                             drop(txn);
                             return self.hold_for_linking(c, &owner.id).await;
                         }
@@ -434,6 +445,12 @@ impl Failure {
             Failure::Database(e) => LoginError::Database(e),
         }
     }
+}
+
+/// Errors that a second try can clear: SQLite's lock contention between two writers.
+fn is_transient(error: &DbErr) -> bool {
+    let text = error.to_string();
+    text.contains("database is locked") || text.contains("(code: 5)") || text.contains("(code: 517)")
 }
 
 pub(crate) fn is_well_formed_token(token: &str) -> bool {

@@ -1,0 +1,196 @@
+//! One person, many identities: linking while signed in, never moving an identity between
+//! accounts, the last-identity guard, recent sign-in for unlinking, and the guided path when
+//! a new identity's verified email already has an account.
+
+use reqwest::StatusCode;
+
+use crate::on_every_backend;
+use crate::support::{Backend, Options, Person, TestApp, location, me_with_cookie};
+
+fn ada_at_work() -> Person {
+    Person::new("Ada Lovelace", "ada@analytical.example")
+}
+
+on_every_backend!(
+    linking_while_signed_in_adds_the_identity_and_rotates_the_session,
+    an_identity_of_another_account_is_never_moved,
+    the_last_identity_cannot_be_unlinked,
+    unlinking_needs_a_recent_sign_in,
+    a_verified_email_match_waits_for_the_owner_to_link_it,
+    an_unverified_email_never_matches_an_account,
+    two_browsers_signing_up_the_same_identity_at_once_end_with_one_user,
+);
+
+async fn linking_while_signed_in_adds_the_identity_and_rotates_the_session(app: TestApp) {
+    let browser = app.browser();
+    browser.sign_in_with("dev", &Person::ada()).await;
+    let before = browser.session_cookie().expect("signed in");
+
+    let response = browser.link("dev2", &ada_at_work()).await;
+
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response).path(), "/accounts");
+    assert_eq!(app.users().await, 1);
+    assert_eq!(app.identities().await, 2);
+    let (_, me) = browser.me().await;
+    let providers: Vec<_> = me["accounts"].as_array().expect("accounts").iter().map(|a| a["provider"].clone()).collect();
+    assert_eq!(providers, ["dev", "dev2"]);
+    let after = browser.session_cookie().expect("still signed in");
+    assert_ne!(before, after, "linking rotates the session");
+    assert_eq!(me_with_cookie(&app, &before).await, StatusCode::UNAUTHORIZED);
+
+    // Either identity now signs in to the same account.
+    let elsewhere = app.browser();
+    elsewhere.sign_in_with("dev2", &ada_at_work()).await;
+    assert_eq!(elsewhere.me().await.1["user"]["id"], me["user"]["id"]);
+}
+
+async fn an_identity_of_another_account_is_never_moved(app: TestApp) {
+    let grace = app.browser();
+    grace.sign_in_with("dev2", &Person::grace()).await;
+    let ada = app.browser();
+    ada.sign_in_with("dev", &Person::ada()).await;
+
+    let response = ada.link("dev2", &Person::grace()).await;
+
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(response.text().await.expect("a page").contains("already linked to a different latchkey account"));
+    assert_eq!(app.users().await, 2);
+    assert_eq!(ada.me().await.1["accounts"].as_array().map(Vec::len), Some(1), "Ada's account is unchanged");
+    assert_eq!(grace.me().await.1["accounts"][0]["provider"], "dev2", "Grace keeps her identity");
+}
+
+async fn the_last_identity_cannot_be_unlinked(app: TestApp) {
+    let browser = app.browser();
+    browser.sign_in_with("dev", &Person::ada()).await;
+    let current = app.latchkey.current_user(&browser.cookie_jar()).await.expect("query").expect("signed in");
+
+    let response = browser.post_form(&format!("/account/identities/{}/unlink", current.identities[0].id)).await;
+
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.expect("a page").contains("only way to sign in"));
+    assert_eq!(app.identities().await, 1);
+}
+
+async fn unlinking_needs_a_recent_sign_in(app: TestApp) {
+    let browser = app.browser();
+    browser.sign_in_with("dev", &Person::ada()).await;
+    browser.link("dev2", &ada_at_work()).await;
+    let current = app.latchkey.current_user(&browser.cookie_jar()).await.expect("query").expect("signed in");
+    let dev2 = current.identities.iter().find(|i| i.provider == "dev2").expect("linked").id.clone();
+    // Eleven minutes pass.
+    {
+        use latchkey::latchkey_server::storage::entities::session;
+        use sea_orm::{EntityTrait, sea_query::Expr};
+        let eleven_minutes_ago = chrono::Utc::now() - chrono::TimeDelta::minutes(11);
+        session::Entity::update_many()
+            .col_expr(session::Column::CreatedAt, Expr::value(eleven_minutes_ago))
+            .exec(&app.db)
+            .await
+            .expect("update");
+    }
+
+    let stale = browser.post_form(&format!("/account/identities/{dev2}/unlink")).await;
+
+    assert_eq!(stale.status(), StatusCode::FORBIDDEN);
+    let page = stale.text().await.expect("a page");
+    assert!(page.contains("Sign in again with Dev provider"), "{page}");
+    assert_eq!(app.identities().await, 2, "nothing was unlinked");
+
+    browser.sign_in_with("dev", &Person::ada()).await;
+    let fresh = browser.post_form(&format!("/account/identities/{dev2}/unlink")).await;
+
+    assert_eq!(fresh.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.identities().await, 1);
+    let activity = app.latchkey.activity(&browser.cookie_jar(), 0).await.expect("activity");
+    assert_eq!(activity.events[0].kind, "identity_unlinked", "newest first");
+}
+
+async fn a_verified_email_match_waits_for_the_owner_to_link_it(app: TestApp) {
+    let owner = app.browser();
+    owner.sign_in_with("dev", &Person::ada()).await;
+    let browser = app.browser();
+
+    // A new identity elsewhere with the same verified email: no second account, no merge.
+    let response = browser.sign_in_with("dev2", &Person::ada()).await;
+
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let page = response.text().await.expect("a page");
+    assert!(page.contains("An account with the email ada@example.test already exists"), "{page}");
+    assert!(page.contains("Sign in with Dev provider"), "{page}");
+    assert_eq!(app.users().await, 1);
+    assert_eq!(app.identities().await, 1);
+    assert_eq!(browser.me().await.0, StatusCode::UNAUTHORIZED, "not signed in to anything");
+
+    // The person proves they own the account, then links in one click.
+    browser.sign_in_with("dev", &Person::ada()).await;
+    let pending = app.latchkey.pending_link(&browser.cookie_jar()).await.expect("query").expect("offered");
+    assert_eq!(pending.provider, "dev2");
+    let confirmed = browser.post_form("/auth/pending-link/confirm").await;
+
+    assert_eq!(confirmed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.users().await, 1);
+    assert_eq!(app.identities().await, 2);
+    let other = app.browser();
+    other.sign_in_with("dev2", &Person::ada()).await;
+    assert_eq!(other.me().await.1["user"]["id"], owner.me().await.1["user"]["id"]);
+}
+
+async fn an_unverified_email_never_matches_an_account(app: TestApp) {
+    app.browser().sign_in_with("dev", &Person::ada()).await;
+    let mut impostor = Person::ada();
+    impostor.email_verified = false;
+
+    let browser = app.browser();
+    let response = browser.sign_in_with("dev2", &impostor).await;
+
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "a separate account");
+    assert_eq!(app.users().await, 2);
+}
+
+async fn two_browsers_signing_up_the_same_identity_at_once_end_with_one_user(app: TestApp) {
+    let first = app.browser();
+    let second = app.browser();
+    let first_callback = first.approved_callback(&Person::ada()).await;
+    let second_callback = second.approved_callback(&Person::ada()).await;
+
+    let (a, b) = tokio::join!(first.follow(&first_callback), second.follow(&second_callback));
+
+    assert_eq!(a.status(), StatusCode::SEE_OTHER);
+    assert_eq!(b.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.users().await, 1, "the unique key on (issuer, subject) decides, not luck");
+    assert_eq!(app.identities().await, 1);
+    assert_eq!(first.me().await.1["user"]["id"], second.me().await.1["user"]["id"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_trusted_for_email_links_automatically() {
+    let app = TestApp::spawn_with(Backend::Sqlite, Options { dev_idp_trusts_email: true, ..Default::default() }).await;
+    let owner = app.browser();
+    owner.sign_in_with("dev", &Person::ada()).await;
+
+    let browser = app.browser();
+    let response = browser.sign_in_with("dev2", &Person::ada()).await;
+
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.users().await, 1);
+    assert_eq!(app.identities().await, 2);
+    assert_eq!(browser.me().await.1["user"]["id"], owner.me().await.1["user"]["id"]);
+}
+
+#[tokio::test]
+async fn linking_from_another_site_is_refused() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let browser = app.browser();
+    browser.sign_in_with("dev", &Person::ada()).await;
+
+    let response = browser
+        .client
+        .post(app.url("/auth/dev2/link"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .expect("an answer");
+
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
