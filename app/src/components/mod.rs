@@ -1,11 +1,15 @@
 //! Small building blocks shared by the pages.
 
+pub mod account_nav;
 pub mod avatar;
 pub mod brand;
 pub mod provider_button;
 pub mod sign_out;
+pub mod timestamp;
 
+pub use account_nav::AccountNav;
 pub use avatar::Avatar;
 pub use brand::Brand;
-pub use provider_button::{ProviderButtonLink, ProviderList};
+pub use provider_button::{ProviderButtonLink, ProviderLinkForm, ProviderList};
 pub use sign_out::SignOutButton;
+pub use timestamp::Timestamp;

@@ -18,6 +18,23 @@ pub fn ProviderButtonLink(provider: ProviderButton) -> impl IntoView {
     }
 }
 
+/// "Link …": a plain form post that starts linking another account of this
+/// provider to the signed-in person (the server answers with a redirect to the
+/// provider). Styled like the sign-in buttons.
+#[component]
+pub fn ProviderLinkForm(provider: ProviderButton) -> impl IntoView {
+    let class = format!("signin-button signin-button--{}", provider.style_kind());
+    let label = format!("Link {}", provider.name);
+    view! {
+        <form class="link-form" method="post" action=provider.link_action()>
+            <button type="submit" class=class>
+                <ProviderIcon kind=provider.style_kind()/>
+                <span class="signin-button__label">{label}</span>
+            </button>
+        </form>
+    }
+}
+
 /// One button per provider, or a note when none is configured.
 #[component]
 pub fn ProviderList(providers: Vec<ProviderButton>) -> impl IntoView {

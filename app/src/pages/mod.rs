@@ -1,19 +1,27 @@
 //! One module per route.
 
+pub mod accounts;
+pub mod activity;
 pub mod home;
 pub mod not_found;
 pub mod profile;
+pub mod sessions;
 
 use leptos::prelude::*;
+use leptos_router::components::Redirect;
 
-use crate::components::Brand;
+use crate::components::{AccountNav, Brand};
 
 /// The frame shared by every page: a slim header and the main column.
+///
+/// The signed-in person's pages pass `account_nav` to get the navigation
+/// between them in the header.
 #[component]
-pub fn PageFrame(children: Children) -> impl IntoView {
+pub fn PageFrame(#[prop(optional)] account_nav: bool, children: Children) -> impl IntoView {
     view! {
         <header class="site-header">
             <Brand/>
+            {account_nav.then(|| view! { <AccountNav/> })}
         </header>
         <main class="page" id="main">
             {children()}
@@ -44,5 +52,25 @@ pub fn Loading() -> impl IntoView {
         <section class="card card--loading" aria-busy="true">
             <p class="muted">"Loading…"</p>
         </section>
+    }
+}
+
+/// What a signed-in-only page shows a signed-out visitor: a redirect home
+/// (a real `302` for the page request, a client-side one in the browser).
+pub(crate) fn signed_out_redirect() -> AnyView {
+    redirect_on_server("/");
+    view! { <Redirect path="/"/> }.into_any()
+}
+
+/// A real `302 Found` for the page request, whatever its `Accept` header.
+/// (`<Redirect/>` does the same in the browser, and in HTML-accepting requests.)
+pub(crate) fn redirect_on_server(_path: &'static str) {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::FOUND);
+        response.insert_header(
+            http::header::LOCATION,
+            http::HeaderValue::from_static(_path),
+        );
     }
 }

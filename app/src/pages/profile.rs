@@ -1,11 +1,11 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{components::Redirect, hooks::use_query_map};
+use leptos_router::hooks::use_query_map;
 
 use crate::{
-    api::{Identity, Me, UpdateDisplayName, current_user, error_message},
+    api::{Identity, Me, UpdateDisplayName, UpdateProfile, current_user, error_message},
     components::{Avatar, SignOutButton},
-    pages::{LoadError, Loading, PageFrame},
+    pages::{LoadError, Loading, PageFrame, signed_out_redirect},
 };
 
 /// `/profile`: the signed-in person's account. Anyone else is sent to `/`.
@@ -15,15 +15,12 @@ pub fn ProfilePage() -> impl IntoView {
 
     view! {
         <Title text="Your profile · latchkey"/>
-        <PageFrame>
+        <PageFrame account_nav=true>
             <Suspense fallback=Loading>
                 {move || Suspend::new(async move {
                     match me.await {
                         Ok(Some(me)) => view! { <Profile me/> }.into_any(),
-                        Ok(None) => {
-                            redirect_on_server("/");
-                            view! { <Redirect path="/"/> }.into_any()
-                        }
+                        Ok(None) => signed_out_redirect(),
                         Err(e) => view! {
                             <LoadError message=error_message(&e) retry_href="/profile"/>
                         }
@@ -32,19 +29,6 @@ pub fn ProfilePage() -> impl IntoView {
                 })}
             </Suspense>
         </PageFrame>
-    }
-}
-
-/// A real `302 Found` for the page request, whatever its `Accept` header.
-/// (`<Redirect/>` does the same in the browser, and in HTML-accepting requests.)
-fn redirect_on_server(_path: &'static str) {
-    #[cfg(feature = "ssr")]
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(http::StatusCode::FOUND);
-        response.insert_header(
-            http::header::LOCATION,
-            http::HeaderValue::from_static(_path),
-        );
     }
 }
 
@@ -62,16 +46,28 @@ fn Profile(me: Me) -> impl IntoView {
     });
 
     // Errors from this page's saves; without JavaScript the server sends them
-    // back in `?error=` (see `update_display_name`).
+    // back in `?error=` (see `update_display_name`; `update_profile` adds
+    // `form=profile`, so each form shows only its own).
     let error = move || match update.value().get() {
         Some(Err(e)) => Some(error_message(&e)),
         Some(Ok(_)) => None,
-        None => query.read().get("error").filter(|m| !m.trim().is_empty()),
+        None => query_error(&query.read(), false),
     };
     let saved = move || matches!(update.value().get(), Some(Ok(_)));
     let pending = update.pending();
 
-    let email = me.email.clone();
+    // The primary email and picture as stored: follow the other form's saves.
+    let update_profile = ServerAction::<UpdateProfile>::new();
+    let email = RwSignal::new(me.email.clone());
+    let picture = RwSignal::new(me.picture.clone());
+    Effect::new(move |_| {
+        if let Some(Ok(saved)) = update_profile.value().get() {
+            email.set(saved.email);
+            picture.set(saved.picture);
+        }
+    });
+    let seed = me.id.clone();
+
     let other_identities: Vec<Identity> = me
         .identities
         .iter()
@@ -82,10 +78,12 @@ fn Profile(me: Me) -> impl IntoView {
     view! {
         <section class="card card--profile" aria-labelledby="profile-name">
             <header class="profile-header">
-                <Avatar name=name picture=me.picture.clone() seed=me.id.clone()/>
+                {move || {
+                    view! { <Avatar name=name picture=picture.get() seed=seed.clone()/> }
+                }}
                 <div class="profile-header__text">
                     <h1 id="profile-name" class="profile-name">{move || name.get()}</h1>
-                    {match email {
+                    {move || match email.get() {
                         Some(email) => view! { <p class="profile-email">{email}</p> }.into_any(),
                         None => view! { <p class="profile-email muted">"No email address"</p> }.into_any(),
                     }}
@@ -146,6 +144,8 @@ fn Profile(me: Me) -> impl IntoView {
                 </ActionForm>
             </section>
 
+            <ProfileChoices me=me.clone() action=update_profile/>
+
             {(!other_identities.is_empty())
                 .then(|| {
                     view! {
@@ -161,10 +161,169 @@ fn Profile(me: Me) -> impl IntoView {
                     }
                 })}
 
+            <DeleteAccount recently_signed_in=me.recently_signed_in/>
+
             <footer class="card__footer">
                 <a class="button button--secondary" href="/">"Home"</a>
                 <SignOutButton/>
             </footer>
+        </section>
+    }
+}
+
+/// The `?error=` a form sent back without JavaScript: the display-name form's
+/// (no `form`), or the email-and-picture form's (`form=profile`).
+fn query_error(query: &leptos_router::params::ParamsMap, profile_form: bool) -> Option<String> {
+    let is_profile_form = query.get("form").as_deref() == Some("profile");
+    if is_profile_form != profile_form {
+        return None;
+    }
+    query.get("error").filter(|m| !m.trim().is_empty())
+}
+
+/// "Primary email" and "Picture": chosen among what the linked accounts share.
+#[component]
+fn ProfileChoices(me: Me, action: ServerAction<UpdateProfile>) -> impl IntoView {
+    let query = use_query_map();
+    let error = move || match action.value().get() {
+        Some(Err(e)) => Some(error_message(&e)),
+        Some(Ok(_)) => None,
+        None => query_error(&query.read(), true),
+    };
+    let saved = move || matches!(action.value().get(), Some(Ok(_)));
+    let pending = action.pending();
+
+    let emails = me.verified_emails();
+    let current_email = me
+        .email
+        .as_deref()
+        .and_then(|current| emails.iter().position(|e| e.eq_ignore_ascii_case(current)));
+    let email_help = if emails.is_empty() {
+        "None of your linked accounts shares a verified email address."
+    } else {
+        "Only verified addresses of your linked accounts can be used."
+    };
+
+    // Identities with a picture that would be shown (see `Avatar`).
+    let pictures: Vec<&Identity> = me
+        .identities
+        .iter()
+        .filter(|i| {
+            i.picture.as_deref().is_some_and(|p| {
+                let p = p.trim_start().to_ascii_lowercase();
+                p.starts_with("https://") || p.starts_with("http://")
+            })
+        })
+        .collect();
+    let current_picture = me
+        .picture
+        .as_deref()
+        .and_then(|current| pictures.iter().position(|i| i.picture.as_deref() == Some(current)));
+    let picture_options = pictures
+        .iter()
+        .enumerate()
+        .map(|(index, identity)| {
+            let value = identity.id.clone();
+            let label = identity.label();
+            view! { <option value=value selected=current_picture == Some(index)>{label}</option> }
+        })
+        .collect_view();
+    let email_options = emails
+        .iter()
+        .enumerate()
+        .map(|(index, email)| {
+            let value = email.clone();
+            let label = email.clone();
+            view! { <option value=value selected=current_email == Some(index)>{label}</option> }
+        })
+        .collect_view();
+
+    view! {
+        <section class="panel" aria-labelledby="choices-title">
+            <h2 id="choices-title">"Email and picture"</h2>
+            <ActionForm action=action attr:class="form form--stack">
+                <div class="field">
+                    <label for="primary-email">"Primary email"</label>
+                    <select
+                        id="primary-email"
+                        name="primary_email"
+                        class="select"
+                        aria-describedby="primary-email-help"
+                    >
+                        {email_options}
+                        <option value="" selected=current_email.is_none()>"None"</option>
+                    </select>
+                    <p id="primary-email-help" class="field__help">{email_help}</p>
+                </div>
+                <div class="field">
+                    <label for="picture">"Picture"</label>
+                    <select
+                        id="picture"
+                        name="picture_identity"
+                        class="select"
+                        aria-describedby="picture-help"
+                    >
+                        {picture_options}
+                        <option value="" selected=current_picture.is_none()>"Initials"</option>
+                    </select>
+                    <p id="picture-help" class="field__help">
+                        "Use the picture of one of your linked accounts, or your initials."
+                    </p>
+                </div>
+                <div class="form__actions">
+                    <button
+                        type="submit"
+                        class="button"
+                        aria-busy=move || if pending.get() { "true" } else { "false" }
+                    >
+                        "Save profile"
+                    </button>
+                </div>
+                <div class="field__message" aria-live="polite">
+                    {move || {
+                        error()
+                            .map(|message| {
+                                view! { <p class="form-error" role="alert">{message}</p> }
+                            })
+                    }}
+                    {move || {
+                        saved()
+                            .then(|| {
+                                view! { <p class="form-success" role="status">"Saved."</p> }
+                            })
+                    }}
+                </div>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// "Delete account": a plain form post; the server asks for a fresh sign-in
+/// first when the last one is not recent.
+#[component]
+fn DeleteAccount(recently_signed_in: bool) -> impl IntoView {
+    view! {
+        <section class="panel panel--danger" aria-labelledby="delete-title">
+            <h2 id="delete-title">"Delete account"</h2>
+            <p>
+                "Deleting your account removes your profile, your linked accounts and all your sessions. "
+                "It cannot be undone. The security activity log is kept, without your name."
+            </p>
+            {(!recently_signed_in)
+                .then(|| {
+                    view! {
+                        <p class="note">
+                            "For your safety, you will be asked to sign in again before the account is deleted."
+                        </p>
+                    }
+                })}
+            <form class="delete-form" method="post" action="/account/delete">
+                <label class="checkbox">
+                    <input type="checkbox" name="confirm" value="yes" required/>
+                    <span>"I understand that my account will be deleted for good."</span>
+                </label>
+                <button type="submit" class="button button--danger">"Delete my account"</button>
+            </form>
         </section>
     }
 }

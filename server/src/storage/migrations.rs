@@ -10,8 +10,13 @@ impl MigratorTrait for Migrator {
     }
 }
 
-#[derive(DeriveMigrationName)]
 struct CreateSignInTables;
+
+impl MigrationName for CreateSignInTables {
+    fn name(&self) -> &str {
+        "m20261122_000001_create_sign_in_tables"
+    }
+}
 
 #[derive(DeriveIden)]
 enum Users {

@@ -1,0 +1,205 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::{
+    api::{
+        Identity, Me, PendingLinkInfo, ProviderButton, current_user, encode_component,
+        error_message, pending_link, sign_in_providers,
+    },
+    components::{ProviderLinkForm, Timestamp},
+    pages::{LoadError, Loading, PageFrame, signed_out_redirect},
+};
+
+/// `/accounts`: the provider accounts people can sign in with, a pending link
+/// to confirm, and buttons to link more. Signed-out visitors are sent to `/`.
+///
+/// Every action here is a plain form post to the core, which answers with a
+/// redirect back to this page (or a page saying what went wrong).
+#[component]
+pub fn AccountsPage() -> impl IntoView {
+    let me = Resource::new(|| (), |_| current_user());
+    let pending = Resource::new(|| (), |_| pending_link());
+    let providers = Resource::new(|| (), |_| sign_in_providers());
+
+    view! {
+        <Title text="Linked accounts · latchkey"/>
+        <PageFrame account_nav=true>
+            <Suspense fallback=Loading>
+                {move || Suspend::new(async move {
+                    let (me, pending, providers) = (me.await, pending.await, providers.await);
+                    match (me, pending, providers) {
+                        (Ok(None), _, _) => signed_out_redirect(),
+                        (Ok(Some(me)), Ok(pending), Ok(providers)) => {
+                            view! { <LinkedAccounts me pending providers/> }.into_any()
+                        }
+                        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => view! {
+                            <LoadError message=error_message(&e) retry_href="/accounts"/>
+                        }
+                        .into_any(),
+                    }
+                })}
+            </Suspense>
+        </PageFrame>
+    }
+}
+
+#[component]
+fn LinkedAccounts(
+    me: Me,
+    pending: Option<PendingLinkInfo>,
+    providers: Vec<ProviderButton>,
+) -> impl IntoView {
+    let only_one = me.identities.len() <= 1;
+    let reauth_note = (!me.recently_signed_in && !only_one).then(|| {
+        view! {
+            <p class="note">
+                "For your safety, unlinking an account asks you to sign in again first."
+            </p>
+        }
+    });
+    let add = if providers.is_empty() {
+        view! { <p class="muted">"No sign-in providers are configured."</p> }.into_any()
+    } else {
+        view! {
+            <ul class="providers" aria-label="Providers you can link">
+                {providers
+                    .into_iter()
+                    .map(|provider| view! { <li><ProviderLinkForm provider/></li> })
+                    .collect_view()}
+            </ul>
+        }
+        .into_any()
+    };
+
+    view! {
+        <section class="card card--profile" aria-labelledby="accounts-title">
+            <h1 id="accounts-title">"Linked accounts"</h1>
+            <p class="lede">"You can sign in to latchkey with any of these accounts."</p>
+
+            {pending.map(|pending| view! { <PendingLinkBanner pending/> })}
+
+            {reauth_note}
+            <ul class="linked-list">
+                {me
+                    .identities
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, identity)| {
+                        view! { <li><LinkedIdentity identity index only_one/></li> }
+                    })
+                    .collect_view()}
+            </ul>
+
+            <section class="panel" aria-labelledby="add-title">
+                <h2 id="add-title">"Add a sign-in method"</h2>
+                <p class="muted">
+                    "Link another account, even a second one from the same provider, and sign in with whichever is at hand."
+                </p>
+                {add}
+            </section>
+        </section>
+    }
+}
+
+/// "Link your … account?": an account someone signed in with, waiting to be
+/// linked to this one.
+#[component]
+fn PendingLinkBanner(pending: PendingLinkInfo) -> impl IntoView {
+    // One text node, so the sentence reads (and is found) as a whole.
+    let question = match pending.email.as_deref().or(pending.name.as_deref()) {
+        Some(who) => format!("Link your {} account ({})?", pending.provider_name, who),
+        None => format!("Link your {} account?", pending.provider_name),
+    };
+    let explanation = format!(
+        "You just signed in with this {} account. Link it, and you can sign in here with either account.",
+        pending.provider_name
+    );
+    view! {
+        <section class="banner" aria-labelledby="pending-title">
+            <h2 id="pending-title" class="banner__title">{question}</h2>
+            <p class="banner__text">{explanation}</p>
+            <div class="banner__actions">
+                <form class="inline-form" method="post" action="/auth/pending-link/confirm">
+                    <button type="submit" class="button">"Link it"</button>
+                </form>
+                <form class="inline-form" method="post" action="/auth/pending-link/dismiss">
+                    <button type="submit" class="button button--secondary">"Not now"</button>
+                </form>
+            </div>
+        </section>
+    }
+}
+
+/// One linked account, with its "Unlink" form.
+#[component]
+fn LinkedIdentity(identity: Identity, index: usize, only_one: bool) -> impl IntoView {
+    let title_id = format!("identity-{index}");
+    let note_id = format!("identity-{index}-note");
+    let action = format!("/account/identities/{}/unlink", encode_component(&identity.id));
+
+    let email = match identity.email.clone() {
+        Some(email) => {
+            let (badge_class, badge) = if identity.email_verified {
+                ("badge badge--verified", "verified")
+            } else {
+                ("badge badge--unverified", "not verified")
+            };
+            view! {
+                <p class="linked__email">
+                    <span class="identity__email">{email}</span>
+                    " "
+                    <span class=badge_class>{badge}</span>
+                </p>
+            }
+            .into_any()
+        }
+        None => view! { <p class="linked__email muted">"No email shared"</p> }.into_any(),
+    };
+    let name = identity
+        .name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .map(|n| view! { <p class="linked__name">{n}</p> });
+
+    let unlink = if only_one {
+        view! {
+            <button
+                type="submit"
+                class="button button--secondary"
+                disabled
+                aria-describedby=note_id.clone()
+            >
+                "Unlink"
+            </button>
+            <p id=note_id class="linked__note">
+                "Your only way to sign in. Link another account before removing this one."
+            </p>
+        }
+        .into_any()
+    } else {
+        // `aria-describedby` says which account, without changing the button's name.
+        view! {
+            <button type="submit" class="button button--secondary" aria-describedby=title_id.clone()>
+                "Unlink"
+            </button>
+        }
+        .into_any()
+    };
+
+    view! {
+        <article class="linked" aria-labelledby=title_id.clone()>
+            <div class="linked__body">
+                <h3 id=title_id class="linked__provider">{identity.provider_name.clone()}</h3>
+                {name}
+                {email}
+                <p class="linked__dates">
+                    <Timestamp label="Linked " at=identity.linked_at/>
+                    <Timestamp label="Last used " at=identity.last_used_at/>
+                </p>
+            </div>
+            <form class="linked__action" method="post" action=action>
+                {unlink}
+            </form>
+        </article>
+    }
+}

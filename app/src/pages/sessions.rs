@@ -1,0 +1,114 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::{
+    api::{SessionInfo, encode_component, error_message, my_sessions},
+    components::{SignOutButton, Timestamp},
+    format::browser_summary,
+    pages::{LoadError, Loading, PageFrame, signed_out_redirect},
+};
+
+/// `/sessions`: the browsers signed in to this account, each of which can be
+/// signed out (a plain form post to the core, which redirects back here).
+/// Signed-out visitors are sent to `/`.
+#[component]
+pub fn SessionsPage() -> impl IntoView {
+    let sessions = Resource::new(|| (), |_| my_sessions());
+
+    view! {
+        <Title text="Sessions · latchkey"/>
+        <PageFrame account_nav=true>
+            <Suspense fallback=Loading>
+                {move || Suspend::new(async move {
+                    match sessions.await {
+                        Ok(Some(sessions)) => view! { <SessionList sessions/> }.into_any(),
+                        Ok(None) => signed_out_redirect(),
+                        Err(e) => view! {
+                            <LoadError message=error_message(&e) retry_href="/sessions"/>
+                        }
+                        .into_any(),
+                    }
+                })}
+            </Suspense>
+        </PageFrame>
+    }
+}
+
+#[component]
+fn SessionList(mut sessions: Vec<SessionInfo>) -> impl IntoView {
+    // This browser first; the others as the core sorted them (most recent first).
+    sessions.sort_by_key(|s| !s.current);
+    let others = sessions.iter().filter(|s| !s.current).count();
+    let summary = match others {
+        0 => "You are signed in in this browser only.".to_string(),
+        1 => "You are signed in in this browser and 1 other.".to_string(),
+        n => format!("You are signed in in this browser and {n} others."),
+    };
+
+    view! {
+        <section class="card card--profile" aria-labelledby="sessions-title">
+            <h1 id="sessions-title">"Sessions"</h1>
+            <p class="lede">{summary}</p>
+            <p class="muted">
+                "If you do not recognise a session, sign it out, and consider unlinking the account it signed in with."
+            </p>
+            <ul class="session-list">
+                {sessions
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, session)| view! { <li><SessionItem session index/></li> })
+                    .collect_view()}
+            </ul>
+        </section>
+    }
+}
+
+#[component]
+fn SessionItem(session: SessionInfo, index: usize) -> impl IntoView {
+    let title_id = format!("session-{index}");
+    let browser = browser_summary(session.user_agent.as_deref());
+    let user_agent = session.user_agent.clone().unwrap_or_default();
+    let ip = format!("IP address {}", session.ip.as_deref().unwrap_or("unknown"));
+    let via = session
+        .provider
+        .as_ref()
+        .map(|provider| view! { <li>{format!("Signed in via {provider}")}</li> });
+
+    let action = if session.current {
+        view! { <SignOutButton/> }.into_any()
+    } else {
+        let revoke = format!("/account/sessions/{}/revoke", encode_component(&session.id));
+        // `aria-describedby` says which session, without changing the button's name.
+        view! {
+            <form class="inline-form" method="post" action=revoke>
+                <button type="submit" class="button button--secondary" aria-describedby=title_id.clone()>
+                    "Sign out this session"
+                </button>
+            </form>
+        }
+        .into_any()
+    };
+
+    view! {
+        <article
+            class=if session.current { "session session--current" } else { "session" }
+            aria-labelledby=title_id.clone()
+        >
+            <div class="session__body">
+                <div class="session__title">
+                    <h3 id=title_id class="session__browser" title=user_agent>{browser}</h3>
+                    {session
+                        .current
+                        .then(|| view! { <span class="badge badge--current">"This browser"</span> })}
+                </div>
+                <ul class="facts">
+                    {via}
+                    <li><Timestamp label="Started " at=session.created_at/></li>
+                    <li><Timestamp label="Last active " at=session.last_seen_at/></li>
+                    <li>{ip}</li>
+                </ul>
+            </div>
+            <div class="session__action">{action}</div>
+        </article>
+    }
+}
