@@ -94,7 +94,8 @@ export default defineConfig({
       LEPTOS_SITE_PKG_DIR: 'pkg',
       LEPTOS_OUTPUT_NAME: 'latchkey',
       LATCHKEY_PUBLIC_URL: BASE_URL,
-      LATCHKEY_DEV_IDP: 'true',
+      // Two independent development providers ("Dev provider", "Dev provider 2") for linking.
+      LATCHKEY_DEV_IDP: '2',
       LATCHKEY_DATA_DIR: DATA_DIR,
       RUST_LOG: 'info',
     },

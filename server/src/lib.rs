@@ -13,6 +13,7 @@ pub mod login;
 pub mod provider;
 pub mod session;
 pub mod storage;
+pub mod tokens;
 
 mod state;
 mod util;
