@@ -2,6 +2,7 @@
 //! port with a fresh database, with the built-in development provider as the identity
 //! provider, and asserts outcomes (user or no user, session or no session).
 
+mod fakes;
 mod support;
 
 mod account;
@@ -9,6 +10,7 @@ mod callback_checks;
 mod id_token_checks;
 mod linking;
 mod pages;
+mod providers;
 mod resilience;
 mod sessions;
 mod sign_in;

@@ -1,13 +1,58 @@
-//! Identity providers: the configured list, and the OpenID Connect client each one uses.
+//! Identity providers: the configured list, and the client each one uses.
+//!
+//! [`Provider`] is what the login flow talks to. It dispatches to one of two clients:
+//! - [`OidcProvider`]: OpenID Connect — generic (`oidc`), and the `google` and `microsoft`
+//!   presets, which differ only in their issuer rules and extra claims checks;
+//! - [`GitHubProvider`]: OAuth 2.0 plus GitHub's REST API (`github`).
 
+mod github;
+mod google;
+mod microsoft;
 mod oidc;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use oidc::{AuthorizationRequest, OidcProvider, ProviderError, VerifiedIdentity};
+use url::Url;
 
-use crate::config::Config;
+pub use github::GitHubProvider;
+pub use oidc::OidcProvider;
+
+use crate::config::{Config, ProviderConfig, ProviderKind};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("the provider could not be reached or its configuration could not be read: {0}")]
+    Unavailable(String),
+    #[error("the provider refused the authorization code: {0}")]
+    CodeRejected(String),
+    #[error("the provider's answer was not valid: {0}")]
+    InvalidResponse(String),
+    #[error("the ID token failed verification: {0}")]
+    InvalidIdToken(String),
+    #[error("the userinfo response failed verification: {0}")]
+    InvalidUserInfo(String),
+}
+
+/// What a sign-in start needs to send the browser to the provider and to remember.
+pub struct AuthorizationRequest {
+    pub url: Url,
+    pub state: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+}
+
+/// The identity the provider vouched for, after every check passed.
+/// `(issuer, subject)` is the key an identity is stored and found by.
+#[derive(Clone, Debug)]
+pub struct VerifiedIdentity {
+    pub issuer: String,
+    pub subject: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub picture: Option<String>,
+}
 
 /// A provider as the sign-in page shows it.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -20,10 +65,90 @@ pub struct ProviderSummary {
     pub kind: String,
 }
 
+/// One configured provider, of whichever kind. Built once and shared behind an `Arc`, so
+/// the size difference between the variants does not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum Provider {
+    /// `oidc`, `google` and `microsoft`.
+    Oidc(OidcProvider),
+    /// `github`.
+    GitHub(GitHubProvider),
+}
+
+impl Provider {
+    pub fn new(config: ProviderConfig, redirect_uri: Url, http: reqwest::Client, jwks_refetch_interval: Duration) -> Self {
+        match &config.kind {
+            ProviderKind::GitHub(settings) => {
+                let settings = settings.clone();
+                Provider::GitHub(GitHubProvider::new(config, settings, redirect_uri, http))
+            }
+            ProviderKind::Oidc | ProviderKind::Google(_) | ProviderKind::Microsoft(_) => {
+                Provider::Oidc(OidcProvider::new(config, redirect_uri, http, jwks_refetch_interval))
+            }
+        }
+    }
+
+    fn config(&self) -> &ProviderConfig {
+        match self {
+            Provider::Oidc(provider) => provider.config(),
+            Provider::GitHub(provider) => provider.config(),
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.config().id
+    }
+    pub fn name(&self) -> &str {
+        &self.config().name
+    }
+    /// `oidc`, `google`, `microsoft` or `github`.
+    pub fn kind(&self) -> &str {
+        self.config().kind.as_str()
+    }
+    /// Whether this provider's verified emails may link accounts automatically.
+    pub fn trusts_email(&self) -> bool {
+        self.config().trust_email
+    }
+    /// OpenID Connect kinds: the configured issuer, as discovery must confirm it (Microsoft:
+    /// the configured tenant's). GitHub: the issuer its identities are recorded under.
+    pub fn issuer(&self) -> &str {
+        match self {
+            Provider::Oidc(provider) => provider.issuer(),
+            Provider::GitHub(provider) => provider.issuer(),
+        }
+    }
+
+    /// Builds the authorization request: PKCE S256 and a fresh `state` (and, for OpenID
+    /// Connect, `nonce`), 256 bits each.
+    pub async fn authorization_request(&self) -> Result<AuthorizationRequest, ProviderError> {
+        match self {
+            Provider::Oidc(provider) => provider.authorization_request().await,
+            Provider::GitHub(provider) => provider.authorization_request().await,
+        }
+    }
+
+    /// RFC 9207 mix-up defence on the authorization response's `iss` parameter.
+    pub async fn check_iss_parameter(&self, iss: Option<&str>) -> Result<(), ProviderError> {
+        match self {
+            Provider::Oidc(provider) => provider.check_iss_parameter(iss).await,
+            Provider::GitHub(provider) => provider.check_iss_parameter(iss),
+        }
+    }
+
+    /// Exchanges the code and establishes who signed in. GitHub has no ID token, so it
+    /// ignores `nonce`.
+    pub async fn complete(&self, code: &str, pkce_verifier: &str, nonce: &str) -> Result<VerifiedIdentity, ProviderError> {
+        match self {
+            Provider::Oidc(provider) => provider.complete(code, pkce_verifier, nonce).await,
+            Provider::GitHub(provider) => provider.complete(code, pkce_verifier).await,
+        }
+    }
+}
+
 /// The configured providers, in configuration order.
 #[derive(Clone)]
 pub struct Providers {
-    list: Vec<Arc<OidcProvider>>,
+    list: Vec<Arc<Provider>>,
 }
 
 impl Providers {
@@ -32,7 +157,7 @@ impl Providers {
             .providers
             .iter()
             .map(|provider| {
-                Arc::new(OidcProvider::new(
+                Arc::new(Provider::new(
                     provider.clone(),
                     config.redirect_uri(&provider.id),
                     http.clone(),
@@ -43,7 +168,7 @@ impl Providers {
         Providers { list }
     }
 
-    pub fn get(&self, id: &str) -> Option<&Arc<OidcProvider>> {
+    pub fn get(&self, id: &str) -> Option<&Arc<Provider>> {
         self.list.iter().find(|provider| provider.id() == id)
     }
 
@@ -69,4 +194,16 @@ pub fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error>
         .timeout(timeout)
         .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
         .build()
+}
+
+/// An error and its sources, one line.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
 }

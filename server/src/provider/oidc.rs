@@ -1,25 +1,37 @@
 //! The OpenID Connect relying party for one provider: discovery, the authorization
 //! request, the code exchange and every check on what comes back.
+//!
+//! One client serves three kinds: `oidc` (any provider, issuer compared exactly), `google`
+//! (two spellings of the issuer, hosted-domain restriction) and `microsoft` (multi-tenant
+//! issuer template, identity keyed on `tid` + `oid`). The kinds differ only in the issuer rules
+//! and the checks after the ID token's own verification; the verification is shared.
 
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use openidconnect::core::{
-    CoreAuthDisplay, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod,
-    CoreGrantType, CoreIdTokenClaims, CoreJsonWebKey, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm,
-    CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType,
-    CoreSubjectIdentifierType,
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClientAuthMethod,
+    CoreErrorResponseType, CoreGenderClaim, CoreGrantType, CoreJsonWebKey, CoreJsonWebKeySet,
+    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm, CoreResponseMode,
+    CoreResponseType, CoreRevocableToken, CoreRevocationErrorResponse, CoreSubjectIdentifierType,
+    CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
-    AdditionalProviderMetadata, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    PkceCodeVerifier, ProviderMetadata, RedirectUrl, RequestTokenError, Scope, SignatureVerificationError,
-    TokenResponse,
+    AccessToken, AdditionalClaims, AdditionalProviderMetadata, AuthorizationCode, ClaimsVerificationError, ClientId,
+    ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, ExtraTokenFields, IdTokenClaims,
+    JsonWebKey, JsonWebKeyAlgorithm, JsonWebKeyUse, JwsSigningAlgorithm, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, ProviderMetadata, RedirectUrl, RefreshToken, RequestTokenError, Scope,
+    SignatureVerificationError, StandardErrorResponse, StandardTokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 use url::Url;
 
-use crate::config::ProviderConfig;
+use super::microsoft;
+use super::{AuthorizationRequest, ProviderError, VerifiedIdentity, error_chain, google};
+use crate::config::{GoogleSettings, MicrosoftSettings, ProviderConfig, ProviderKind};
 
 /// How long discovery results are trusted before they are fetched again.
 const METADATA_LIFETIME: Duration = Duration::from_secs(24 * 3600);
@@ -27,6 +39,8 @@ const METADATA_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 const MAX_ID_TOKEN_AGE: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 /// Clock skew tolerated for `iat` in the future.
 const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+/// Discovery documents are small; anything bigger is not one.
+const MAX_DISCOVERY_BYTES: usize = 256 * 1024;
 
 /// Asymmetric algorithms only: never `none`, never HMAC (which would key on a public value).
 const ACCEPTABLE_ALGORITHMS: [CoreJwsSigningAlgorithm; 9] = [
@@ -49,6 +63,21 @@ pub struct IssParameterSupport {
 }
 impl AdditionalProviderMetadata for IssParameterSupport {}
 
+/// The non-standard ID token claims some kinds need: Microsoft's `tid`, `oid` and `xms_edov`,
+/// Google's `hd`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct ProviderClaims {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    oid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hd: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    xms_edov: Option<serde_json::Value>,
+}
+impl AdditionalClaims for ProviderClaims {}
+
 type Metadata = ProviderMetadata<
     IssParameterSupport,
     CoreAuthDisplay,
@@ -64,39 +93,82 @@ type Metadata = ProviderMetadata<
     CoreSubjectIdentifierType,
 >;
 
-type Client = CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+type IdToken = openidconnect::IdToken<ProviderClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
+type Claims = IdTokenClaims<ProviderClaims, CoreGenderClaim>;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ProviderError {
-    #[error("the provider could not be reached or its configuration could not be read: {0}")]
-    Unavailable(String),
-    #[error("the provider refused the authorization code: {0}")]
-    CodeRejected(String),
-    #[error("the provider's answer was not valid: {0}")]
-    InvalidResponse(String),
-    #[error("the ID token failed verification: {0}")]
-    InvalidIdToken(String),
-    #[error("the userinfo response failed verification: {0}")]
-    InvalidUserInfo(String),
+/// The token response with the ID token kept as sent: openidconnect would parse it on arrival,
+/// and cannot parse Google's scheme-less `iss` (no URL); it is parsed and verified later.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct RawIdToken {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+}
+impl ExtraTokenFields for RawIdToken {}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct RawTokenResponse(StandardTokenResponse<RawIdToken, CoreTokenType>);
+
+impl OAuth2TokenResponse for RawTokenResponse {
+    type TokenType = CoreTokenType;
+    fn access_token(&self) -> &AccessToken {
+        self.0.access_token()
+    }
+    fn token_type(&self) -> &CoreTokenType {
+        self.0.token_type()
+    }
+    fn expires_in(&self) -> Option<Duration> {
+        self.0.expires_in()
+    }
+    fn refresh_token(&self) -> Option<&RefreshToken> {
+        self.0.refresh_token()
+    }
+    fn scopes(&self) -> Option<&Vec<Scope>> {
+        self.0.scopes()
+    }
 }
 
-/// What a sign-in start needs to send the browser to the provider and to remember.
-pub struct AuthorizationRequest {
-    pub url: Url,
-    pub state: String,
-    pub nonce: String,
-    pub pkce_verifier: String,
+impl openidconnect::TokenResponse<ProviderClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>
+    for RawTokenResponse
+{
+    /// Never parsed here; see [`RawTokenResponse`].
+    fn id_token(&self) -> Option<&IdToken> {
+        None
+    }
 }
 
-/// The identity the provider vouched for, after every check passed.
-#[derive(Clone, Debug)]
-pub struct VerifiedIdentity {
-    pub issuer: String,
-    pub subject: String,
-    pub name: Option<String>,
-    pub email: Option<String>,
-    pub email_verified: bool,
-    pub picture: Option<String>,
+impl RawTokenResponse {
+    fn raw_id_token(&self) -> Option<&str> {
+        self.0.extra_fields().id_token.as_deref()
+    }
+}
+
+type Client = openidconnect::Client<
+    ProviderClaims,
+    CoreAuthDisplay,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJsonWebKey,
+    CoreAuthPrompt,
+    StandardErrorResponse<CoreErrorResponseType>,
+    RawTokenResponse,
+    CoreTokenIntrospectionResponse,
+    CoreRevocableToken,
+    CoreRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// The kind-specific rules.
+#[derive(Clone, Copy)]
+enum Flavor<'a> {
+    Generic,
+    Google(&'a GoogleSettings),
+    Microsoft(&'a MicrosoftSettings),
 }
 
 struct Discovered {
@@ -126,6 +198,9 @@ impl OidcProvider {
         }
     }
 
+    pub fn config(&self) -> &ProviderConfig {
+        &self.config
+    }
     pub fn id(&self) -> &str {
         &self.config.id
     }
@@ -139,9 +214,18 @@ impl OidcProvider {
     pub fn trusts_email(&self) -> bool {
         self.config.trust_email
     }
-    /// The configured issuer, exactly as discovery must confirm it.
+    /// The configured issuer, without a trailing slash: discovery is read from here, and its
+    /// `issuer` must be exactly this (Microsoft: or its tenant template, see [`microsoft`]).
     pub fn issuer(&self) -> &str {
-        self.config.issuer.as_str()
+        self.config.issuer.as_str().trim_end_matches('/')
+    }
+
+    fn flavor(&self) -> Flavor<'_> {
+        match &self.config.kind {
+            ProviderKind::Google(settings) => Flavor::Google(settings),
+            ProviderKind::Microsoft(settings) => Flavor::Microsoft(settings),
+            ProviderKind::Oidc | ProviderKind::GitHub(_) => Flavor::Generic,
+        }
     }
 
     /// Builds the authorization request: PKCE S256, fresh `state` and `nonce` (128+ bits each).
@@ -159,6 +243,11 @@ impl OidcProvider {
         for scope in self.config.scopes.iter().filter(|scope| *scope != "openid") {
             request = request.add_scope(Scope::new(scope.clone()));
         }
+        if let Flavor::Google(settings) = self.flavor() {
+            for (name, value) in google::authorize_params(settings, &self.config.scopes) {
+                request = request.add_extra_param(name, value);
+            }
+        }
         let (url, state, nonce) = request.url();
         Ok(AuthorizationRequest {
             url,
@@ -169,16 +258,25 @@ impl OidcProvider {
     }
 
     /// RFC 9207 mix-up defence: the `iss` parameter of the authorization response, if the
-    /// provider advertises it (then it is required) or sends it anyway, must be this issuer.
+    /// provider advertises it (then it is required) or sends it anyway, must name this issuer.
     pub async fn check_iss_parameter(&self, iss: Option<&str>) -> Result<(), ProviderError> {
         let metadata = self.metadata().await?;
         let advertised = metadata.additional_metadata().authorization_response_iss_parameter_supported;
+        let issuer = metadata.issuer().as_str();
         match iss {
-            Some(iss) if iss == metadata.issuer().as_str() => Ok(()),
-            Some(iss) => Err(ProviderError::InvalidResponse(format!(
-                "the response says it comes from `{iss}`, not from `{}`",
-                metadata.issuer().as_str()
-            ))),
+            Some(iss) => {
+                let accepted = match self.flavor() {
+                    Flavor::Generic => iss == issuer,
+                    Flavor::Google(_) => iss == issuer || Some(iss) == google::issuer_alias(issuer),
+                    Flavor::Microsoft(settings) => microsoft::tenancy(settings, issuer)
+                        .is_ok_and(|tenancy| microsoft::accepts_iss_parameter(settings, &tenancy, iss)),
+                };
+                if accepted {
+                    Ok(())
+                } else {
+                    Err(ProviderError::InvalidResponse(format!("the response says it comes from `{iss}`, not from `{issuer}`")))
+                }
+            }
             None if advertised => Err(ProviderError::InvalidResponse(
                 "the provider promises an `iss` parameter but the response has none".into(),
             )),
@@ -187,7 +285,7 @@ impl OidcProvider {
     }
 
     /// Exchanges the code (with the PKCE verifier and the client secret), verifies the ID
-    /// token and reads userinfo.
+    /// token, applies the kind's rules and reads userinfo.
     pub async fn complete(&self, code: &str, pkce_verifier: &str, nonce: &str) -> Result<VerifiedIdentity, ProviderError> {
         let metadata = self.metadata().await?;
         let client = self.client(&metadata);
@@ -199,44 +297,39 @@ impl OidcProvider {
             .await
             .map_err(|e| match e {
                 RequestTokenError::ServerResponse(response) => ProviderError::CodeRejected(response.to_string()),
-                RequestTokenError::Request(e) => ProviderError::Unavailable(format!("token endpoint: {e}")),
+                RequestTokenError::Request(e) => ProviderError::Unavailable(format!("token endpoint: {}", error_chain(&e))),
                 RequestTokenError::Parse(e, _) => ProviderError::InvalidResponse(format!("token response: {e}")),
                 RequestTokenError::Other(e) => ProviderError::InvalidResponse(e),
             })?;
         let id_token = token_response
-            .id_token()
+            .raw_id_token()
             .ok_or_else(|| ProviderError::InvalidResponse("the token response has no ID token".into()))?;
 
         let nonce = Nonce::new(nonce.to_string());
-        let claims = match self.verify_id_token(&metadata, id_token, &nonce) {
+        let (metadata, claims) = match self.verify_id_token(&metadata, id_token, &nonce) {
             Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)) => {
                 // Perhaps the provider rotated its keys: fetch the JWKS again (rate-limited) and retry once.
                 if self.refresh_jwks().await? {
                     let metadata = self.metadata().await?;
-                    self.verify_id_token(&metadata, id_token, &nonce)
+                    let claims = self.verify_id_token(&metadata, id_token, &nonce);
+                    claims.map(|claims| (metadata, claims))
                 } else {
                     Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey))
                 }
             }
-            other => other,
+            other => other.map(|claims| (metadata, claims)),
         }
         .map_err(|e| ProviderError::InvalidIdToken(describe_claims_error(&e)))?;
 
-        if let Some(azp) = claims.authorized_party() {
-            if azp.as_str() != self.config.client_id {
-                return Err(ProviderError::InvalidIdToken(format!("it was issued to another party (`azp` is `{}`)", azp.as_str())));
-            }
+        if let Some(azp) = claims.authorized_party()
+            && azp.as_str() != self.config.client_id
+        {
+            return Err(ProviderError::InvalidIdToken(format!("it was issued to another party (`azp` is `{}`)", azp.as_str())));
         }
 
-        let mut identity = VerifiedIdentity {
-            issuer: claims.issuer().as_str().to_string(),
-            subject: claims.subject().as_str().to_string(),
-            name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_string()),
-            email: claims.email().map(|e| e.as_str().to_string()),
-            email_verified: claims.email().is_some() && claims.email_verified().unwrap_or(false),
-            picture: claims.picture().and_then(|p| p.get(None)).map(|p| p.as_str().to_string()),
-        };
+        let mut identity = self.identity(&metadata, &claims).map_err(ProviderError::InvalidIdToken)?;
 
+        let client = self.client(&metadata);
         if client.user_info_url().is_some() {
             let userinfo: openidconnect::core::CoreUserInfoClaims = client
                 .user_info(token_response.access_token().clone(), Some(claims.subject().clone()))
@@ -247,49 +340,106 @@ impl OidcProvider {
                     openidconnect::UserInfoError::ClaimsVerification(e) => {
                         ProviderError::InvalidUserInfo(describe_claims_error(&e))
                     }
-                    openidconnect::UserInfoError::Request(e) => ProviderError::Unavailable(format!("userinfo endpoint: {e}")),
+                    openidconnect::UserInfoError::Request(e) => {
+                        ProviderError::Unavailable(format!("userinfo endpoint: {}", error_chain(&e)))
+                    }
                     other => ProviderError::InvalidUserInfo(other.to_string()),
                 })?;
             // The ID token is authoritative; userinfo only fills gaps. An email from userinfo
-            // counts as verified only if userinfo says so for that same address.
+            // counts as verified only if userinfo says so for that same address (and never for
+            // Microsoft, whose userinfo cannot say so).
             if identity.name.is_none() {
                 identity.name = userinfo.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_string());
             }
             if identity.picture.is_none() {
                 identity.picture = userinfo.picture().and_then(|p| p.get(None)).map(|p| p.as_str().to_string());
             }
-            if identity.email.is_none() {
-                if let Some(email) = userinfo.email() {
-                    identity.email = Some(email.as_str().to_string());
-                    identity.email_verified = userinfo.email_verified().unwrap_or(false);
-                }
+            if identity.email.is_none()
+                && let Some(email) = userinfo.email()
+            {
+                identity.email = Some(email.as_str().to_string());
+                identity.email_verified =
+                    !matches!(self.flavor(), Flavor::Microsoft(_)) && userinfo.email_verified().unwrap_or(false);
             }
         }
         Ok(identity)
     }
 
-    fn verify_id_token(
-        &self,
-        metadata: &Metadata,
-        id_token: &openidconnect::core::CoreIdToken,
-        nonce: &Nonce,
-    ) -> Result<CoreIdTokenClaims, ClaimsVerificationError> {
-        let client = self.client(metadata);
-        let verifier = client.id_token_verifier().set_allowed_algs(allowed_algorithms(metadata)).set_issue_time_verifier_fn(|iat| {
-            let now = chrono::Utc::now();
-            if iat > now + CLOCK_SKEW {
-                Err(format!("it claims to be issued in the future ({iat})"))
-            } else if iat < now - MAX_ID_TOKEN_AGE {
-                Err(format!("it was issued too long ago ({iat})"))
-            } else {
-                Ok(())
+    /// The identity a verified ID token vouches for, after the kind's own rules.
+    fn identity(&self, metadata: &Metadata, claims: &Claims) -> Result<VerifiedIdentity, String> {
+        let extra = claims.additional_claims();
+        let email = claims.email().map(|e| e.as_str().to_string());
+        let mut identity = VerifiedIdentity {
+            issuer: claims.issuer().as_str().to_string(),
+            subject: claims.subject().as_str().to_string(),
+            name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_string()),
+            email_verified: email.is_some() && claims.email_verified().unwrap_or(false),
+            email,
+            picture: claims.picture().and_then(|p| p.get(None)).map(|p| p.as_str().to_string()),
+        };
+        match self.flavor() {
+            Flavor::Generic => {}
+            Flavor::Google(settings) => google::check_hosted_domain(settings, extra.hd.as_deref())?,
+            Flavor::Microsoft(settings) => {
+                let tenancy = microsoft::tenancy(settings, metadata.issuer().as_str())?;
+                let (issuer, subject) = microsoft::identity_key(
+                    settings,
+                    &tenancy,
+                    claims.issuer().as_str(),
+                    extra.tid.as_deref(),
+                    extra.oid.as_deref(),
+                )?;
+                identity.issuer = issuer;
+                identity.subject = subject;
+                identity.email_verified =
+                    identity.email.is_some() && microsoft::email_verified(extra.xms_edov.as_ref(), claims.email_verified());
             }
-        });
-        id_token.claims(&verifier, nonce).cloned()
+        }
+        Ok(identity)
+    }
+
+    /// Signature (allow-listed asymmetric algorithms, the provider's keys), `aud` (no untrusted
+    /// extra audiences), `exp`, `iat` window, `nonce` — all by openidconnect — and `iss`.
+    fn verify_id_token(&self, metadata: &Metadata, id_token: &str, nonce: &Nonce) -> Result<Claims, ClaimsVerificationError> {
+        let client = self.client(metadata);
+        let verifier = client
+            .id_token_verifier()
+            // `iss` is checked below, by the kind's rules.
+            .require_issuer_match(false)
+            .set_allowed_algs(allowed_algorithms(metadata))
+            .set_issue_time_verifier_fn(|iat| {
+                let now = chrono::Utc::now();
+                if iat > now + CLOCK_SKEW {
+                    Err(format!("it claims to be issued in the future ({iat})"))
+                } else if iat < now - MAX_ID_TOKEN_AGE {
+                    Err(format!("it was issued too long ago ({iat})"))
+                } else {
+                    Ok(())
+                }
+            });
+        let issuer = metadata.issuer().as_str();
+        let claims = match (self.flavor(), unverified_issuer(id_token)) {
+            (Flavor::Google(_), Some(iss)) if Some(iss.as_str()) == google::issuer_alias(issuer) => {
+                // `accounts.google.com` is no URL, so openidconnect cannot even parse the token.
+                // Check the signature of the token exactly as sent, then let openidconnect check
+                // everything else on the same claims with `iss` spelled as the issuer URL.
+                verify_signature(metadata, id_token)?;
+                let respelled = respell_issuer(id_token, issuer)?;
+                parse_id_token(&respelled)?.into_claims(&verifier.insecure_disable_signature_check(), nonce)?
+            }
+            _ => parse_id_token(id_token)?.into_claims(&verifier, nonce)?,
+        };
+        match self.flavor() {
+            Flavor::Generic | Flavor::Google(_) if claims.issuer().as_str() != issuer => {
+                Err(ClaimsVerificationError::InvalidIssuer(format!("expected `{issuer}` (found `{}`)", claims.issuer().as_str())))
+            }
+            // Microsoft: the issuer depends on the token's tenant; see `identity`.
+            _ => Ok(claims),
+        }
     }
 
     fn client(&self, metadata: &Metadata) -> Client {
-        CoreClient::from_provider_metadata(
+        Client::from_provider_metadata(
             metadata.clone(),
             ClientId::new(self.config.client_id.clone()),
             Some(ClientSecret::new(self.config.client_secret.expose().to_string())),
@@ -297,28 +447,64 @@ impl OidcProvider {
         .set_redirect_uri(self.redirect_uri.clone())
     }
 
-    /// Discovery, cached. The document's `issuer` must equal the configured one
-    /// (openidconnect checks this on discovery).
+    /// Discovery, cached.
     async fn metadata(&self) -> Result<Metadata, ProviderError> {
-        if let Some(discovered) = self.discovered.read().await.as_ref() {
-            if discovered.fetched_at.elapsed() < METADATA_LIFETIME {
-                return Ok(discovered.metadata.clone());
-            }
+        if let Some(discovered) = self.discovered.read().await.as_ref()
+            && discovered.fetched_at.elapsed() < METADATA_LIFETIME
+        {
+            return Ok(discovered.metadata.clone());
         }
         let mut slot = self.discovered.write().await;
-        if let Some(discovered) = slot.as_ref() {
-            if discovered.fetched_at.elapsed() < METADATA_LIFETIME {
-                return Ok(discovered.metadata.clone());
-            }
+        if let Some(discovered) = slot.as_ref()
+            && discovered.fetched_at.elapsed() < METADATA_LIFETIME
+        {
+            return Ok(discovered.metadata.clone());
         }
-        let issuer = IssuerUrl::new(self.issuer().trim_end_matches('/').to_string())
-            .map_err(|e| ProviderError::Unavailable(format!("the issuer is not a URL: {e}")))?;
-        let metadata = Metadata::discover_async(issuer, &self.http)
+        let metadata = self
+            .discover()
             .await
-            .map_err(|e| ProviderError::Unavailable(format!("discovery at {} failed: {}", self.issuer(), error_chain(&e))))?;
+            .map_err(|message| ProviderError::Unavailable(format!("discovery at {} failed: {message}", self.issuer())))?;
         let now = Instant::now();
         *slot = Some(Discovered { metadata: metadata.clone(), fetched_at: now, jwks_fetched_at: now });
         Ok(metadata)
+    }
+
+    /// Reads `{issuer}/.well-known/openid-configuration`, checks its `issuer` by the kind's
+    /// rules (exactly the configured issuer; Microsoft: see [`microsoft::tenancy`]) and loads
+    /// the keys from its `jwks_uri`.
+    async fn discover(&self) -> Result<Metadata, String> {
+        let url = format!("{}/.well-known/openid-configuration", self.issuer());
+        let response = self
+            .http
+            .get(&url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| error_chain(&e))?;
+        if response.status() != reqwest::StatusCode::OK {
+            return Err(format!("HTTP status code {} at {url}", response.status()));
+        }
+        let body = response.bytes().await.map_err(|e| error_chain(&e))?;
+        if body.len() > MAX_DISCOVERY_BYTES {
+            return Err(format!("the document at {url} is too large"));
+        }
+        let metadata: Metadata =
+            serde_json::from_slice(&body).map_err(|e| format!("the document at {url} is not valid: {e}"))?;
+        let discovered_issuer = metadata.issuer().as_str();
+        match self.flavor() {
+            Flavor::Generic | Flavor::Google(_) => {
+                if discovered_issuer != self.issuer() {
+                    return Err(format!("unexpected issuer URI `{discovered_issuer}` (expected `{}`)", self.issuer()));
+                }
+            }
+            Flavor::Microsoft(settings) => {
+                microsoft::tenancy(settings, discovered_issuer)?;
+            }
+        }
+        let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &self.http)
+            .await
+            .map_err(|e| format!("fetching the provider's keys failed: {}", error_chain(&e)))?;
+        Ok(metadata.set_jwks(jwks))
     }
 
     /// Fetches the JWKS again unless that happened within the refetch interval.
@@ -350,20 +536,88 @@ fn allowed_algorithms(metadata: &Metadata) -> Vec<CoreJwsSigningAlgorithm> {
     if allowed.is_empty() { vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256] } else { allowed }
 }
 
+fn parse_id_token(id_token: &str) -> Result<IdToken, ClaimsVerificationError> {
+    IdToken::from_str(id_token).map_err(|e| ClaimsVerificationError::Other(format!("it cannot be read ({e})")))
+}
+
+/// The three parts of a compact JWS.
+fn jws_parts(token: &str) -> Result<[&str; 3], ClaimsVerificationError> {
+    let mut parts = token.split('.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(header), Some(payload), Some(signature), None) => Ok([header, payload, signature]),
+        _ => Err(ClaimsVerificationError::Other("it is not a signed JWT".into())),
+    }
+}
+
+fn decode_json(part: &str) -> Result<serde_json::Value, ClaimsVerificationError> {
+    let bytes = B64.decode(part).map_err(|_| ClaimsVerificationError::Other("it is not valid base64url".into()))?;
+    serde_json::from_slice(&bytes).map_err(|_| ClaimsVerificationError::Other("it is not valid JSON".into()))
+}
+
+/// The `iss` claim, read without any verification (only to pick the verification path).
+fn unverified_issuer(token: &str) -> Option<String> {
+    let [_, payload, _] = jws_parts(token).ok()?;
+    decode_json(payload).ok()?.get("iss")?.as_str().map(str::to_string)
+}
+
+/// The same token with `iss` replaced; its signature no longer matches, so it may only be
+/// read after [`verify_signature`] accepted the original.
+fn respell_issuer(token: &str, issuer: &str) -> Result<String, ClaimsVerificationError> {
+    let [header, payload, signature] = jws_parts(token)?;
+    let mut claims = decode_json(payload)?;
+    let object = claims.as_object_mut().ok_or_else(|| ClaimsVerificationError::Other("its claims are not an object".into()))?;
+    object.insert("iss".into(), serde_json::Value::String(issuer.to_string()));
+    let payload = B64.encode(serde_json::to_vec(&claims).map_err(|e| ClaimsVerificationError::Other(e.to_string()))?);
+    Ok(format!("{header}.{payload}.{signature}"))
+}
+
+/// The signature check openidconnect does, for a token it cannot parse: an allow-listed
+/// asymmetric algorithm, exactly one published key that fits the header's `kid` and the
+/// algorithm, and a valid signature over the token as sent. `jku`, `jwk` and `x5u` headers are
+/// ignored: keys come only from the provider's JWKS.
+fn verify_signature(metadata: &Metadata, token: &str) -> Result<(), ClaimsVerificationError> {
+    use ClaimsVerificationError::SignatureVerification as Invalid;
+    let [header_part, payload_part, signature_part] = jws_parts(token)?;
+    let header = decode_json(header_part)?;
+    let alg_name = header.get("alg").and_then(|alg| alg.as_str()).unwrap_or_default();
+    let alg: CoreJwsSigningAlgorithm = serde_json::from_value(serde_json::Value::String(alg_name.to_string()))
+        .map_err(|_| Invalid(SignatureVerificationError::DisallowedAlg(format!("unknown algorithm `{alg_name}`"))))?;
+    if alg.uses_shared_secret() || !allowed_algorithms(metadata).contains(&alg) {
+        return Err(Invalid(SignatureVerificationError::DisallowedAlg(format!("algorithm `{alg_name}` is not allowed"))));
+    }
+    if header.get("crit").is_some() {
+        return Err(ClaimsVerificationError::Unsupported("critical JWT header fields are unsupported".into()));
+    }
+    let kid = header.get("kid").and_then(|kid| kid.as_str());
+    let keys: Vec<&CoreJsonWebKey> = metadata
+        .jwks()
+        .keys()
+        .iter()
+        .filter(|key| {
+            kid.is_none_or(|kid| key.key_id().is_some_and(|id| id.as_str() == kid))
+                && key.key_use().is_none_or(|key_use| key_use.allows_signature())
+                && alg.key_type().as_ref() == Some(key.key_type())
+                && match key.signing_alg() {
+                    JsonWebKeyAlgorithm::Unspecified => true,
+                    JsonWebKeyAlgorithm::Algorithm(key_alg) => *key_alg == alg,
+                    JsonWebKeyAlgorithm::Unsupported => false,
+                }
+        })
+        .collect();
+    let key = match keys.as_slice() {
+        [key] => *key,
+        [] => return Err(Invalid(SignatureVerificationError::NoMatchingKey)),
+        _ => return Err(Invalid(SignatureVerificationError::AmbiguousKeyId("several keys fit the token".into()))),
+    };
+    let signature = B64
+        .decode(signature_part)
+        .map_err(|_| Invalid(SignatureVerificationError::CryptoError("the signature is not valid base64url".into())))?;
+    key.verify_signature(&alg, format!("{header_part}.{payload_part}").as_bytes(), &signature).map_err(Invalid)
+}
+
 fn describe_claims_error(error: &ClaimsVerificationError) -> String {
     match error {
         ClaimsVerificationError::SignatureVerification(inner) => format!("bad signature ({inner})"),
         other => other.to_string(),
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
 }

@@ -1,0 +1,215 @@
+//! GitHub: OAuth 2.0 (authorization code with `state` and PKCE S256), then GitHub's REST API
+//! for who signed in. There is no ID token, so no nonce; the identity is GitHub's numeric user
+//! id — never the `login`, which users can change and others can then take.
+
+use oauth2::basic::{BasicClient, BasicErrorResponse, BasicTokenType};
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse, TokenUrl,
+};
+use serde_json::Value;
+use url::Url;
+
+use super::{AuthorizationRequest, ProviderError, VerifiedIdentity, error_chain};
+use crate::config::{GitHubSettings, ProviderConfig};
+
+/// API answers about one person are small; anything bigger is not one.
+const MAX_API_RESPONSE_BYTES: usize = 1024 * 1024;
+/// The REST API version the answers are read as.
+const API_VERSION: &str = "2022-11-28";
+
+type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+pub struct GitHubProvider {
+    config: ProviderConfig,
+    settings: GitHubSettings,
+    redirect_uri: RedirectUrl,
+    http: reqwest::Client,
+}
+
+impl GitHubProvider {
+    pub fn new(config: ProviderConfig, settings: GitHubSettings, redirect_uri: Url, http: reqwest::Client) -> Self {
+        GitHubProvider { config, settings, redirect_uri: RedirectUrl::from_url(redirect_uri), http }
+    }
+
+    pub fn config(&self) -> &ProviderConfig {
+        &self.config
+    }
+
+    /// The issuer identities are recorded under: `https://github.com`, or the API URL when it
+    /// is overridden (GitHub Enterprise Server, a test server).
+    pub fn issuer(&self) -> &str {
+        self.config.issuer.as_str().trim_end_matches('/')
+    }
+
+    /// PKCE S256 and a fresh `state`. The nonce is stored like any other but never used: GitHub
+    /// issues no ID token.
+    pub async fn authorization_request(&self) -> Result<AuthorizationRequest, ProviderError> {
+        let (pkce_challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
+        let client = self.client();
+        let mut request = client
+            .authorize_url(|| CsrfToken::new(crate::util::random_token()))
+            .set_pkce_challenge(pkce_challenge);
+        for scope in &self.config.scopes {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        let (url, state) = request.url();
+        Ok(AuthorizationRequest {
+            url,
+            state: state.secret().clone(),
+            nonce: crate::util::random_token(),
+            pkce_verifier: pkce_verifier.secret().clone(),
+        })
+    }
+
+    /// GitHub does not send RFC 9207's `iss` parameter; one that names someone else is a mix-up.
+    pub fn check_iss_parameter(&self, iss: Option<&str>) -> Result<(), ProviderError> {
+        match iss {
+            None => Ok(()),
+            Some(iss) if iss.trim_end_matches('/') == self.issuer() => Ok(()),
+            Some(iss) => Err(ProviderError::InvalidResponse(format!(
+                "the response says it comes from `{iss}`, not from `{}`",
+                self.issuer()
+            ))),
+        }
+    }
+
+    /// Exchanges the code (client_secret_basic, PKCE verifier, JSON asked for), then reads
+    /// `/user` and, with the `user:email` scope, `/user/emails`.
+    pub async fn complete(&self, code: &str, pkce_verifier: &str) -> Result<VerifiedIdentity, ProviderError> {
+        let token = self
+            .client()
+            .exchange_code(AuthorizationCode::new(code.to_string()))
+            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_string()))
+            .request_async(&self.http)
+            .await
+            .map_err(|e| match e {
+                RequestTokenError::ServerResponse(response) => ProviderError::CodeRejected(response.to_string()),
+                RequestTokenError::Request(e) => ProviderError::Unavailable(format!("token endpoint: {}", error_chain(&e))),
+                // GitHub answers a refused code with 200 and an error body.
+                RequestTokenError::Parse(e, body) => match serde_json::from_slice::<BasicErrorResponse>(&body) {
+                    Ok(response) => ProviderError::CodeRejected(response.to_string()),
+                    Err(_) => ProviderError::InvalidResponse(format!("token response: {e}")),
+                },
+                RequestTokenError::Other(e) => ProviderError::InvalidResponse(e),
+            })?;
+        if *token.token_type() != BasicTokenType::Bearer {
+            return Err(ProviderError::InvalidResponse(format!(
+                "the token endpoint issued a `{}` token, not a bearer token",
+                token.token_type().as_ref()
+            )));
+        }
+        let access_token = token.access_token().secret();
+
+        let user = self.api_get("/user", access_token).await?.ok_or_else(|| {
+            ProviderError::InvalidResponse("GitHub's /user did not answer for this token".into())
+        })?;
+        let id = user
+            .get("id")
+            .and_then(Value::as_u64)
+            .filter(|id| *id > 0)
+            .ok_or_else(|| ProviderError::InvalidResponse("GitHub's /user answer has no numeric `id`".into()))?;
+        let text = |value: &Value, field: &str| {
+            value.get(field).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+        };
+        let public_email = text(&user, "email");
+        let emails = if self.may_read_emails() { self.api_get("/user/emails", access_token).await? } else { None };
+        let (email, email_verified) = match emails {
+            Some(emails) => primary_email(&emails)?.map_or((public_email, false), |(email, verified)| (Some(email), verified)),
+            // Without `user:email` (or, for a GitHub App, the email permission) only the public
+            // address is known, and not whether it is verified.
+            None => (public_email, false),
+        };
+        Ok(VerifiedIdentity {
+            issuer: self.issuer().to_string(),
+            subject: id.to_string(),
+            name: text(&user, "name").or_else(|| text(&user, "login")),
+            email,
+            email_verified,
+            picture: text(&user, "avatar_url"),
+        })
+    }
+
+    fn client(&self) -> Client {
+        BasicClient::new(ClientId::new(self.config.client_id.clone()))
+            .set_client_secret(ClientSecret::new(self.config.client_secret.expose().to_string()))
+            .set_auth_uri(AuthUrl::from_url(self.settings.authorize_url.clone()))
+            .set_token_uri(TokenUrl::from_url(self.settings.token_url.clone()))
+            .set_redirect_uri(self.redirect_uri.clone())
+    }
+
+    /// `/user/emails` needs the `user:email` (or `user`) scope.
+    fn may_read_emails(&self) -> bool {
+        self.config.scopes.iter().any(|scope| scope == "user:email" || scope == "user")
+    }
+
+    /// `GET {API_URL}{path}` with the access token: the JSON answer, `None` when the token may
+    /// not read it (403, 404: a missing scope or permission), or a [`ProviderError`].
+    async fn api_get(&self, path: &str, access_token: &str) -> Result<Option<Value>, ProviderError> {
+        let response = self
+            .http
+            .get(self.settings.api(path))
+            .bearer_auth(access_token)
+            .header(reqwest::header::ACCEPT, "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", API_VERSION)
+            .send()
+            .await
+            .map_err(|e| ProviderError::Unavailable(format!("GitHub's {path}: {}", error_chain(&e))))?;
+        let status = response.status();
+        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Err(ProviderError::Unavailable(format!("GitHub's {path} answered {status}")));
+        }
+        if status == reqwest::StatusCode::FORBIDDEN || status == reqwest::StatusCode::NOT_FOUND {
+            tracing::warn!(provider = %self.config.id, %status, "GitHub's {path} is not readable with this token (missing scope or permission?)");
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(ProviderError::InvalidResponse(format!("GitHub's {path} answered {status}")));
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| ProviderError::Unavailable(format!("GitHub's {path}: {}", error_chain(&e))))?;
+        if body.len() > MAX_API_RESPONSE_BYTES {
+            return Err(ProviderError::InvalidResponse(format!("GitHub's {path} answer is too large")));
+        }
+        serde_json::from_slice(&body)
+            .map(Some)
+            .map_err(|e| ProviderError::InvalidResponse(format!("GitHub's {path} answer is not JSON: {e}")))
+    }
+}
+
+/// The primary address of a `/user/emails` answer and whether GitHub verified it. Only the
+/// primary address is used: it is the one GitHub mails, and the one a person chose.
+fn primary_email(emails: &Value) -> Result<Option<(String, bool)>, ProviderError> {
+    let invalid = || ProviderError::InvalidResponse("GitHub's /user/emails answer is not a list of addresses".into());
+    let entries = emails.as_array().ok_or_else(invalid)?;
+    for entry in entries {
+        let email = entry.get("email").and_then(Value::as_str).ok_or_else(invalid)?;
+        if entry.get("primary").and_then(Value::as_bool) == Some(true) {
+            let verified = entry.get("verified").and_then(Value::as_bool) == Some(true);
+            return Ok(Some((email.to_string(), verified)));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_the_primary_address_counts_and_only_verified_if_github_says_so() {
+        let emails = json!([
+            {"email": "other@example.test", "primary": false, "verified": true},
+            {"email": "main@example.test", "primary": true, "verified": false},
+        ]);
+        assert_eq!(primary_email(&emails).unwrap(), Some(("main@example.test".to_string(), false)));
+        let verified = json!([{"email": "main@example.test", "primary": true, "verified": true}]);
+        assert_eq!(primary_email(&verified).unwrap(), Some(("main@example.test".to_string(), true)));
+        assert_eq!(primary_email(&json!([])).unwrap(), None);
+        assert!(primary_email(&json!({"message": "Not Found"})).is_err());
+        assert!(primary_email(&json!([{"primary": true}])).is_err());
+    }
+}
