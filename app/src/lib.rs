@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod components;
+pub mod format;
 pub mod pages;
 
 use leptos::prelude::*;
@@ -16,7 +17,10 @@ use leptos_router::{
     path,
 };
 
-use crate::pages::{home::HomePage, not_found::NotFound, profile::ProfilePage};
+use crate::pages::{
+    accounts::AccountsPage, activity::SecurityActivityPage, home::HomePage, not_found::NotFound,
+    profile::ProfilePage, sessions::SessionsPage,
+};
 
 /// The HTML document around the app, rendered on the server for every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -57,6 +61,9 @@ pub fn App() -> impl IntoView {
                 // fine without JavaScript and a redirect can still set headers.
                 <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                 <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
+                <Route path=path!("/accounts") view=AccountsPage ssr=SsrMode::Async/>
+                <Route path=path!("/sessions") view=SessionsPage ssr=SsrMode::Async/>
+                <Route path=path!("/activity") view=SecurityActivityPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

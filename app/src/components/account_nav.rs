@@ -15,4 +15,5 @@ pub fn AccountNav() -> impl IntoView {
             </ul>
         </nav>
     }
+    .into_any()
 }

@@ -12,5 +12,5 @@ pub fn Timestamp(
     #[prop(optional, into)] label: Option<String>,
 ) -> impl IntoView {
     let text = format!("{}{}", label.unwrap_or_default(), date_time(&at));
-    view! { <time datetime=date_time_iso(&at)>{text}</time> }
+    view! { <time datetime=date_time_iso(&at)>{text}</time> }.into_any()
 }

@@ -41,6 +41,7 @@ pub fn AccountsPage() -> impl IntoView {
             </Suspense>
         </PageFrame>
     }
+    .into_any()
 }
 
 #[component]
@@ -99,6 +100,7 @@ fn LinkedAccounts(
             </section>
         </section>
     }
+    .into_any()
 }
 
 /// "Link your … account?": an account someone signed in with, waiting to be
@@ -128,6 +130,7 @@ fn PendingLinkBanner(pending: PendingLinkInfo) -> impl IntoView {
             </div>
         </section>
     }
+    .into_any()
 }
 
 /// One linked account, with its "Unlink" form.
@@ -135,6 +138,7 @@ fn PendingLinkBanner(pending: PendingLinkInfo) -> impl IntoView {
 fn LinkedIdentity(identity: Identity, index: usize, only_one: bool) -> impl IntoView {
     let title_id = format!("identity-{index}");
     let note_id = format!("identity-{index}-note");
+    let heading_id = title_id.clone();
     let action = format!("/account/identities/{}/unlink", encode_component(&identity.id));
 
     let email = match identity.email.clone() {
@@ -189,7 +193,7 @@ fn LinkedIdentity(identity: Identity, index: usize, only_one: bool) -> impl Into
     view! {
         <article class="linked" aria-labelledby=title_id.clone()>
             <div class="linked__body">
-                <h3 id=title_id class="linked__provider">{identity.provider_name.clone()}</h3>
+                <h3 id=heading_id class="linked__provider">{identity.provider_name.clone()}</h3>
                 {name}
                 {email}
                 <p class="linked__dates">
@@ -202,4 +206,5 @@ fn LinkedIdentity(identity: Identity, index: usize, only_one: bool) -> impl Into
             </form>
         </article>
     }
+    .into_any()
 }

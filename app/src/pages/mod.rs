@@ -27,6 +27,7 @@ pub fn PageFrame(#[prop(optional)] account_nav: bool, children: Children) -> imp
             {children()}
         </main>
     }
+    .into_any()
 }
 
 /// A card telling people something went wrong while loading a page.
@@ -43,6 +44,7 @@ pub fn LoadError(message: String, #[prop(into)] retry_href: String) -> impl Into
             </p>
         </section>
     }
+    .into_any()
 }
 
 /// Placeholder while a page's data loads after client-side navigation.
@@ -53,6 +55,7 @@ pub fn Loading() -> impl IntoView {
             <p class="muted">"Loading…"</p>
         </section>
     }
+    .into_any()
 }
 
 /// What a signed-in-only page shows a signed-out visitor: a redirect home

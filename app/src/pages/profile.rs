@@ -30,6 +30,7 @@ pub fn ProfilePage() -> impl IntoView {
             </Suspense>
         </PageFrame>
     }
+    .into_any()
 }
 
 #[component]
@@ -67,6 +68,7 @@ fn Profile(me: Me) -> impl IntoView {
         }
     });
     let seed = me.id.clone();
+    let choices = me.clone();
 
     let other_identities: Vec<Identity> = me
         .identities
@@ -144,7 +146,7 @@ fn Profile(me: Me) -> impl IntoView {
                 </ActionForm>
             </section>
 
-            <ProfileChoices me=me.clone() action=update_profile/>
+            <ProfileChoices me=choices action=update_profile/>
 
             {(!other_identities.is_empty())
                 .then(|| {
@@ -169,6 +171,7 @@ fn Profile(me: Me) -> impl IntoView {
             </footer>
         </section>
     }
+    .into_any()
 }
 
 /// The `?error=` a form sent back without JavaScript: the display-name form's
@@ -296,6 +299,7 @@ fn ProfileChoices(me: Me, action: ServerAction<UpdateProfile>) -> impl IntoView 
             </ActionForm>
         </section>
     }
+    .into_any()
 }
 
 /// "Delete account": a plain form post; the server asks for a fresh sign-in
@@ -326,6 +330,7 @@ fn DeleteAccount(recently_signed_in: bool) -> impl IntoView {
             </form>
         </section>
     }
+    .into_any()
 }
 
 /// Provider, email (with its verification) and subject of one identity.
@@ -366,4 +371,5 @@ fn IdentityDetails(identity: Identity) -> impl IntoView {
             </div>
         </dl>
     }
+    .into_any()
 }

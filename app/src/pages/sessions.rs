@@ -32,6 +32,7 @@ pub fn SessionsPage() -> impl IntoView {
             </Suspense>
         </PageFrame>
     }
+    .into_any()
 }
 
 #[component]
@@ -61,13 +62,15 @@ fn SessionList(mut sessions: Vec<SessionInfo>) -> impl IntoView {
             </ul>
         </section>
     }
+    .into_any()
 }
 
 #[component]
 fn SessionItem(session: SessionInfo, index: usize) -> impl IntoView {
     let title_id = format!("session-{index}");
+    let heading_id = title_id.clone();
     let browser = browser_summary(session.user_agent.as_deref());
-    let user_agent = session.user_agent.clone().unwrap_or_default();
+    let user_agent = session.user_agent.clone();
     let ip = format!("IP address {}", session.ip.as_deref().unwrap_or("unknown"));
     let via = session
         .provider
@@ -96,7 +99,7 @@ fn SessionItem(session: SessionInfo, index: usize) -> impl IntoView {
         >
             <div class="session__body">
                 <div class="session__title">
-                    <h3 id=title_id class="session__browser" title=user_agent>{browser}</h3>
+                    <h3 id=heading_id class="session__browser" title=user_agent>{browser}</h3>
                     {session
                         .current
                         .then(|| view! { <span class="badge badge--current">"This browser"</span> })}
@@ -111,4 +114,5 @@ fn SessionItem(session: SessionInfo, index: usize) -> impl IntoView {
             <div class="session__action">{action}</div>
         </article>
     }
+    .into_any()
 }
