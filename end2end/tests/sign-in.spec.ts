@@ -16,7 +16,7 @@ test('sign in with the dev provider, rename without a reload, sign out', async (
   });
   const newName = `Renamed Person ${Date.now()}`;
   await page.getByRole('textbox', { name: 'Display name' }).fill(newName);
-  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
   await expect(page.getByRole('heading', { level: 1 })).toContainText(newName);
   expect(await page.evaluate(() => (window as any).__noReload), 'saving must not reload the page').toBe(true);
   await expectPath(page, '/profile');
