@@ -32,6 +32,8 @@ pub struct CurrentUser {
     pub identities: Vec<IdentityView>,
     /// The provider id of the identity this session was signed in with.
     pub signed_in_with: Option<String>,
+    /// The id of that identity (a person may link two accounts of one provider).
+    pub signed_in_with_identity: Option<String>,
     /// When this session authenticated; unlinking and deleting need it to be recent.
     pub signed_in_at: chrono::DateTime<chrono::Utc>,
     /// Whether `signed_in_at` is recent enough for sensitive changes.

@@ -159,6 +159,7 @@ impl Latchkey {
             user: UserView::from(&user),
             identities,
             signed_in_with,
+            signed_in_with_identity: session.identity_id.clone(),
             signed_in_at: session.created_at,
             recently_signed_in: is_recent(&session),
         }))
@@ -273,6 +274,9 @@ impl Latchkey {
     /// A page (zero-based) of the person's security activity, newest first.
     pub async fn activity(&self, cookies: &CookieJar, page: u64) -> Result<ActivityPage, AppError> {
         const PER_PAGE: u64 = 20;
+        // Far beyond any real log; keeps the offset arithmetic in range.
+        const LAST_PAGE: u64 = 1_000_000;
+        let page = page.min(LAST_PAGE);
         let (_, user) = self.require_signed_in(cookies).await?;
         let (events, pages) = audit::page_of(self.db(), &user.id, page, PER_PAGE).await?;
         Ok(ActivityPage {

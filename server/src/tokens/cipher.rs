@@ -55,11 +55,11 @@ impl TokenCipher {
     pub fn seal(&self, plaintext: &str, associated_data: &str) -> Sealed {
         let key = &self.keys[0];
         let nonce_bytes = crate::util::random_bytes::<NONCE_LEN>();
-        let nonce = XNonce::from_slice(&nonce_bytes);
+        let nonce = XNonce::from(nonce_bytes);
         // Encryption with a valid key and nonce cannot fail for in-memory inputs.
         let ciphertext = key
             .cipher
-            .encrypt(nonce, Payload { msg: plaintext.as_bytes(), aad: associated_data.as_bytes() })
+            .encrypt(&nonce, Payload { msg: plaintext.as_bytes(), aad: associated_data.as_bytes() })
             .unwrap_or_default();
         let mut stored = nonce_bytes.to_vec();
         stored.extend_from_slice(&ciphertext);
@@ -77,9 +77,10 @@ impl TokenCipher {
             return Err(CipherError::Corrupt);
         }
         let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| CipherError::Corrupt)?;
         let plaintext = key
             .cipher
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: associated_data.as_bytes() })
+            .decrypt(&XNonce::from(nonce), Payload { msg: ciphertext, aad: associated_data.as_bytes() })
             .map_err(|_| CipherError::Corrupt)?;
         String::from_utf8(plaintext).map_err(|_| CipherError::Corrupt)
     }
