@@ -57,7 +57,10 @@ fn to_provider(latchkey: &Latchkey, provider_id: &str, jar: CookieJar, start: Re
             let jar = jar.add(cookies::login_cookie(latchkey.config(), start.browser_token));
             private((jar, Redirect::to(start.redirect_to.as_str())).into_response())
         }
-        Err(error) => failure_page(latchkey, provider_id, &error).into_response(),
+        Err(error) => {
+            tracing::warn!(provider = %provider_id, %error, "could not start a sign-in");
+            failure_page(latchkey, provider_id, &error).into_response()
+        }
     }
 }
 

@@ -493,7 +493,7 @@ impl OidcProvider {
         let discovered_issuer = metadata.issuer().as_str();
         match self.flavor() {
             Flavor::Generic | Flavor::Google(_) => {
-                if discovered_issuer != self.issuer() {
+                if !is_configured_issuer(discovered_issuer, self.issuer()) {
                     return Err(format!("unexpected issuer URI `{discovered_issuer}` (expected `{}`)", self.issuer()));
                 }
             }
@@ -523,6 +523,13 @@ impl OidcProvider {
         discovered.metadata = discovered.metadata.clone().set_jwks(jwks);
         Ok(true)
     }
+}
+
+/// Discovery's `issuer` must be the configured one. URL parsing cannot tell `https://x` from
+/// `https://x/` (Auth0's issuers end in `/`), so only that one trailing slash may differ;
+/// every later `iss` check then uses the discovered spelling exactly.
+fn is_configured_issuer(discovered: &str, configured: &str) -> bool {
+    discovered == configured || discovered.strip_suffix('/') == Some(configured)
 }
 
 /// The provider's advertised algorithms, intersected with the asymmetric allow-list.
@@ -619,5 +626,19 @@ fn describe_claims_error(error: &ClaimsVerificationError) -> String {
     match error {
         ClaimsVerificationError::SignatureVerification(inner) => format!("bad signature ({inner})"),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovery_issuer_must_be_the_configured_one_up_to_a_trailing_slash() {
+        assert!(is_configured_issuer("https://tenant.auth0.com/", "https://tenant.auth0.com"));
+        assert!(is_configured_issuer("https://sso.example.com/realms/x", "https://sso.example.com/realms/x"));
+        assert!(!is_configured_issuer("https://sso.example.com/realms/y", "https://sso.example.com/realms/x"));
+        assert!(!is_configured_issuer("https://evil.example.com", "https://sso.example.com"));
+        assert!(!is_configured_issuer("https://sso.example.com//", "https://sso.example.com"));
     }
 }
