@@ -14,6 +14,7 @@ use crate::account::ProvisionError;
 use crate::audit::{self, EventKind};
 use crate::provider::VerifiedIdentity;
 use crate::session::ClientInfo;
+use crate::tokens::TokenCipher;
 use crate::storage::entities::{pending_link, session};
 use crate::util::sha256_hex;
 use crate::{
@@ -35,6 +36,7 @@ struct Inner {
     login_flow: LoginFlow,
     /// Mount path and provider, in order.
     dev_idps: Vec<(String, DevIdp)>,
+    cipher: Arc<TokenCipher>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,8 +81,9 @@ impl Latchkey {
         }
         let providers = Providers::from_config(&config, http, config.jwks_refetch_interval);
         let sessions = Sessions::new(db.clone(), config.sessions);
-        let login_flow = LoginFlow::new(db.clone(), providers.clone(), sessions.clone());
-        Ok(Latchkey { inner: Arc::new(Inner { config, db, providers, sessions, login_flow, dev_idps }) })
+        let cipher = Arc::new(TokenCipher::new(&config.secret_key, &[]));
+        let login_flow = LoginFlow::new(db.clone(), providers.clone(), sessions.clone(), cipher.clone());
+        Ok(Latchkey { inner: Arc::new(Inner { config, db, providers, sessions, login_flow, dev_idps, cipher }) })
     }
 
     /// `/auth/*`, `/api/me` and (when enabled) `/dev-idp/*`.
@@ -108,6 +111,11 @@ impl Latchkey {
 
     pub fn sessions(&self) -> &Sessions {
         &self.inner.sessions
+    }
+
+    /// Seals and opens the providers' tokens at rest.
+    pub fn token_cipher(&self) -> &TokenCipher {
+        &self.inner.cipher
     }
 
     pub fn login_flow(&self) -> &LoginFlow {
@@ -348,6 +356,8 @@ impl Latchkey {
             email: pending.email.clone(),
             email_verified: pending.email_verified,
             picture: pending.picture.clone(),
+            // Not kept while the link waits; the provider's tokens arrive at its next sign-in.
+            tokens: Default::default(),
         };
         let txn = self.db().begin().await?;
         let deleted = pending_link::Entity::delete_by_id(pending.token_hash.clone()).exec(&txn).await?;

@@ -10,6 +10,7 @@ mod callback_checks;
 mod id_token_checks;
 mod linking;
 mod pages;
+mod provider_tokens;
 mod providers;
 mod resilience;
 mod sessions;

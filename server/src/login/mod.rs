@@ -6,6 +6,8 @@
 
 mod return_to;
 
+use std::sync::Arc;
+
 use chrono::{TimeDelta, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, TransactionTrait,
@@ -20,6 +22,7 @@ use crate::provider::VerifiedIdentity;
 use crate::provider::{ProviderError, Providers};
 use crate::session::{ClientInfo, Sessions};
 use crate::storage::entities::{pending_link, pending_login, session};
+use crate::tokens::{self, TokenCipher};
 use crate::util::{random_token, sha256_hex};
 
 const PURPOSE_SIGN_IN: &str = "sign_in";
@@ -103,11 +106,12 @@ pub struct LoginFlow {
     db: DatabaseConnection,
     providers: Providers,
     sessions: Sessions,
+    cipher: Arc<TokenCipher>,
 }
 
 impl LoginFlow {
-    pub fn new(db: DatabaseConnection, providers: Providers, sessions: Sessions) -> Self {
-        LoginFlow { db, providers, sessions }
+    pub fn new(db: DatabaseConnection, providers: Providers, sessions: Sessions, cipher: Arc<TokenCipher>) -> Self {
+        LoginFlow { db, providers, sessions, cipher }
     }
 
     pub async fn start(
@@ -290,6 +294,7 @@ impl LoginFlow {
                 }
             },
         };
+        tokens::store(&txn, &self.cipher, &identity_id, &c.verified.tokens).await?;
         if let Some(previous) = c.previous_session_token {
             // Never keep a session that existed before authentication (fixation); linking
             // rotates the session too.

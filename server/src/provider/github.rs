@@ -127,6 +127,7 @@ impl GitHubProvider {
             email,
             email_verified,
             picture: text(&user, "avatar_url"),
+            tokens: super::ProviderTokens::from_response(&token, &self.config.scopes),
         })
     }
 

@@ -52,6 +52,36 @@ pub struct VerifiedIdentity {
     pub email: Option<String>,
     pub email_verified: bool,
     pub picture: Option<String>,
+    /// What the provider issued to latchkey for this identity (never sent to the browser).
+    pub tokens: ProviderTokens,
+}
+
+/// The provider's own tokens from the code exchange.
+#[derive(Clone, Debug, Default)]
+pub struct ProviderTokens {
+    pub access_token: Option<crate::config::Secret>,
+    pub refresh_token: Option<crate::config::Secret>,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub scopes: Vec<String>,
+}
+
+impl ProviderTokens {
+    /// From an OAuth 2.0 token response; `requested` scopes stand in when the provider does
+    /// not say which it granted (RFC 6749 §5.1: then they are the requested ones).
+    pub fn from_response(response: &impl oauth2::TokenResponse, requested: &[String]) -> Self {
+        ProviderTokens {
+            access_token: Some(crate::config::Secret::new(response.access_token().secret().clone())),
+            refresh_token: response.refresh_token().map(|t| crate::config::Secret::new(t.secret().clone())),
+            expires_at: response
+                .expires_in()
+                .and_then(|d| chrono::TimeDelta::from_std(d).ok())
+                .map(|d| chrono::Utc::now() + d),
+            scopes: match response.scopes() {
+                Some(granted) => granted.iter().map(|s| s.to_string()).collect(),
+                None => requested.to_vec(),
+            },
+        }
+    }
 }
 
 /// A provider as the sign-in page shows it.

@@ -362,6 +362,7 @@ impl OidcProvider {
                     !matches!(self.flavor(), Flavor::Microsoft(_)) && userinfo.email_verified().unwrap_or(false);
             }
         }
+        identity.tokens = super::ProviderTokens::from_response(&token_response, &self.config.scopes);
         Ok(identity)
     }
 
@@ -376,6 +377,7 @@ impl OidcProvider {
             email_verified: email.is_some() && claims.email_verified().unwrap_or(false),
             email,
             picture: claims.picture().and_then(|p| p.get(None)).map(|p| p.as_str().to_string()),
+            tokens: Default::default(),
         };
         match self.flavor() {
             Flavor::Generic => {}

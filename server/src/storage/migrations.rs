@@ -6,7 +6,7 @@ pub struct Migrator;
 #[async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateSignInTables)]
+        vec![Box::new(CreateSignInTables), Box::new(CreateProviderTokens)]
     }
 }
 
@@ -302,5 +302,58 @@ impl MigrationTrait for CreateSignInTables {
             manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
+    }
+}
+
+/// The providers' tokens per identity, sealed (see `tokens`).
+struct CreateProviderTokens;
+
+impl MigrationName for CreateProviderTokens {
+    fn name(&self) -> &str {
+        "m20261122_000002_create_provider_tokens"
+    }
+}
+
+#[derive(DeriveIden)]
+enum ProviderTokens {
+    Table,
+    IdentityId,
+    KeyId,
+    AccessToken,
+    RefreshToken,
+    ExpiresAt,
+    Scopes,
+    Status,
+    UpdatedAt,
+}
+
+#[async_trait]
+impl MigrationTrait for CreateProviderTokens {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(ProviderTokens::Table)
+                    .col(id(ProviderTokens::IdentityId))
+                    .col(ColumnDef::new(ProviderTokens::KeyId).string_len(32).not_null())
+                    .col(text(ProviderTokens::AccessToken))
+                    .col(optional_text(ProviderTokens::RefreshToken))
+                    .col(ColumnDef::new(ProviderTokens::ExpiresAt).timestamp_with_time_zone().null())
+                    .col(text(ProviderTokens::Scopes))
+                    .col(ColumnDef::new(ProviderTokens::Status).string_len(32).not_null())
+                    .col(timestamp(ProviderTokens::UpdatedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(ProviderTokens::Table, ProviderTokens::IdentityId)
+                            .to(Identities::Table, Identities::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(ProviderTokens::Table).to_owned()).await
     }
 }

@@ -3,4 +3,61 @@
 
 mod cipher;
 
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
+
 pub use cipher::{CipherError, Sealed, TokenCipher};
+
+use crate::provider::ProviderTokens;
+use crate::storage::entities::provider_token;
+
+/// The status of tokens the provider still honours.
+pub const STATUS_OK: &str = "ok";
+
+/// Replaces the stored tokens of an identity with fresh ones from a sign-in or link.
+/// The identity id is the associated data: a sealed token only opens on its own row.
+pub async fn store(
+    db: &impl ConnectionTrait,
+    cipher: &TokenCipher,
+    identity_id: &str,
+    tokens: &ProviderTokens,
+) -> Result<(), DbErr> {
+    let Some(access_token) = &tokens.access_token else { return Ok(()) };
+    let access = cipher.seal(access_token.expose(), identity_id);
+    let refresh = tokens.refresh_token.as_ref().map(|t| cipher.seal(t.expose(), identity_id).ciphertext);
+    provider_token::Entity::delete_by_id(identity_id.to_string()).exec(db).await?;
+    provider_token::ActiveModel {
+        identity_id: Set(identity_id.to_string()),
+        key_id: Set(access.key_id),
+        access_token: Set(access.ciphertext),
+        refresh_token: Set(refresh),
+        expires_at: Set(tokens.expires_at),
+        scopes: Set(tokens.scopes.join(" ")),
+        status: Set(STATUS_OK.to_string()),
+        updated_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// The stored access token of an identity, opened; `None` when there is none.
+pub async fn access_token(
+    db: &impl ConnectionTrait,
+    cipher: &TokenCipher,
+    identity_id: &str,
+) -> Result<Option<String>, TokenError> {
+    let Some(row) = provider_token::Entity::find_by_id(identity_id.to_string()).one(db).await? else {
+        return Ok(None);
+    };
+    let sealed = Sealed { key_id: row.key_id, ciphertext: row.access_token };
+    Ok(Some(cipher.open(&sealed, identity_id)?))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error(transparent)]
+    Database(#[from] DbErr),
+    #[error(transparent)]
+    Cipher(#[from] CipherError),
+}

@@ -2,5 +2,6 @@ pub mod audit_event;
 pub mod identity;
 pub mod pending_link;
 pub mod pending_login;
+pub mod provider_token;
 pub mod session;
 pub mod user;

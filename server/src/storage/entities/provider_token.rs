@@ -1,0 +1,24 @@
+use sea_orm::entity::prelude::*;
+
+/// A provider's tokens for one identity. The token columns hold sealed values (base64 of
+/// nonce ‖ ciphertext ‖ tag) opened only with the key named by `key_id`.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "provider_tokens")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub identity_id: String,
+    pub key_id: String,
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub expires_at: Option<ChronoDateTimeUtc>,
+    /// Granted scopes, space-separated.
+    pub scopes: String,
+    /// `ok`, or `reconnect_needed` once the provider refused a refresh.
+    pub status: String,
+    pub updated_at: ChronoDateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
