@@ -253,6 +253,8 @@ pub async fn set_email_and_picture(
 
 /// Removes an identity. Its sessions stay: they belong to the user, who still has others.
 pub async fn unlink(db: &impl ConnectionTrait, identity: &identity::Model) -> Result<(), DbErr> {
+    use crate::storage::entities::provider_token;
+    provider_token::Entity::delete_by_id(identity.id.clone()).exec(db).await?;
     identity::Entity::delete_by_id(identity.id.clone()).exec(db).await?;
     Ok(())
 }
@@ -269,6 +271,11 @@ pub async fn delete_user(db: &impl ConnectionTrait, user_id: &str) -> Result<(),
         .exec(db)
         .await?;
     session::Entity::delete_many().filter(session::Column::UserId.eq(user_id)).exec(db).await?;
+    let identity_ids: Vec<String> = identities_of(db, user_id).await?.into_iter().map(|i| i.id).collect();
+    crate::storage::entities::provider_token::Entity::delete_many()
+        .filter(crate::storage::entities::provider_token::Column::IdentityId.is_in(identity_ids))
+        .exec(db)
+        .await?;
     identity::Entity::delete_many().filter(identity::Column::UserId.eq(user_id)).exec(db).await?;
     user::Entity::delete_by_id(user_id.to_string()).exec(db).await?;
     Ok(())
