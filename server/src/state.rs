@@ -14,7 +14,7 @@ use crate::account::ProvisionError;
 use crate::audit::{self, EventKind};
 use crate::provider::VerifiedIdentity;
 use crate::session::ClientInfo;
-use crate::tokens::TokenCipher;
+use crate::tokens::{RefreshLocks, TokenCipher, TokenError};
 use crate::storage::entities::{pending_link, session};
 use crate::util::sha256_hex;
 use crate::{
@@ -37,6 +37,7 @@ struct Inner {
     /// Mount path and provider, in order.
     dev_idps: Vec<(String, DevIdp)>,
     cipher: Arc<TokenCipher>,
+    refresh_locks: RefreshLocks,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +84,7 @@ impl Latchkey {
         let sessions = Sessions::new(db.clone(), config.sessions);
         let cipher = Arc::new(TokenCipher::new(&config.secret_key, &[]));
         let login_flow = LoginFlow::new(db.clone(), providers.clone(), sessions.clone(), cipher.clone());
-        Ok(Latchkey { inner: Arc::new(Inner { config, db, providers, sessions, login_flow, dev_idps, cipher }) })
+        Ok(Latchkey { inner: Arc::new(Inner { config, db, providers, sessions, login_flow, dev_idps, cipher, refresh_locks: RefreshLocks::default() }) })
     }
 
     /// `/auth/*`, `/api/me` and (when enabled) `/dev-idp/*`.
@@ -116,6 +117,17 @@ impl Latchkey {
     /// Seals and opens the providers' tokens at rest.
     pub fn token_cipher(&self) -> &TokenCipher {
         &self.inner.cipher
+    }
+
+    /// A valid access token for one of latchkey's stored identities, refreshed at the provider
+    /// when expired (one refresh at a time per identity, across instances). Server-side only.
+    pub async fn provider_access_token(&self, identity_id: &str) -> Result<String, TokenError> {
+        let identity = crate::storage::entities::identity::Entity::find_by_id(identity_id.to_string())
+            .one(self.db())
+            .await?
+            .ok_or(TokenError::NoTokens)?;
+        let provider = self.inner.providers.get(&identity.provider_id).ok_or(TokenError::NoTokens)?;
+        crate::tokens::valid_access_token(self.db(), &self.inner.cipher, &self.inner.refresh_locks, provider, identity_id).await
     }
 
     pub fn login_flow(&self) -> &LoginFlow {

@@ -30,3 +30,69 @@ async fn the_database_holds_no_plaintext_provider_token(app: TestApp) {
     assert!(row.expires_at.is_some(), "the expiry is kept");
     assert_eq!(row.status, "ok");
 }
+
+async fn expire_access_token(app: &TestApp) {
+    use sea_orm::sea_query::Expr;
+    provider_token::Entity::update_many()
+        .col_expr(provider_token::Column::ExpiresAt, Expr::value(Some(chrono::Utc::now() - chrono::TimeDelta::minutes(5))))
+        .exec(&app.db)
+        .await
+        .expect("update");
+}
+
+async fn signed_in_identity(app: &TestApp) -> String {
+    let browser = app.browser();
+    browser.sign_in_as(&Person::ada()).await;
+    let current = app.latchkey.current_user(&browser.cookie_jar()).await.expect("query").expect("signed in");
+    current.identities[0].id.clone()
+}
+
+on_every_backend!(an_expired_access_token_is_refreshed_once_under_20_concurrent_requests);
+
+async fn an_expired_access_token_is_refreshed_once_under_20_concurrent_requests(app: TestApp) {
+    let identity_id = signed_in_identity(&app).await;
+    let before = app.latchkey.provider_access_token(&identity_id).await.expect("a valid token");
+    let refresh_before =
+        provider_token::Entity::find_by_id(identity_id.clone()).one(&app.db).await.expect("query").expect("row").refresh_token;
+    expire_access_token(&app).await;
+
+    let calls: Vec<_> = (0..20)
+        .map(|_| {
+            let latchkey = app.latchkey.clone();
+            let id = identity_id.clone();
+            tokio::spawn(async move { latchkey.provider_access_token(&id).await })
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    for call in calls {
+        tokens.push(call.await.expect("the task ran").expect("a valid token"));
+    }
+
+    assert_eq!(app.dev_idp().refresh_count(), 1, "one refresh for 20 callers");
+    assert!(tokens.iter().all(|t| t == &tokens[0]), "everyone got the refreshed token");
+    assert_ne!(tokens[0], before, "a new access token");
+    let row = provider_token::Entity::find_by_id(identity_id).one(&app.db).await.expect("query").expect("row");
+    assert_ne!(row.refresh_token, refresh_before, "the rotated refresh token was stored");
+    assert!(row.expires_at.is_some_and(|at| at > chrono::Utc::now()));
+    assert_eq!(row.refresh_lock_until, None, "the lease was released");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_the_provider_rejects_marks_the_identity_reconnect_needed() {
+    let app = TestApp::spawn(crate::support::Backend::Sqlite).await;
+    let identity_id = signed_in_identity(&app).await;
+    expire_access_token(&app).await;
+    app.misbehave(latchkey::latchkey_server::dev_idp::Misbehaviour::RefreshRejected);
+
+    let outcome = app.latchkey.provider_access_token(&identity_id).await;
+
+    assert!(matches!(outcome, Err(tokens::TokenError::ReconnectNeeded)), "{outcome:?}");
+    let row = provider_token::Entity::find_by_id(identity_id.clone()).one(&app.db).await.expect("query").expect("row");
+    assert_eq!(row.status, "reconnect_needed");
+    // It stays that way (no refresh storm) until the person signs in with the provider again.
+    app.misbehave(latchkey::latchkey_server::dev_idp::Misbehaviour::None);
+    assert!(matches!(app.latchkey.provider_access_token(&identity_id).await, Err(tokens::TokenError::ReconnectNeeded)));
+    assert_eq!(app.dev_idp().refresh_count(), 0);
+    app.browser().sign_in_as(&Person::ada()).await;
+    assert!(app.latchkey.provider_access_token(&identity_id).await.is_ok(), "a new sign-in reconnects");
+}

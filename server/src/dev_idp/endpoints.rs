@@ -50,7 +50,7 @@ pub(super) async fn discovery(State(idp): State<DevIdp>) -> Response {
         "scopes_supported": SCOPES_SUPPORTED,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
-        "grant_types_supported": ["authorization_code"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash",
             "name", "email", "email_verified",
@@ -511,6 +511,10 @@ fn exchange(
     let get = |name: &'static str| p.single(name).map_err(OAuthError::from_param);
     match get("grant_type")? {
         Some("authorization_code") => {}
+        Some("refresh_token") => {
+            let refresh_token = get("refresh_token")?.ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+            return refresh(idp, client_id, refresh_token, misbehaviour);
+        }
         None => return Err(OAuthError::invalid_request("grant_type is required")),
         Some(_) => {
             return Err(OAuthError::new(
@@ -569,12 +573,55 @@ fn exchange(
             "too many live access tokens",
         ));
     }
+    let refresh_token = random_token();
+    let refresh_grant = super::store::RefreshGrant {
+        user: grant.user.clone(),
+        client_id: grant.client_id.clone(),
+        scope: granted_scope(&grant.scope),
+    };
+    if idp.store().insert_refresh_token(&refresh_token, refresh_grant).is_err() {
+        return Err(OAuthError::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "too many refresh tokens"));
+    }
     Ok(json!({
         "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": ACCESS_TOKEN_LIFETIME,
+        "refresh_token": refresh_token,
         "id_token": id_token,
         "scope": granted_scope(&grant.scope),
+    }))
+}
+
+/// `grant_type=refresh_token`: a new access token and a new refresh token (rotation); the
+/// presented refresh token is spent.
+fn refresh(idp: &DevIdp, client_id: &str, refresh_token: &str, misbehaviour: Misbehaviour) -> Result<Value, OAuthError> {
+    if misbehaviour == Misbehaviour::RefreshRejected {
+        return Err(OAuthError::invalid_grant("the refresh token was revoked"));
+    }
+    let Some(grant) = idp.store().take_refresh_token(refresh_token) else {
+        return Err(OAuthError::invalid_grant("unknown or already used refresh token"));
+    };
+    if grant.client_id != client_id {
+        return Err(OAuthError::invalid_grant("the refresh token was issued to another client"));
+    }
+    let now = now();
+    let access_token = random_token();
+    let next_refresh_token = random_token();
+    let access = AccessGrant { user: grant.user.clone(), expires_at: now + ACCESS_TOKEN_LIFETIME };
+    let mut store = idp.store();
+    if store.insert_refreshed_access_token(&access_token, access, now).is_err()
+        || store.insert_refresh_token(&next_refresh_token, grant.clone()).is_err()
+    {
+        return Err(OAuthError::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "too many live tokens"));
+    }
+    drop(store);
+    idp.count_refresh();
+    Ok(json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": ACCESS_TOKEN_LIFETIME,
+        "refresh_token": next_refresh_token,
+        "scope": grant.scope,
     }))
 }
 

@@ -81,6 +81,9 @@ pub enum Misbehaviour {
     TokenEndpointError,
     /// `/token` sleeps 30 s before answering.
     SlowTokenEndpoint,
+    /// The token endpoint refuses every refresh token (`invalid_grant`), as after a user
+    /// revoked the app's access at the provider.
+    RefreshRejected,
 }
 
 struct Inner {
@@ -92,6 +95,7 @@ struct Inner {
     key: Mutex<Arc<KeyPair>>,
     store: Mutex<Store>,
     jwks_fetches: AtomicUsize,
+    refreshes: AtomicUsize,
 }
 
 impl DevIdp {
@@ -108,6 +112,7 @@ impl DevIdp {
                 key: Mutex::new(Arc::new(KeyPair::generate())),
                 store: Mutex::new(Store::default()),
                 jwks_fetches: AtomicUsize::new(0),
+                refreshes: AtomicUsize::new(0),
             }),
         }
     }
@@ -158,6 +163,15 @@ impl DevIdp {
     /// How many times /jwks has been fetched.
     pub fn jwks_fetch_count(&self) -> usize {
         self.inner.jwks_fetches.load(Ordering::SeqCst)
+    }
+
+    /// How many refresh-token grants the token endpoint has answered successfully.
+    pub fn refresh_count(&self) -> usize {
+        self.inner.refreshes.load(Ordering::SeqCst)
+    }
+
+    fn count_refresh(&self) {
+        self.inner.refreshes.fetch_add(1, Ordering::SeqCst);
     }
 
     fn misbehaviour(&self) -> Misbehaviour {

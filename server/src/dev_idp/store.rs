@@ -64,10 +64,20 @@ pub(super) enum Redemption {
 #[derive(Debug)]
 pub(super) struct Full;
 
+/// What a refresh token grants: more access tokens for this user and client.
+#[derive(Clone, Debug)]
+pub(super) struct RefreshGrant {
+    pub user: User,
+    pub client_id: String,
+    pub scope: String,
+}
+
 #[derive(Default)]
 pub(super) struct Store {
     codes: HashMap<String, CodeEntry>,
     tokens: HashMap<String, AccessGrant>,
+    /// Rotating refresh tokens: each is spent by its first use.
+    refresh_tokens: HashMap<String, RefreshGrant>,
 }
 
 fn digest(secret: &str) -> String {
@@ -135,6 +145,29 @@ impl Store {
             entry.access_token = Some(key.clone());
         }
         self.tokens.insert(key, grant);
+        Ok(())
+    }
+
+    pub(super) fn insert_refresh_token(&mut self, refresh_token: &str, grant: RefreshGrant) -> Result<(), Full> {
+        if self.refresh_tokens.len() >= MAX_ENTRIES {
+            return Err(Full);
+        }
+        self.refresh_tokens.insert(digest(refresh_token), grant);
+        Ok(())
+    }
+
+    /// Spends a refresh token (rotation: a used one never works again).
+    pub(super) fn take_refresh_token(&mut self, refresh_token: &str) -> Option<RefreshGrant> {
+        self.refresh_tokens.remove(&digest(refresh_token))
+    }
+
+    /// Records an access token issued from a refresh token.
+    pub(super) fn insert_refreshed_access_token(&mut self, access_token: &str, grant: AccessGrant, now: i64) -> Result<(), Full> {
+        self.prune(now);
+        if self.tokens.len() >= MAX_ENTRIES {
+            return Err(Full);
+        }
+        self.tokens.insert(digest(access_token), grant);
         Ok(())
     }
 

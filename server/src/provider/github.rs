@@ -131,6 +131,22 @@ impl GitHubProvider {
         })
     }
 
+    /// A new access token for a refresh token (GitHub Apps with expiring tokens).
+    pub async fn refresh(&self, refresh_token: &str) -> Result<super::ProviderTokens, ProviderError> {
+        let response = self
+            .client()
+            .exchange_refresh_token(&oauth2::RefreshToken::new(refresh_token.to_string()))
+            .request_async(&self.http)
+            .await
+            .map_err(|e| match e {
+                RequestTokenError::ServerResponse(response) => ProviderError::CodeRejected(response.to_string()),
+                RequestTokenError::Request(e) => ProviderError::Unavailable(format!("token endpoint: {}", error_chain(&e))),
+                RequestTokenError::Parse(e, _) => ProviderError::InvalidResponse(format!("token response: {e}")),
+                RequestTokenError::Other(e) => ProviderError::InvalidResponse(e),
+            })?;
+        Ok(super::ProviderTokens::from_response(&response, &self.config.scopes))
+    }
+
     fn client(&self) -> Client {
         BasicClient::new(ClientId::new(self.config.client_id.clone()))
             .set_client_secret(ClientSecret::new(self.config.client_secret.expose().to_string()))

@@ -118,6 +118,14 @@ impl Provider {
         }
     }
 
+    /// Spends a refresh token at the provider for fresh tokens.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<ProviderTokens, ProviderError> {
+        match self {
+            Provider::Oidc(provider) => provider.refresh(refresh_token).await,
+            Provider::GitHub(provider) => provider.refresh(refresh_token).await,
+        }
+    }
+
     fn config(&self) -> &ProviderConfig {
         match self {
             Provider::Oidc(provider) => provider.config(),

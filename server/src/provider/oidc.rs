@@ -366,6 +366,24 @@ impl OidcProvider {
         Ok(identity)
     }
 
+    /// A new access token (and perhaps a rotated refresh token) for a refresh token.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<super::ProviderTokens, ProviderError> {
+        let metadata = self.metadata().await?;
+        let client = self.client(&metadata);
+        let response = client
+            .exchange_refresh_token(&RefreshToken::new(refresh_token.to_string()))
+            .map_err(|e| ProviderError::Unavailable(e.to_string()))?
+            .request_async(&self.http)
+            .await
+            .map_err(|e| match e {
+                RequestTokenError::ServerResponse(response) => ProviderError::CodeRejected(response.to_string()),
+                RequestTokenError::Request(e) => ProviderError::Unavailable(format!("token endpoint: {}", error_chain(&e))),
+                RequestTokenError::Parse(e, _) => ProviderError::InvalidResponse(format!("token response: {e}")),
+                RequestTokenError::Other(e) => ProviderError::InvalidResponse(e),
+            })?;
+        Ok(super::ProviderTokens::from_response(&response, &self.config.scopes))
+    }
+
     /// The identity a verified ID token vouches for, after the kind's own rules.
     fn identity(&self, metadata: &Metadata, claims: &Claims) -> Result<VerifiedIdentity, String> {
         let extra = claims.additional_claims();

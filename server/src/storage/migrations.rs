@@ -324,6 +324,7 @@ enum ProviderTokens {
     ExpiresAt,
     Scopes,
     Status,
+    RefreshLockUntil,
     UpdatedAt,
 }
 
@@ -341,6 +342,8 @@ impl MigrationTrait for CreateProviderTokens {
                     .col(ColumnDef::new(ProviderTokens::ExpiresAt).timestamp_with_time_zone().null())
                     .col(text(ProviderTokens::Scopes))
                     .col(ColumnDef::new(ProviderTokens::Status).string_len(32).not_null())
+                    // A lease: the one server instance refreshing these tokens, until then.
+                    .col(ColumnDef::new(ProviderTokens::RefreshLockUntil).timestamp_with_time_zone().null())
                     .col(timestamp(ProviderTokens::UpdatedAt))
                     .foreign_key(
                         ForeignKey::create()

@@ -2,17 +2,21 @@
 //! They are sealed with an AEAD before they touch the database and never leave the server.
 
 mod cipher;
+mod refresh;
 
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
 
 pub use cipher::{CipherError, Sealed, TokenCipher};
+pub use refresh::{RefreshLocks, valid_access_token};
 
 use crate::provider::ProviderTokens;
 use crate::storage::entities::provider_token;
 
 /// The status of tokens the provider still honours.
 pub const STATUS_OK: &str = "ok";
+/// The provider refused a refresh: the person must sign in with it again.
+pub const STATUS_RECONNECT_NEEDED: &str = "reconnect_needed";
 
 /// Replaces the stored tokens of an identity with fresh ones from a sign-in or link.
 /// The identity id is the associated data: a sealed token only opens on its own row.
@@ -25,8 +29,7 @@ pub async fn store(
     let Some(access_token) = &tokens.access_token else { return Ok(()) };
     let access = cipher.seal(access_token.expose(), identity_id);
     let refresh = tokens.refresh_token.as_ref().map(|t| cipher.seal(t.expose(), identity_id).ciphertext);
-    provider_token::Entity::delete_by_id(identity_id.to_string()).exec(db).await?;
-    provider_token::ActiveModel {
+    let row = provider_token::ActiveModel {
         identity_id: Set(identity_id.to_string()),
         key_id: Set(access.key_id),
         access_token: Set(access.ciphertext),
@@ -34,10 +37,16 @@ pub async fn store(
         expires_at: Set(tokens.expires_at),
         scopes: Set(tokens.scopes.join(" ")),
         status: Set(STATUS_OK.to_string()),
+        refresh_lock_until: Set(None),
         updated_at: Set(Utc::now()),
+    };
+    // Update in place (readers never see the row missing), insert the first time.
+    let exists = provider_token::Entity::find_by_id(identity_id.to_string()).one(db).await?.is_some();
+    if exists {
+        row.update(db).await?;
+    } else {
+        row.insert(db).await?;
     }
-    .insert(db)
-    .await?;
     Ok(())
 }
 
@@ -56,6 +65,14 @@ pub async fn access_token(
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
+    #[error("latchkey holds no tokens for this identity")]
+    NoTokens,
+    #[error("the provider no longer accepts latchkey's tokens: sign in with it again to reconnect")]
+    ReconnectNeeded,
+    #[error("another server is refreshing these tokens and did not finish in time")]
+    Busy,
+    #[error(transparent)]
+    Provider(#[from] crate::provider::ProviderError),
     #[error(transparent)]
     Database(#[from] DbErr),
     #[error(transparent)]

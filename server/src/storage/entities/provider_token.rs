@@ -15,6 +15,8 @@ pub struct Model {
     pub scopes: String,
     /// `ok`, or `reconnect_needed` once the provider refused a refresh.
     pub status: String,
+    /// Set while one server instance refreshes (so two never spend one rotating refresh token).
+    pub refresh_lock_until: Option<ChronoDateTimeUtc>,
     pub updated_at: ChronoDateTimeUtc,
 }
 

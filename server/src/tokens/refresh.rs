@@ -1,0 +1,162 @@
+//! "A valid access token for this identity": refreshed when expired, one refresh at a time.
+//!
+//! Within one server a per-identity mutex makes concurrent callers wait for the refresh in
+//! flight; across servers a lease column (`refresh_lock_until`, claimed with a conditional
+//! UPDATE) keeps two instances from both spending a rotating refresh token.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use sea_orm::sea_query::{Condition, Expr};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+
+use super::{STATUS_RECONNECT_NEEDED, Sealed, TokenCipher, TokenError};
+use crate::provider::{Provider, ProviderError, ProviderTokens};
+use crate::storage::entities::provider_token;
+
+/// Refresh a little before expiry so a token never dies in flight.
+const EARLY: TimeDelta = TimeDelta::seconds(60);
+/// How long one instance may hold the refresh lease.
+const LEASE: TimeDelta = TimeDelta::seconds(30);
+/// How long a caller waits for another instance's refresh.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// One async mutex per identity, for the refreshes of this server instance.
+#[derive(Default)]
+pub struct RefreshLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+impl RefreshLocks {
+    fn for_identity(&self, identity_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        locks.entry(identity_id.to_string()).or_default().clone()
+    }
+}
+
+pub async fn valid_access_token(
+    db: &DatabaseConnection,
+    cipher: &TokenCipher,
+    locks: &RefreshLocks,
+    provider: &Provider,
+    identity_id: &str,
+) -> Result<String, TokenError> {
+    let started = tokio::time::Instant::now();
+    loop {
+        if let Some(token) = fresh_access_token(db, cipher, identity_id).await? {
+            return Ok(token);
+        }
+        let lock = locks.for_identity(identity_id);
+        let _in_flight = lock.lock().await;
+        // Someone in this instance may have refreshed while we waited.
+        if let Some(token) = fresh_access_token(db, cipher, identity_id).await? {
+            return Ok(token);
+        }
+        if claim_lease(db, identity_id).await? {
+            return refresh_holding_lease(db, cipher, provider, identity_id).await;
+        }
+        // Another instance holds the lease: wait for its result.
+        drop(_in_flight);
+        if started.elapsed() > WAIT {
+            return Err(TokenError::Busy);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The stored access token if it is still good; `None` if it needs a refresh.
+async fn fresh_access_token(
+    db: &DatabaseConnection,
+    cipher: &TokenCipher,
+    identity_id: &str,
+) -> Result<Option<String>, TokenError> {
+    let row = provider_token::Entity::find_by_id(identity_id.to_string()).one(db).await?.ok_or(TokenError::NoTokens)?;
+    if row.status == STATUS_RECONNECT_NEEDED {
+        return Err(TokenError::ReconnectNeeded);
+    }
+    let expired = row.expires_at.is_some_and(|at| at - EARLY <= Utc::now());
+    if expired {
+        return Ok(None);
+    }
+    let sealed = Sealed { key_id: row.key_id, ciphertext: row.access_token };
+    Ok(Some(cipher.open(&sealed, identity_id)?))
+}
+
+async fn claim_lease(db: &DatabaseConnection, identity_id: &str) -> Result<bool, TokenError> {
+    let now = Utc::now();
+    let claimed = provider_token::Entity::update_many()
+        .col_expr(provider_token::Column::RefreshLockUntil, Expr::value(Some(now + LEASE)))
+        .filter(provider_token::Column::IdentityId.eq(identity_id))
+        .filter(
+            Condition::any()
+                .add(provider_token::Column::RefreshLockUntil.is_null())
+                .add(provider_token::Column::RefreshLockUntil.lt(now)),
+        )
+        .exec(db)
+        .await?;
+    Ok(claimed.rows_affected == 1)
+}
+
+async fn refresh_holding_lease(
+    db: &DatabaseConnection,
+    cipher: &TokenCipher,
+    provider: &Provider,
+    identity_id: &str,
+) -> Result<String, TokenError> {
+    let row = provider_token::Entity::find_by_id(identity_id.to_string()).one(db).await?.ok_or(TokenError::NoTokens)?;
+    let Some(refresh_ciphertext) = row.refresh_token.clone() else {
+        mark_reconnect_needed(db, identity_id).await?;
+        return Err(TokenError::ReconnectNeeded);
+    };
+    let refresh_token = cipher.open(&Sealed { key_id: row.key_id.clone(), ciphertext: refresh_ciphertext }, identity_id)?;
+    match provider.refresh(&refresh_token).await {
+        Ok(mut fresh) => {
+            // Providers that do not rotate keep the refresh token they issued.
+            if fresh.refresh_token.is_none() {
+                fresh.refresh_token = Some(crate::config::Secret::new(refresh_token));
+            }
+            let access_token = fresh.access_token.as_ref().map(|t| t.expose().to_string()).unwrap_or_default();
+            store_refreshed(db, cipher, identity_id, &fresh).await?;
+            Ok(access_token)
+        }
+        Err(ProviderError::CodeRejected(reason)) => {
+            tracing::info!(identity = identity_id, %reason, "the provider refused the refresh token");
+            mark_reconnect_needed(db, identity_id).await?;
+            Err(TokenError::ReconnectNeeded)
+        }
+        Err(other) => {
+            release_lease(db, identity_id).await?;
+            Err(other.into())
+        }
+    }
+}
+
+async fn store_refreshed(
+    db: &DatabaseConnection,
+    cipher: &TokenCipher,
+    identity_id: &str,
+    tokens: &ProviderTokens,
+) -> Result<(), TokenError> {
+    // `store` replaces the row, which also clears the lease.
+    super::store(db, cipher, identity_id, tokens).await?;
+    Ok(())
+}
+
+async fn mark_reconnect_needed(db: &DatabaseConnection, identity_id: &str) -> Result<(), TokenError> {
+    provider_token::Entity::update_many()
+        .col_expr(provider_token::Column::Status, Expr::value(STATUS_RECONNECT_NEEDED))
+        .col_expr(provider_token::Column::RefreshLockUntil, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+        .filter(provider_token::Column::IdentityId.eq(identity_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+async fn release_lease(db: &DatabaseConnection, identity_id: &str) -> Result<(), TokenError> {
+    provider_token::Entity::update_many()
+        .col_expr(provider_token::Column::RefreshLockUntil, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+        .filter(provider_token::Column::IdentityId.eq(identity_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
