@@ -23,6 +23,11 @@ pub struct IdentityView {
     pub picture: Option<String>,
     pub linked_at: chrono::DateTime<chrono::Utc>,
     pub last_used_at: chrono::DateTime<chrono::Utc>,
+    /// The provider's tokens latchkey holds: `None` (none), `ok`, `expired` (refreshed on next
+    /// use) or `reconnect_needed` (the provider refused a refresh).
+    pub token_status: Option<String>,
+    /// Scopes the provider granted.
+    pub token_scopes: Vec<String>,
 }
 
 /// The person behind a valid session.
@@ -281,6 +286,19 @@ pub async fn delete_user(db: &impl ConnectionTrait, user_id: &str) -> Result<(),
     Ok(())
 }
 
+/// Stores name and picture read again from the provider.
+pub async fn set_identity_profile(
+    db: &impl ConnectionTrait,
+    identity: identity::Model,
+    name: Option<String>,
+    picture: Option<String>,
+) -> Result<identity::Model, DbErr> {
+    let mut active: identity::ActiveModel = identity.into();
+    active.name = Set(name);
+    active.picture = Set(picture);
+    active.update(db).await
+}
+
 /// A user's identities, oldest first.
 pub async fn identities_of(db: &impl ConnectionTrait, user_id: &str) -> Result<Vec<identity::Model>, DbErr> {
     identity::Entity::find()
@@ -315,6 +333,8 @@ impl IdentityView {
             picture: identity.picture.clone(),
             linked_at: identity.created_at,
             last_used_at: identity.last_used_at,
+            token_status: None,
+            token_scopes: Vec::new(),
         }
     }
 }

@@ -171,9 +171,30 @@ impl Latchkey {
             .iter()
             .find(|identity| Some(&identity.id) == session.identity_id.as_ref())
             .map(|identity| identity.provider_id.clone());
+        let token_rows = crate::storage::entities::provider_token::Entity::find()
+            .filter(crate::storage::entities::provider_token::Column::IdentityId.is_in(identities.iter().map(|i| i.id.clone())))
+            .all(self.db())
+            .await?;
+        let now = chrono::Utc::now();
         let identities = identities
             .iter()
-            .map(|identity| IdentityView::new(identity, self.provider_name(&identity.provider_id)))
+            .map(|identity| {
+                let mut view = IdentityView::new(identity, self.provider_name(&identity.provider_id));
+                if let Some(row) = token_rows.iter().find(|row| row.identity_id == identity.id) {
+                    view.token_status = Some(
+                        if row.status == crate::tokens::STATUS_RECONNECT_NEEDED {
+                            "reconnect_needed"
+                        } else if row.expires_at.is_some_and(|at| at <= now) {
+                            "expired"
+                        } else {
+                            "ok"
+                        }
+                        .to_string(),
+                    );
+                    view.token_scopes = row.scopes.split_whitespace().map(str::to_string).collect();
+                }
+                view
+            })
             .collect();
         Ok(Some(CurrentUser {
             user: UserView::from(&user),
@@ -330,6 +351,45 @@ impl Latchkey {
         account::unlink(&txn, target).await?;
         self.audit(&txn, &user.id, EventKind::IdentityUnlinked, Some(&target.provider_id), target.email.clone(), Some(client))
             .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Reads name and picture again from the provider's API with the identity's access token
+    /// (refreshing it first if needed) — the provider token put to use.
+    pub async fn refresh_profile(&self, cookies: &CookieJar, identity_id: &str, client: &ClientInfo) -> Result<(), AppError> {
+        let (_, user) = self.require_signed_in(cookies).await?;
+        let identity = account::identities_of(self.db(), &user.id)
+            .await?
+            .into_iter()
+            .find(|i| i.id == identity_id)
+            .ok_or(AppError::NotFound)?;
+        let provider = self.inner.providers.get(&identity.provider_id).ok_or(AppError::NotFound)?;
+        let provider_name = self.provider_name(&identity.provider_id);
+        let access_token = self.provider_access_token(identity_id).await.map_err(|e| match e {
+            TokenError::Database(e) => AppError::Database(e),
+            TokenError::NoTokens => AppError::InvalidInput(format!("latchkey holds no access to {provider_name} for this account.")),
+            TokenError::ReconnectNeeded => AppError::InvalidInput(format!(
+                "{provider_name} no longer accepts latchkey's access. Sign in with {provider_name} again to reconnect."
+            )),
+            other => AppError::InvalidInput(format!("{provider_name} could not be asked right now ({other}).")),
+        })?;
+        // Microsoft's userinfo `sub` is not the identity's subject (that is the `oid`).
+        let subject = (provider.kind() != "microsoft").then_some(identity.subject.as_str());
+        let profile = provider.fetch_profile(&access_token, subject).await.map_err(|e| {
+            AppError::InvalidInput(format!("{provider_name} did not answer as expected, so nothing was changed ({e})."))
+        })?;
+        let txn = self.db().begin().await?;
+        account::set_identity_profile(&txn, identity.clone(), profile.name, profile.picture).await?;
+        self.audit(
+            &txn,
+            &user.id,
+            EventKind::ProfileUpdated,
+            Some(&identity.provider_id),
+            Some(format!("profile refreshed from {provider_name}")),
+            Some(client),
+        )
+        .await?;
         txn.commit().await?;
         Ok(())
     }

@@ -96,3 +96,45 @@ async fn a_refresh_the_provider_rejects_marks_the_identity_reconnect_needed() {
     app.browser().sign_in_as(&Person::ada()).await;
     assert!(app.latchkey.provider_access_token(&identity_id).await.is_ok(), "a new sign-in reconnects");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_profile_reads_the_provider_api_with_the_stored_token() {
+    use latchkey::latchkey_server::storage::entities::identity;
+    use sea_orm::sea_query::Expr;
+    let app = TestApp::spawn(crate::support::Backend::Sqlite).await;
+    let browser = app.browser();
+    browser.sign_in_as(&Person::ada()).await;
+    let current = app.latchkey.current_user(&browser.cookie_jar()).await.expect("query").expect("signed in");
+    let identity_id = current.identities[0].id.clone();
+    assert_eq!(current.identities[0].token_status.as_deref(), Some("ok"));
+    identity::Entity::update_many()
+        .col_expr(identity::Column::Name, Expr::value(Some("Stale name".to_string())))
+        .exec(&app.db)
+        .await
+        .expect("update");
+    expire_access_token(&app).await;
+
+    let response = browser.post_form(&format!("/account/identities/{identity_id}/refresh-profile")).await;
+
+    assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER);
+    let stored = identity::Entity::find_by_id(identity_id).one(&app.db).await.expect("query").expect("row");
+    assert_eq!(stored.name.as_deref(), Some("Ada Lovelace"), "read again from userinfo");
+    assert_eq!(app.dev_idp().refresh_count(), 1, "the expired token was refreshed first");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_says_reconnect_needed_when_the_provider_refuses_the_refresh() {
+    let app = TestApp::spawn(crate::support::Backend::Sqlite).await;
+    let browser = app.browser();
+    browser.sign_in_as(&Person::ada()).await;
+    let identity_id = app.latchkey.current_user(&browser.cookie_jar()).await.expect("q").expect("in").identities[0].id.clone();
+    expire_access_token(&app).await;
+    app.misbehave(latchkey::latchkey_server::dev_idp::Misbehaviour::RefreshRejected);
+
+    let response = browser.post_form(&format!("/account/identities/{identity_id}/refresh-profile")).await;
+
+    assert_eq!(response.status(), reqwest::StatusCode::BAD_REQUEST);
+    assert!(response.text().await.expect("page").contains("Sign in with Dev provider again to reconnect"));
+    let current = app.latchkey.current_user(&browser.cookie_jar()).await.expect("q").expect("in");
+    assert_eq!(current.identities[0].token_status.as_deref(), Some("reconnect_needed"));
+}

@@ -37,6 +37,17 @@ pub async fn unlink(
     back_to(&latchkey, &jar, "/accounts", result).await
 }
 
+pub async fn refresh_profile(
+    State(latchkey): State<Latchkey>,
+    Path(identity_id): Path<String>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    jar: CookieJar,
+) -> Response {
+    let result = latchkey.refresh_profile(&jar, &identity_id, &client_info(&headers, &extensions)).await;
+    back_to(&latchkey, &jar, "/accounts", result).await
+}
+
 pub async fn revoke_session(
     State(latchkey): State<Latchkey>,
     Path(session_id): Path<String>,

@@ -24,6 +24,7 @@ pub fn router(latchkey: Latchkey) -> Router {
         .route("/auth/pending-link/confirm", post(account::confirm_pending_link))
         .route("/auth/pending-link/dismiss", post(account::dismiss_pending_link))
         .route("/account/identities/{identity}/unlink", post(account::unlink))
+        .route("/account/identities/{identity}/refresh-profile", post(account::refresh_profile))
         .route("/account/sessions/{session}/revoke", post(account::revoke_session))
         .route("/account/delete", post(account::delete_account))
         .route("/api/me", get(auth::me))

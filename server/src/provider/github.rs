@@ -131,6 +131,20 @@ impl GitHubProvider {
         })
     }
 
+    /// `/user`'s name and avatar, with a stored access token.
+    pub async fn fetch_profile(&self, access_token: &str, subject: Option<&str>) -> Result<super::ProfileClaims, ProviderError> {
+        let user = self
+            .api_get("/user", access_token)
+            .await?
+            .ok_or_else(|| ProviderError::CodeRejected("GitHub no longer accepts the access token".into()))?;
+        let id = user.get("id").and_then(Value::as_u64).map(|id| id.to_string());
+        if subject.is_some() && id.as_deref() != subject {
+            return Err(ProviderError::InvalidUserInfo("GitHub answered for another user".into()));
+        }
+        let text = |field: &str| user.get(field).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        Ok(super::ProfileClaims { name: text("name").or_else(|| text("login")), picture: text("avatar_url") })
+    }
+
     /// A new access token for a refresh token (GitHub Apps with expiring tokens).
     pub async fn refresh(&self, refresh_token: &str) -> Result<super::ProviderTokens, ProviderError> {
         let response = self

@@ -56,6 +56,13 @@ pub struct VerifiedIdentity {
     pub tokens: ProviderTokens,
 }
 
+/// Profile claims read from the provider's API after sign-in.
+#[derive(Clone, Debug, Default)]
+pub struct ProfileClaims {
+    pub name: Option<String>,
+    pub picture: Option<String>,
+}
+
 /// The provider's own tokens from the code exchange.
 #[derive(Clone, Debug, Default)]
 pub struct ProviderTokens {
@@ -115,6 +122,16 @@ impl Provider {
             ProviderKind::Oidc | ProviderKind::Google(_) | ProviderKind::Microsoft(_) => {
                 Provider::Oidc(OidcProvider::new(config, redirect_uri, http, jwks_refetch_interval))
             }
+        }
+    }
+
+    /// Reads the person's current name and picture from the provider's API with an access
+    /// token (userinfo for OpenID Connect, `/user` for GitHub). `subject`, when given, must be
+    /// the subject the provider answers for.
+    pub async fn fetch_profile(&self, access_token: &str, subject: Option<&str>) -> Result<ProfileClaims, ProviderError> {
+        match self {
+            Provider::Oidc(provider) => provider.fetch_profile(access_token, subject).await,
+            Provider::GitHub(provider) => provider.fetch_profile(access_token, subject).await,
         }
     }
 

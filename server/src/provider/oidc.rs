@@ -366,6 +366,29 @@ impl OidcProvider {
         Ok(identity)
     }
 
+    /// The userinfo endpoint's name and picture, with a stored access token.
+    pub async fn fetch_profile(&self, access_token: &str, subject: Option<&str>) -> Result<super::ProfileClaims, ProviderError> {
+        let metadata = self.metadata().await?;
+        let client = self.client(&metadata);
+        let userinfo: openidconnect::core::CoreUserInfoClaims = client
+            .user_info(AccessToken::new(access_token.to_string()), subject.map(|s| openidconnect::SubjectIdentifier::new(s.to_string())))
+            .map_err(|e| ProviderError::InvalidUserInfo(e.to_string()))?
+            .request_async(&self.http)
+            .await
+            .map_err(|e| match e {
+                openidconnect::UserInfoError::ClaimsVerification(e) => ProviderError::InvalidUserInfo(describe_claims_error(&e)),
+                openidconnect::UserInfoError::Request(e) => ProviderError::Unavailable(format!("userinfo endpoint: {}", error_chain(&e))),
+                openidconnect::UserInfoError::Response(status, _, _) if status.as_u16() == 401 => {
+                    ProviderError::CodeRejected("the provider no longer accepts the access token".into())
+                }
+                other => ProviderError::InvalidUserInfo(other.to_string()),
+            })?;
+        Ok(super::ProfileClaims {
+            name: userinfo.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_string()),
+            picture: userinfo.picture().and_then(|p| p.get(None)).map(|p| p.as_str().to_string()),
+        })
+    }
+
     /// A new access token (and perhaps a rotated refresh token) for a refresh token.
     pub async fn refresh(&self, refresh_token: &str) -> Result<super::ProviderTokens, ProviderError> {
         let metadata = self.metadata().await?;
