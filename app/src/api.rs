@@ -61,9 +61,50 @@ pub struct Identity {
     pub picture: Option<String>,
     pub linked_at: DateTime<Utc>,
     pub last_used_at: DateTime<Utc>,
+    /// The provider tokens latchkey holds for this identity: `None` (none held),
+    /// `"ok"`, `"expired"` (refreshed on next use) or `"reconnect_needed"` (the
+    /// provider refused a refresh).
+    pub token_status: Option<String>,
+    /// The scopes the provider granted.
+    pub token_scopes: Vec<String>,
+}
+
+/// What the UI makes of [`Identity::token_status`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenState {
+    Ok,
+    Expired,
+    ReconnectNeeded,
 }
 
 impl Identity {
+    /// The state of the provider tokens, if latchkey holds any (an unknown
+    /// status reads as none).
+    pub fn token_state(&self) -> Option<TokenState> {
+        match self.token_status.as_deref()? {
+            "ok" => Some(TokenState::Ok),
+            "expired" => Some(TokenState::Expired),
+            "reconnect_needed" => Some(TokenState::ReconnectNeeded),
+            _ => None,
+        }
+    }
+
+    /// Where the "Refresh profile from provider" form posts.
+    pub fn refresh_profile_action(&self) -> String {
+        format!(
+            "/account/identities/{}/refresh-profile",
+            encode_component(&self.id)
+        )
+    }
+
+    /// Where "Reconnect" sends the browser: signing in with the provider again.
+    pub fn reconnect_href(&self) -> String {
+        format!(
+            "/auth/{}/login?return_to=/accounts",
+            encode_component(&self.provider)
+        )
+    }
+
     /// "GitHub (ada@example.com)": the provider, told apart by email or name
     /// (someone may link two accounts of the same provider).
     pub fn label(&self) -> String {
@@ -406,6 +447,8 @@ impl From<latchkey_server::IdentityView> for Identity {
             picture: i.picture,
             linked_at: i.linked_at,
             last_used_at: i.last_used_at,
+            token_status: i.token_status,
+            token_scopes: i.token_scopes,
         }
     }
 }
@@ -452,5 +495,39 @@ mod tests {
         assert_eq!(b.login_href(), "/auth/corp-sso/login?return_to=/profile");
         assert_eq!(b.style_kind(), "oidc");
         assert_eq!(b.link_action(), "/auth/corp-sso/link");
+    }
+
+    #[test]
+    fn token_state_and_hrefs() {
+        let mut i = Identity {
+            id: "id/1".into(),
+            provider: "corp sso".into(),
+            provider_name: "Corp".into(),
+            issuer: "https://corp.example".into(),
+            subject: "42".into(),
+            name: None,
+            email: None,
+            email_verified: false,
+            picture: None,
+            linked_at: DateTime::<Utc>::MIN_UTC,
+            last_used_at: DateTime::<Utc>::MIN_UTC,
+            token_status: None,
+            token_scopes: vec![],
+        };
+        assert_eq!(i.token_state(), None);
+        for (status, state) in [
+            ("ok", Some(TokenState::Ok)),
+            ("expired", Some(TokenState::Expired)),
+            ("reconnect_needed", Some(TokenState::ReconnectNeeded)),
+            ("weird", None),
+        ] {
+            i.token_status = Some(status.into());
+            assert_eq!(i.token_state(), state);
+        }
+        assert_eq!(
+            i.refresh_profile_action(),
+            "/account/identities/id%2F1/refresh-profile"
+        );
+        assert_eq!(i.reconnect_href(), "/auth/corp%20sso/login?return_to=/accounts");
     }
 }

@@ -348,10 +348,12 @@ impl Latchkey {
                 "This is your only way to sign in, so it cannot be removed. Link another account first.".into(),
             ));
         }
+        let held = crate::tokens::held_tokens(&txn, &self.inner.cipher, &target.id).await.ok().flatten();
         account::unlink(&txn, target).await?;
         self.audit(&txn, &user.id, EventKind::IdentityUnlinked, Some(&target.provider_id), target.email.clone(), Some(client))
             .await?;
         txn.commit().await?;
+        self.revoke_at_provider(&target.provider_id, held).await;
         Ok(())
     }
 
@@ -462,6 +464,11 @@ impl Latchkey {
     pub async fn delete_account(&self, cookies: &CookieJar, client: &ClientInfo) -> Result<(), AppError> {
         let (_, user) = self.require_recent_sign_in(cookies).await?;
         let txn = self.db().begin().await?;
+        let mut held = Vec::new();
+        for identity in account::identities_of(&txn, &user.id).await? {
+            let tokens = crate::tokens::held_tokens(&txn, &self.inner.cipher, &identity.id).await.ok().flatten();
+            held.push((identity.provider_id, tokens));
+        }
         account::delete_user(&txn, &user.id).await?;
         audit::record(
             &txn,
@@ -470,7 +477,19 @@ impl Latchkey {
         .await?;
         txn.commit().await?;
         tracing::info!(user = %user.id, "account deleted");
+        for (provider_id, tokens) in held {
+            self.revoke_at_provider(&provider_id, tokens).await;
+        }
         Ok(())
+    }
+
+    /// Tells the provider to forget latchkey's tokens. Best effort: the identity is already
+    /// gone here, and a provider that is down must not keep anyone from unlinking.
+    async fn revoke_at_provider(&self, provider_id: &str, tokens: Option<(Option<String>, Option<String>)>) {
+        let (Some(provider), Some((access, refresh))) = (self.inner.providers.get(provider_id), tokens) else { return };
+        if let Err(error) = provider.revoke(access.as_deref(), refresh.as_deref()).await {
+            tracing::warn!(provider = provider_id, %error, "could not revoke latchkey's tokens at the provider");
+        }
     }
 
     async fn audit(

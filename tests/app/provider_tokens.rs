@@ -138,3 +138,26 @@ async fn the_page_says_reconnect_needed_when_the_provider_refuses_the_refresh() 
     let current = app.latchkey.current_user(&browser.cookie_jar()).await.expect("q").expect("in");
     assert_eq!(current.identities[0].token_status.as_deref(), Some("reconnect_needed"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlinking_and_deleting_revoke_the_tokens_at_the_provider() {
+    let app = TestApp::spawn(crate::support::Backend::Sqlite).await;
+    let browser = app.browser();
+    browser.sign_in_with("dev", &Person::ada()).await;
+    browser.link("dev2", &Person::new("Ada at work", "ada@work.example")).await;
+    let dev = &app.latchkey.dev_idps()[0].1;
+    let dev2 = &app.latchkey.dev_idps()[1].1;
+    let current = app.latchkey.current_user(&browser.cookie_jar()).await.expect("q").expect("in");
+    let linked = current.identities.iter().find(|i| i.provider == "dev2").expect("linked").id.clone();
+
+    browser.post_form(&format!("/account/identities/{linked}/unlink")).await;
+
+    assert_eq!(dev2.revocation_count(), 1, "the unlinked identity's grant was revoked");
+    assert_eq!(dev.revocation_count(), 0);
+    assert_eq!(provider_token::Entity::find().all(&app.db).await.expect("q").len(), 1);
+
+    browser.post_form("/account/delete").await;
+
+    assert_eq!(dev.revocation_count(), 1, "deleting the account revokes the rest");
+    assert!(provider_token::Entity::find().all(&app.db).await.expect("q").is_empty());
+}

@@ -3,8 +3,8 @@ use leptos_meta::Title;
 
 use crate::{
     api::{
-        Identity, Me, PendingLinkInfo, ProviderButton, current_user, encode_component,
-        error_message, pending_link, sign_in_providers,
+        Identity, Me, PendingLinkInfo, ProviderButton, TokenState, current_user,
+        encode_component, error_message, pending_link, sign_in_providers,
     },
     components::{ProviderLinkForm, Timestamp},
     pages::{LoadError, Loading, PageFrame, signed_out_redirect},
@@ -165,6 +165,10 @@ fn LinkedIdentity(identity: Identity, index: usize, only_one: bool) -> impl Into
         .filter(|n| !n.trim().is_empty())
         .map(|n| view! { <p class="linked__name">{n}</p> });
 
+    let access = identity
+        .token_state()
+        .map(|state| view! { <ProviderAccess identity=identity.clone() state title_id=title_id.clone()/> });
+
     let unlink = if only_one {
         view! {
             <button
@@ -200,11 +204,82 @@ fn LinkedIdentity(identity: Identity, index: usize, only_one: bool) -> impl Into
                     <Timestamp label="Linked " at=identity.linked_at/>
                     <Timestamp label="Last used " at=identity.last_used_at/>
                 </p>
+                {access}
             </div>
             <form class="linked__action" method="post" action=action>
                 {unlink}
             </form>
         </article>
+    }
+    .into_any()
+}
+
+/// "Provider access": the scopes the provider granted, whether latchkey's
+/// tokens still work, and what to do about it (refresh the profile with them,
+/// or sign in with the provider again when it refused a refresh).
+#[component]
+fn ProviderAccess(identity: Identity, state: TokenState, title_id: String) -> impl IntoView {
+    let (badge_class, badge) = match state {
+        TokenState::Ok => ("badge badge--verified", "Connected"),
+        TokenState::Expired => ("badge badge--pending", "Will refresh"),
+        TokenState::ReconnectNeeded => ("badge badge--unverified", "Reconnect needed"),
+    };
+    let scopes = (!identity.token_scopes.is_empty()).then(|| {
+        view! {
+            <ul class="scopes" aria-label="Granted scopes">
+                {identity
+                    .token_scopes
+                    .iter()
+                    .map(|scope| view! { <li><code class="scope">{scope.clone()}</code></li> })
+                    .collect_view()}
+            </ul>
+        }
+    });
+
+    let follow_up = match state {
+        TokenState::Ok | TokenState::Expired => view! {
+            <form class="access__form" method="post" action=identity.refresh_profile_action()>
+                <button
+                    type="submit"
+                    class="button button--secondary button--small"
+                    aria-describedby=title_id
+                >
+                    "Refresh profile from provider"
+                </button>
+            </form>
+        }
+        .into_any(),
+        TokenState::ReconnectNeeded => {
+            // One text node, so the sentence reads (and is found) as a whole.
+            let sentence = format!(
+                "The provider no longer accepts latchkey's access. Sign in with {} again to reconnect.",
+                identity.provider_name
+            );
+            // `rel="external"`: signing in is a full-page navigation to the server.
+            view! {
+                <p class="access__warning">
+                    {sentence}
+                    " "
+                    <a href=identity.reconnect_href() rel="external" aria-describedby=title_id>
+                        "Reconnect"
+                    </a>
+                </p>
+            }
+            .into_any()
+        }
+    };
+
+    view! {
+        <div class="access">
+            <div class="access__line">
+                <span class="access__label">"Provider access"</span>
+                " "
+                <span class=badge_class>{badge}</span>
+                " "
+                {scopes}
+            </div>
+            {follow_up}
+        </div>
     }
     .into_any()
 }

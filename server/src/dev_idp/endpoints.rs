@@ -42,6 +42,7 @@ pub(super) async fn discovery(State(idp): State<DevIdp>) -> Response {
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
         "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "revocation_endpoint": format!("{issuer}/revoke"),
         "jwks_uri": format!("{issuer}/jwks"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -773,6 +774,23 @@ fn id_token(
 // ---------------------------------------------------------------------------
 // Userinfo endpoint
 // ---------------------------------------------------------------------------
+
+/// RFC 7009 token revocation: an authenticated client revokes a refresh or access token.
+/// Unknown tokens are answered 200 too (the spec: the client cannot tell the difference).
+pub(super) async fn revoke(State(idp): State<DevIdp>, headers: HeaderMap, body: Bytes) -> Response {
+    let p = Params::parse(&body);
+    if let Err(e) = authenticate_client(&idp, &headers, &p) {
+        return e.into_response();
+    }
+    let token = match p.single("token") {
+        Ok(Some(token)) => token.to_string(),
+        _ => return OAuthError::invalid_request("token is required").into_response(),
+    };
+    if idp.store().revoke(&token) {
+        idp.count_revocation();
+    }
+    (StatusCode::OK, no_store()).into_response()
+}
 
 pub(super) async fn userinfo(State(idp): State<DevIdp>, headers: HeaderMap) -> Response {
     let user = bearer_token(&headers).and_then(|token| {

@@ -96,6 +96,7 @@ struct Inner {
     store: Mutex<Store>,
     jwks_fetches: AtomicUsize,
     refreshes: AtomicUsize,
+    revocations: AtomicUsize,
 }
 
 impl DevIdp {
@@ -113,6 +114,7 @@ impl DevIdp {
                 store: Mutex::new(Store::default()),
                 jwks_fetches: AtomicUsize::new(0),
                 refreshes: AtomicUsize::new(0),
+                revocations: AtomicUsize::new(0),
             }),
         }
     }
@@ -136,6 +138,7 @@ impl DevIdp {
                 get(endpoints::authorize_get).post(endpoints::authorize_post),
             )
             .route("/token", axum::routing::post(endpoints::token))
+            .route("/revoke", axum::routing::post(endpoints::revoke))
             .route(
                 "/userinfo",
                 get(endpoints::userinfo).post(endpoints::userinfo),
@@ -168,6 +171,15 @@ impl DevIdp {
     /// How many refresh-token grants the token endpoint has answered successfully.
     pub fn refresh_count(&self) -> usize {
         self.inner.refreshes.load(Ordering::SeqCst)
+    }
+
+    /// How many tokens the revocation endpoint (RFC 7009) has revoked.
+    pub fn revocation_count(&self) -> usize {
+        self.inner.revocations.load(Ordering::SeqCst)
+    }
+
+    fn count_revocation(&self) {
+        self.inner.revocations.fetch_add(1, Ordering::SeqCst);
     }
 
     fn count_refresh(&self) {

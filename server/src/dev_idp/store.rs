@@ -171,6 +171,12 @@ impl Store {
         Ok(())
     }
 
+    /// Revokes a refresh or access token; whether it was live.
+    pub(super) fn revoke(&mut self, token: &str) -> bool {
+        let key = digest(token);
+        self.refresh_tokens.remove(&key).is_some() | self.tokens.remove(&key).is_some()
+    }
+
     /// The live grant behind an access token.
     pub(super) fn access_token(&self, access_token: &str, now: i64) -> Option<&AccessGrant> {
         self.tokens

@@ -131,6 +131,23 @@ impl GitHubProvider {
         })
     }
 
+    /// Deletes the app's grant for this user ("Revoke access" in GitHub's settings).
+    pub async fn revoke(&self, access_token: &str) -> Result<(), ProviderError> {
+        let response = self
+            .http
+            .delete(self.settings.api(&format!("/applications/{}/grant", self.config.client_id)))
+            .basic_auth(&self.config.client_id, Some(self.config.client_secret.expose()))
+            .header(reqwest::header::ACCEPT, "application/vnd.github+json")
+            .json(&serde_json::json!({ "access_token": access_token }))
+            .send()
+            .await
+            .map_err(|e| ProviderError::Unavailable(format!("GitHub grant deletion: {}", error_chain(&e))))?;
+        match response.status().as_u16() {
+            204 | 404 => Ok(()),
+            status => Err(ProviderError::InvalidResponse(format!("GitHub grant deletion answered HTTP {status}"))),
+        }
+    }
+
     /// `/user`'s name and avatar, with a stored access token.
     pub async fn fetch_profile(&self, access_token: &str, subject: Option<&str>) -> Result<super::ProfileClaims, ProviderError> {
         let user = self

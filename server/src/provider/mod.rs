@@ -135,6 +135,22 @@ impl Provider {
         }
     }
 
+    /// Revokes latchkey's access at the provider (best effort is the caller's call): the refresh
+    /// token where there is one (that ends the whole grant), else the access token.
+    pub async fn revoke(&self, access_token: Option<&str>, refresh_token: Option<&str>) -> Result<(), ProviderError> {
+        match self {
+            Provider::Oidc(provider) => match (refresh_token, access_token) {
+                (Some(refresh), _) => provider.revoke(refresh, "refresh_token").await,
+                (None, Some(access)) => provider.revoke(access, "access_token").await,
+                (None, None) => Ok(()),
+            },
+            Provider::GitHub(provider) => match access_token {
+                Some(access) => provider.revoke(access).await,
+                None => Ok(()),
+            },
+        }
+    }
+
     /// Spends a refresh token at the provider for fresh tokens.
     pub async fn refresh(&self, refresh_token: &str) -> Result<ProviderTokens, ProviderError> {
         match self {

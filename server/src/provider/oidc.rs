@@ -60,6 +60,9 @@ const ACCEPTABLE_ALGORITHMS: [CoreJwsSigningAlgorithm; 9] = [
 pub struct IssParameterSupport {
     #[serde(default)]
     authorization_response_iss_parameter_supported: bool,
+    /// RFC 7009 token revocation, where the provider offers it (Google does).
+    #[serde(default)]
+    revocation_endpoint: Option<String>,
 }
 impl AdditionalProviderMetadata for IssParameterSupport {}
 
@@ -387,6 +390,26 @@ impl OidcProvider {
             name: userinfo.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_string()),
             picture: userinfo.picture().and_then(|p| p.get(None)).map(|p| p.as_str().to_string()),
         })
+    }
+
+    /// Revokes a token at the provider's RFC 7009 endpoint, if it has one.
+    pub async fn revoke(&self, token: &str, token_type_hint: &str) -> Result<(), ProviderError> {
+        let metadata = self.metadata().await?;
+        let Some(endpoint) = metadata.additional_metadata().revocation_endpoint.clone() else { return Ok(()) };
+        let encode = |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+        let response = self
+            .http
+            .post(endpoint)
+            .basic_auth(encode(&self.config.client_id), Some(encode(self.config.client_secret.expose())))
+            .form(&[("token", token), ("token_type_hint", token_type_hint)])
+            .send()
+            .await
+            .map_err(|e| ProviderError::Unavailable(format!("revocation endpoint: {}", error_chain(&e))))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(ProviderError::InvalidResponse(format!("revocation answered HTTP {}", response.status())))
+        }
     }
 
     /// A new access token (and perhaps a rotated refresh token) for a refresh token.

@@ -63,6 +63,19 @@ pub async fn access_token(
     Ok(Some(cipher.open(&sealed, identity_id)?))
 }
 
+/// The opened tokens of an identity, for revocation: (access, refresh).
+pub async fn held_tokens(
+    db: &impl ConnectionTrait,
+    cipher: &TokenCipher,
+    identity_id: &str,
+) -> Result<Option<(Option<String>, Option<String>)>, TokenError> {
+    let Some(row) = provider_token::Entity::find_by_id(identity_id.to_string()).one(db).await? else {
+        return Ok(None);
+    };
+    let open = |ciphertext: String| cipher.open(&Sealed { key_id: row.key_id.clone(), ciphertext }, identity_id).ok();
+    Ok(Some((open(row.access_token.clone()), row.refresh_token.clone().and_then(open))))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     #[error("latchkey holds no tokens for this identity")]
