@@ -137,6 +137,9 @@ async fn the_page_says_reconnect_needed_when_the_provider_refuses_the_refresh() 
     assert!(response.text().await.expect("page").contains("Sign in with Dev provider again to reconnect"));
     let current = app.latchkey.current_user(&browser.cookie_jar()).await.expect("q").expect("in");
     assert_eq!(current.identities[0].token_status.as_deref(), Some("reconnect_needed"));
+    let page = browser.get("/accounts").await.text().await.expect("html");
+    assert!(page.contains("Reconnect needed"), "the linked-accounts page says so: {page}");
+    assert!(page.contains("Sign in with Dev provider again to reconnect."));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
