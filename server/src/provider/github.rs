@@ -169,12 +169,7 @@ impl GitHubProvider {
             .exchange_refresh_token(&oauth2::RefreshToken::new(refresh_token.to_string()))
             .request_async(&self.http)
             .await
-            .map_err(|e| match e {
-                RequestTokenError::ServerResponse(response) => ProviderError::CodeRejected(response.to_string()),
-                RequestTokenError::Request(e) => ProviderError::Unavailable(format!("token endpoint: {}", error_chain(&e))),
-                RequestTokenError::Parse(e, _) => ProviderError::InvalidResponse(format!("token response: {e}")),
-                RequestTokenError::Other(e) => ProviderError::InvalidResponse(e),
-            })?;
+            .map_err(super::refresh_error)?;
         Ok(super::ProviderTokens::from_response(&response, &self.config.scopes))
     }
 

@@ -268,6 +268,21 @@ pub fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error>
 }
 
 /// An error and its sources, one line.
+/// A refresh the token endpoint answered with an error means the grant is gone
+/// (`CodeRejected`); a network failure means "try later".
+fn refresh_error<RE, T>(error: oauth2::RequestTokenError<RE, T>) -> ProviderError
+where
+    RE: std::error::Error + 'static,
+    T: oauth2::ErrorResponse + 'static,
+{
+    match error {
+        oauth2::RequestTokenError::ServerResponse(response) => ProviderError::CodeRejected(response.to_string()),
+        oauth2::RequestTokenError::Request(e) => ProviderError::Unavailable(format!("token endpoint: {}", error_chain(&e))),
+        oauth2::RequestTokenError::Parse(e, _) => ProviderError::InvalidResponse(format!("token response: {e}")),
+        oauth2::RequestTokenError::Other(e) => ProviderError::InvalidResponse(e),
+    }
+}
+
 pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
