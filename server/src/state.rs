@@ -159,8 +159,9 @@ impl Latchkey {
         if is_recent(&session) { Ok((session, user)) } else { Err(AppError::ReauthenticationRequired) }
     }
 
-    fn provider_name(&self, provider_id: &str) -> String {
-        self.providers().into_iter().find(|p| p.id == provider_id).map(|p| p.name).unwrap_or_else(|| provider_id.to_string())
+    /// The button label of a configured provider (its id if it is no longer configured).
+    pub(crate) fn provider_name(&self, provider_id: &str) -> String {
+        self.inner.providers.get(provider_id).map(|p| p.name().to_string()).unwrap_or_else(|| provider_id.to_string())
     }
 
     /// The signed-in person for this browser's session cookie, if any.

@@ -152,12 +152,7 @@ pub(super) fn client_info(headers: &HeaderMap, extensions: &Extensions) -> Clien
 
 /// What a person sees when a sign-in fails: what happened, in plain words, and a way back.
 fn failure_page(latchkey: &Latchkey, provider_id: &str, error: &LoginError) -> ErrorPage {
-    let provider_name = latchkey
-        .providers()
-        .into_iter()
-        .find(|p| p.id == provider_id)
-        .map(|p| p.name)
-        .unwrap_or_else(|| "the provider".to_string());
+    let provider_name = latchkey.provider_name(provider_id);
     let retry = Some(format!("/auth/{provider_id}/login"));
     let (status, title, message, retry_href) = match error {
         LoginError::UnknownProvider(_) => (
@@ -234,11 +229,11 @@ fn failure_page(latchkey: &Latchkey, provider_id: &str, error: &LoginError) -> E
 /// A new identity whose verified email already has an account: explain, and offer to sign in
 /// to that account with one of its providers (which then offers the link in one click).
 fn email_in_use_page(latchkey: &Latchkey, provider_id: &str, email: &str, provider_ids: &[String]) -> ErrorPage {
-    let summaries = latchkey.providers();
-    let name_of = |id: &str| summaries.iter().find(|p| p.id == id).map(|p| p.name.clone()).unwrap_or_else(|| id.to_string());
+    let name_of = |id: &str| latchkey.provider_name(id);
+    let configured = latchkey.providers();
     let actions = provider_ids
         .iter()
-        .filter(|id| summaries.iter().any(|p| &p.id == *id))
+        .filter(|id| configured.iter().any(|p| &p.id == *id))
         .map(|id| (format!("Sign in with {}", name_of(id)), format!("/auth/{id}/login?return_to=/accounts")))
         .collect();
     ErrorPage {
