@@ -3,6 +3,7 @@
 pub mod account_nav;
 pub mod avatar;
 pub mod brand;
+pub mod form_status;
 pub mod provider_button;
 pub mod sign_out;
 pub mod timestamp;
@@ -10,6 +11,7 @@ pub mod timestamp;
 pub use account_nav::AccountNav;
 pub use avatar::Avatar;
 pub use brand::Brand;
+pub use form_status::FormStatus;
 pub use provider_button::{ProviderButtonLink, ProviderLinkForm, ProviderList};
 pub use sign_out::SignOutButton;
 pub use timestamp::Timestamp;

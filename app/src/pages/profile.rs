@@ -4,7 +4,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::{
     api::{Identity, Me, UpdateDisplayName, UpdateProfile, current_user, error_message},
-    components::{Avatar, SignOutButton},
+    components::{Avatar, FormStatus, SignOutButton},
     pages::{LoadError, Loading, PageFrame, signed_out_redirect},
 };
 
@@ -129,18 +129,7 @@ fn Profile(me: Me) -> impl IntoView {
                             "How latchkey greets you. Other apps may show it too."
                         </p>
                         <div id="display-name-message" class="field__message">
-                            {move || {
-                                error()
-                                    .map(|message| {
-                                        view! { <p class="form-error" role="alert">{message}</p> }
-                                    })
-                            }}
-                            {move || {
-                                saved()
-                                    .then(|| {
-                                        view! { <p class="form-success" role="status">"Saved."</p> }
-                                    })
-                            }}
+                            <FormStatus error=Signal::derive(error) saved=Signal::derive(saved)/>
                         </div>
                     </div>
                 </ActionForm>
@@ -283,18 +272,7 @@ fn ProfileChoices(me: Me, action: ServerAction<UpdateProfile>) -> impl IntoView 
                     </button>
                 </div>
                 <div class="field__message" aria-live="polite">
-                    {move || {
-                        error()
-                            .map(|message| {
-                                view! { <p class="form-error" role="alert">{message}</p> }
-                            })
-                    }}
-                    {move || {
-                        saved()
-                            .then(|| {
-                                view! { <p class="form-success" role="status">"Saved."</p> }
-                            })
-                    }}
+                    <FormStatus error=Signal::derive(error) saved=Signal::derive(saved)/>
                 </div>
             </ActionForm>
         </section>
