@@ -35,6 +35,12 @@ impl AppError {
     }
 }
 
+impl crate::storage::Transient for AppError {
+    fn is_transient(&self) -> bool {
+        matches!(self, AppError::Database(e) if e.is_transient())
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         if let AppError::Database(e) = &self {

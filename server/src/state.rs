@@ -1,14 +1,13 @@
 use std::sync::Arc;
 
 use axum_extra::extract::CookieJar;
-use sea_orm::DatabaseConnection;
 
 use crate::config::{DEV_PROVIDER_ID, ProviderConfig, ProviderKind, Secret};
 use crate::dev_idp::{DevClient, DevIdp};
 use crate::login::LoginFlow;
 use crate::provider::{self, Providers};
 use crate::session::Sessions;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::account::ProvisionError;
 use crate::audit::{self, EventKind};
@@ -16,10 +15,11 @@ use crate::provider::VerifiedIdentity;
 use crate::session::ClientInfo;
 use crate::tokens::{RefreshLocks, TokenCipher, TokenError};
 use crate::storage::entities::{pending_link, session};
+use crate::storage::{Database, retry};
 use crate::util::sha256_hex;
 use crate::{
     ActivityPage, ActivityView, AppError, Config, CurrentUser, IdentityView, PendingLinkView, ProviderSummary, SessionView,
-    UserView, account, http, storage,
+    UserView, account, http,
 };
 
 /// The one handle to latchkey's core; cheap to clone.
@@ -30,7 +30,7 @@ pub struct Latchkey {
 
 struct Inner {
     config: Config,
-    db: DatabaseConnection,
+    db: Database,
     providers: Providers,
     sessions: Sessions,
     login_flow: LoginFlow,
@@ -52,7 +52,7 @@ impl Latchkey {
     /// Connects the database (migrating it), and sets up providers and the development
     /// provider. Providers are discovered lazily, so start-up never waits on them.
     pub async fn start(mut config: Config) -> Result<Self, StartupError> {
-        let db = storage::connect(&config.database_url).await?;
+        let db = Database::connect(&config.database_url).await?;
         let http = provider::http_client(config.provider_timeout)?;
         let mut dev_idps = Vec::new();
         for n in 1..=config.dev_idps {
@@ -96,7 +96,7 @@ impl Latchkey {
         &self.inner.config
     }
 
-    pub fn db(&self) -> &DatabaseConnection {
+    pub fn db(&self) -> &Database {
         &self.inner.db
     }
 
@@ -123,7 +123,7 @@ impl Latchkey {
     /// when expired (one refresh at a time per identity, across instances). Server-side only.
     pub async fn provider_access_token(&self, identity_id: &str) -> Result<String, TokenError> {
         let identity = crate::storage::entities::identity::Entity::find_by_id(identity_id.to_string())
-            .one(self.db())
+            .one(self.db().reads())
             .await?
             .ok_or(TokenError::NoTokens)?;
         let provider = self.inner.providers.get(&identity.provider_id).ok_or(TokenError::NoTokens)?;
@@ -167,14 +167,14 @@ impl Latchkey {
     /// The signed-in person for this browser's session cookie, if any.
     pub async fn current_user(&self, cookies: &CookieJar) -> Result<Option<CurrentUser>, AppError> {
         let Some((session, user)) = self.signed_in(cookies).await? else { return Ok(None) };
-        let identities = account::identities_of(self.db(), &user.id).await?;
+        let identities = account::identities_of(self.db().reads(), &user.id).await?;
         let signed_in_with = identities
             .iter()
             .find(|identity| Some(&identity.id) == session.identity_id.as_ref())
             .map(|identity| identity.provider_id.clone());
         let token_rows = crate::storage::entities::provider_token::Entity::find()
             .filter(crate::storage::entities::provider_token::Column::IdentityId.is_in(identities.iter().map(|i| i.id.clone())))
-            .all(self.db())
+            .all(self.db().reads())
             .await?;
         let now = chrono::Utc::now();
         let identities = identities
@@ -211,10 +211,15 @@ impl Latchkey {
     pub async fn update_display_name(&self, cookies: &CookieJar, name: &str) -> Result<String, AppError> {
         let (_, user) = self.require_signed_in(cookies).await?;
         let name = account::validate_display_name(name).map_err(AppError::InvalidInput)?;
-        let txn = self.db().begin().await?;
-        let user = account::rename(&txn, user, name).await?;
-        self.audit(&txn, &user.id, EventKind::ProfileUpdated, None, Some("display name changed".into()), None).await?;
-        txn.commit().await?;
+        let (user, name) = (&user, &name);
+        let user = retry(|| async move {
+            let txn = self.db().begin().await?;
+            let user = account::rename(&txn, user.clone(), name.clone()).await?;
+            self.audit(&txn, &user.id, EventKind::ProfileUpdated, None, Some("display name changed".into()), None).await?;
+            txn.commit().await?;
+            Ok::<_, AppError>(user)
+        })
+        .await?;
         Ok(user.display_name)
     }
 
@@ -227,7 +232,7 @@ impl Latchkey {
         picture_from_identity: Option<&str>,
     ) -> Result<UserView, AppError> {
         let (_, user) = self.require_signed_in(cookies).await?;
-        let identities = account::identities_of(self.db(), &user.id).await?;
+        let identities = account::identities_of(self.db().reads(), &user.id).await?;
         let email = match primary_email.filter(|e| !e.is_empty()) {
             None => None,
             Some(email) => Some(
@@ -249,21 +254,31 @@ impl Latchkey {
                     .ok_or_else(|| AppError::InvalidInput("Choose a picture from one of your linked accounts.".into()))?,
             ),
         };
-        let txn = self.db().begin().await?;
-        let user = account::set_email_and_picture(&txn, user, email, picture).await?;
-        self.audit(&txn, &user.id, EventKind::ProfileUpdated, None, Some("primary email or picture changed".into()), None)
-            .await?;
-        txn.commit().await?;
+        let (user, email, picture) = (&user, &email, &picture);
+        let user = retry(|| async move {
+            let txn = self.db().begin().await?;
+            let user = account::set_email_and_picture(&txn, user.clone(), email.clone(), picture.clone()).await?;
+            let detail = Some("primary email or picture changed".into());
+            self.audit(&txn, &user.id, EventKind::ProfileUpdated, None, detail, None).await?;
+            txn.commit().await?;
+            Ok::<_, AppError>(user)
+        })
+        .await?;
         Ok(UserView::from(&user))
     }
 
     /// Ends this browser's session (if any).
     pub async fn sign_out(&self, cookies: &CookieJar) -> Result<(), AppError> {
         if let Some((session, user)) = self.signed_in(cookies).await? {
-            let txn = self.db().begin().await?;
-            session::Entity::delete_by_id(session.id).exec(&txn).await?;
-            self.audit(&txn, &user.id, EventKind::SignedOut, None, None, None).await?;
-            txn.commit().await?;
+            let (session, user) = (&session, &user);
+            retry(|| async move {
+                let txn = self.db().begin().await?;
+                session::Entity::delete_by_id(session.id.clone()).exec(&txn).await?;
+                self.audit(&txn, &user.id, EventKind::SignedOut, None, None, None).await?;
+                txn.commit().await?;
+                Ok::<_, AppError>(())
+            })
+            .await?;
         }
         Ok(())
     }
@@ -271,11 +286,11 @@ impl Latchkey {
     /// The person's sessions, most recently used first.
     pub async fn sessions_of(&self, cookies: &CookieJar) -> Result<Vec<SessionView>, AppError> {
         let (current, user) = self.require_signed_in(cookies).await?;
-        let identities = account::identities_of(self.db(), &user.id).await?;
+        let identities = account::identities_of(self.db().reads(), &user.id).await?;
         let sessions = session::Entity::find()
             .filter(session::Column::UserId.eq(user.id.clone()))
             .order_by_desc(session::Column::LastSeenAt)
-            .all(self.db())
+            .all(self.db().reads())
             .await?;
         Ok(sessions
             .into_iter()
@@ -299,18 +314,22 @@ impl Latchkey {
     /// Ends one of the person's sessions (any browser).
     pub async fn revoke_session(&self, cookies: &CookieJar, session_id: &str, client: &ClientInfo) -> Result<(), AppError> {
         let (_, user) = self.require_signed_in(cookies).await?;
-        let txn = self.db().begin().await?;
-        let deleted = session::Entity::delete_many()
-            .filter(session::Column::Id.eq(session_id))
-            .filter(session::Column::UserId.eq(user.id.clone()))
-            .exec(&txn)
-            .await?;
-        if deleted.rows_affected == 0 {
-            return Err(AppError::NotFound);
-        }
-        self.audit(&txn, &user.id, EventKind::SessionRevoked, None, None, Some(client)).await?;
-        txn.commit().await?;
-        Ok(())
+        let user = &user;
+        retry(|| async move {
+            let txn = self.db().begin().await?;
+            let deleted = session::Entity::delete_many()
+                .filter(session::Column::Id.eq(session_id))
+                .filter(session::Column::UserId.eq(user.id.clone()))
+                .exec(&txn)
+                .await?;
+            if deleted.rows_affected == 0 {
+                return Err(AppError::NotFound);
+            }
+            self.audit(&txn, &user.id, EventKind::SessionRevoked, None, None, Some(client)).await?;
+            txn.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     /// A page (zero-based) of the person's security activity, newest first.
@@ -320,7 +339,7 @@ impl Latchkey {
         const LAST_PAGE: u64 = 1_000_000;
         let page = page.min(LAST_PAGE);
         let (_, user) = self.require_signed_in(cookies).await?;
-        let (events, pages) = audit::page_of(self.db(), &user.id, page, PER_PAGE).await?;
+        let (events, pages) = audit::page_of(self.db().reads(), &user.id, page, PER_PAGE).await?;
         Ok(ActivityPage {
             events: events
                 .into_iter()
@@ -341,20 +360,26 @@ impl Latchkey {
     /// Removes one of the person's identities: never the last one, only after a recent sign-in.
     pub async fn unlink_identity(&self, cookies: &CookieJar, identity_id: &str, client: &ClientInfo) -> Result<(), AppError> {
         let (_, user) = self.require_recent_sign_in(cookies).await?;
-        let txn = self.db().begin().await?;
-        let identities = account::identities_of(&txn, &user.id).await?;
-        let Some(target) = identities.iter().find(|i| i.id == identity_id) else { return Err(AppError::NotFound) };
-        if identities.len() <= 1 {
-            return Err(AppError::InvalidInput(
-                "This is your only way to sign in, so it cannot be removed. Link another account first.".into(),
-            ));
-        }
-        let held = crate::tokens::held_tokens(&txn, &self.inner.cipher, &target.id).await.ok().flatten();
-        account::unlink(&txn, target).await?;
-        self.audit(&txn, &user.id, EventKind::IdentityUnlinked, Some(&target.provider_id), target.email.clone(), Some(client))
-            .await?;
-        txn.commit().await?;
-        self.revoke_at_provider(&target.provider_id, held).await;
+        let user = &user;
+        let (provider_id, held) = retry(|| async move {
+            let txn = self.db().begin().await?;
+            let identities = account::identities_of(&txn, &user.id).await?;
+            let Some(target) = identities.iter().find(|i| i.id == identity_id) else { return Err(AppError::NotFound) };
+            if identities.len() <= 1 {
+                return Err(AppError::InvalidInput(
+                    "This is your only way to sign in, so it cannot be removed. Link another account first.".into(),
+                ));
+            }
+            let held = crate::tokens::held_tokens(&txn, &self.inner.cipher, &target.id).await.ok().flatten();
+            account::unlink(&txn, target).await?;
+            let (provider, email) = (Some(target.provider_id.as_str()), target.email.clone());
+            self.audit(&txn, &user.id, EventKind::IdentityUnlinked, provider, email, Some(client)).await?;
+            txn.commit().await?;
+            Ok((target.provider_id.clone(), held))
+        })
+        .await?;
+        // After the commit: no transaction waits on the provider.
+        self.revoke_at_provider(&provider_id, held).await;
         Ok(())
     }
 
@@ -362,7 +387,7 @@ impl Latchkey {
     /// (refreshing it first if needed) — the provider token put to use.
     pub async fn refresh_profile(&self, cookies: &CookieJar, identity_id: &str, client: &ClientInfo) -> Result<(), AppError> {
         let (_, user) = self.require_signed_in(cookies).await?;
-        let identity = account::identities_of(self.db(), &user.id)
+        let identity = account::identities_of(self.db().reads(), &user.id)
             .await?
             .into_iter()
             .find(|i| i.id == identity_id)
@@ -382,19 +407,23 @@ impl Latchkey {
         let profile = provider.fetch_profile(&access_token, subject).await.map_err(|e| {
             AppError::InvalidInput(format!("{provider_name} did not answer as expected, so nothing was changed ({e})."))
         })?;
-        let txn = self.db().begin().await?;
-        account::set_identity_profile(&txn, identity.clone(), profile.name, profile.picture).await?;
-        self.audit(
-            &txn,
-            &user.id,
-            EventKind::ProfileUpdated,
-            Some(&identity.provider_id),
-            Some(format!("profile refreshed from {provider_name}")),
-            Some(client),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(())
+        let (user, identity, profile, provider_name) = (&user, &identity, &profile, &provider_name);
+        retry(|| async move {
+            let txn = self.db().begin().await?;
+            account::set_identity_profile(&txn, identity.clone(), profile.name.clone(), profile.picture.clone()).await?;
+            self.audit(
+                &txn,
+                &user.id,
+                EventKind::ProfileUpdated,
+                Some(&identity.provider_id),
+                Some(format!("profile refreshed from {provider_name}")),
+                Some(client),
+            )
+            .await?;
+            txn.commit().await?;
+            Ok::<_, AppError>(())
+        })
+        .await
     }
 
     /// The identity waiting in this browser to be linked to the signed-in account, if any.
@@ -415,7 +444,7 @@ impl Latchkey {
             .filter(pending_link::Column::BrowserHash.eq(sha256_hex(&browser)))
             .filter(pending_link::Column::ExistingUserId.eq(user_id))
             .filter(pending_link::Column::ExpiresAt.gt(chrono::Utc::now()))
-            .one(self.db())
+            .one(self.db().reads())
             .await?)
     }
 
@@ -434,28 +463,32 @@ impl Latchkey {
             // Not kept while the link waits; the provider's tokens arrive at its next sign-in.
             tokens: Default::default(),
         };
-        let txn = self.db().begin().await?;
-        let deleted = pending_link::Entity::delete_by_id(pending.token_hash.clone()).exec(&txn).await?;
-        if deleted.rows_affected != 1 {
-            return Err(AppError::NotFound);
-        }
-        account::attach_identity(&txn, &user.id, &pending.provider_id, &verified).await.map_err(|e| match e {
-            ProvisionError::Conflict => AppError::InvalidInput(
-                "That account was linked to another latchkey account in the meantime, so it was not linked.".into(),
-            ),
-            ProvisionError::Database(e) => AppError::Database(e),
-        })?;
-        self.audit(&txn, &user.id, EventKind::IdentityLinked, Some(&pending.provider_id), pending.email.clone(), Some(client))
-            .await?;
-        txn.commit().await?;
-        Ok(())
+        let (user, pending, verified) = (&user, &pending, &verified);
+        retry(|| async move {
+            let txn = self.db().begin().await?;
+            let deleted = pending_link::Entity::delete_by_id(pending.token_hash.clone()).exec(&txn).await?;
+            if deleted.rows_affected != 1 {
+                return Err(AppError::NotFound);
+            }
+            account::attach_identity(&txn, &user.id, &pending.provider_id, verified).await.map_err(|e| match e {
+                ProvisionError::Conflict => AppError::InvalidInput(
+                    "That account was linked to another latchkey account in the meantime, so it was not linked.".into(),
+                ),
+                ProvisionError::Database(e) => AppError::Database(e),
+            })?;
+            let (provider, email) = (Some(pending.provider_id.as_str()), pending.email.clone());
+            self.audit(&txn, &user.id, EventKind::IdentityLinked, provider, email, Some(client)).await?;
+            txn.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Forgets the identity waiting in this browser.
     pub async fn dismiss_pending_link(&self, cookies: &CookieJar) -> Result<(), AppError> {
         let (_, user) = self.require_signed_in(cookies).await?;
         if let Some(pending) = self.find_pending_link(cookies, &user.id).await? {
-            pending_link::Entity::delete_by_id(pending.token_hash).exec(self.db()).await?;
+            retry(|| pending_link::Entity::delete_by_id(pending.token_hash.clone()).exec(self.db().writes())).await?;
         }
         Ok(())
     }
@@ -464,19 +497,22 @@ impl Latchkey {
     /// anonymised. Needs a recent sign-in.
     pub async fn delete_account(&self, cookies: &CookieJar, client: &ClientInfo) -> Result<(), AppError> {
         let (_, user) = self.require_recent_sign_in(cookies).await?;
-        let txn = self.db().begin().await?;
-        let mut held = Vec::new();
-        for identity in account::identities_of(&txn, &user.id).await? {
-            let tokens = crate::tokens::held_tokens(&txn, &self.inner.cipher, &identity.id).await.ok().flatten();
-            held.push((identity.provider_id, tokens));
-        }
-        account::delete_user(&txn, &user.id).await?;
-        audit::record(
-            &txn,
-            audit::Event { user_id: None, kind: EventKind::AccountDeleted, provider_id: None, detail: None, client: Some(client) },
-        )
+        let user = &user;
+        let held = retry(|| async move {
+            let txn = self.db().begin().await?;
+            let mut held = Vec::new();
+            for identity in account::identities_of(&txn, &user.id).await? {
+                let tokens = crate::tokens::held_tokens(&txn, &self.inner.cipher, &identity.id).await.ok().flatten();
+                held.push((identity.provider_id, tokens));
+            }
+            account::delete_user(&txn, &user.id).await?;
+            let event =
+                audit::Event { user_id: None, kind: EventKind::AccountDeleted, provider_id: None, detail: None, client: Some(client) };
+            audit::record(&txn, event).await?;
+            txn.commit().await?;
+            Ok::<_, AppError>(held)
+        })
         .await?;
-        txn.commit().await?;
         tracing::info!(user = %user.id, "account deleted");
         for (provider_id, tokens) in held {
             self.revoke_at_provider(&provider_id, tokens).await;

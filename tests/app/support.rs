@@ -94,7 +94,7 @@ impl TestApp {
         let application = Application::build(config).await.expect("the app starts");
         let latchkey = application.latchkey().clone();
         tokio::spawn(application.serve(listener));
-        let db = latchkey.db().clone();
+        let db = latchkey.db().writes().clone();
         Some(TestApp { base: Url::parse(&format!("http://{address}")).ok()?, latchkey, db, _data_dir: data_dir })
     }
 

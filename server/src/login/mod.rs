@@ -9,9 +9,7 @@ mod return_to;
 use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, Set};
 use url::Url;
 
 pub use return_to::safe_return_to;
@@ -22,6 +20,7 @@ use crate::provider::VerifiedIdentity;
 use crate::provider::{ProviderError, Providers};
 use crate::session::{ClientInfo, Sessions};
 use crate::storage::entities::{pending_link, pending_login, session};
+use crate::storage::{self, Database, Transient};
 use crate::tokens::{self, TokenCipher};
 use crate::util::{random_token, sha256_hex};
 
@@ -103,14 +102,14 @@ pub struct SignedIn {
 
 #[derive(Clone)]
 pub struct LoginFlow {
-    db: DatabaseConnection,
+    db: Database,
     providers: Providers,
     sessions: Sessions,
     cipher: Arc<TokenCipher>,
 }
 
 impl LoginFlow {
-    pub fn new(db: DatabaseConnection, providers: Providers, sessions: Sessions, cipher: Arc<TokenCipher>) -> Self {
+    pub fn new(db: Database, providers: Providers, sessions: Sessions, cipher: Arc<TokenCipher>) -> Self {
         LoginFlow { db, providers, sessions, cipher }
     }
 
@@ -129,14 +128,10 @@ impl LoginFlow {
             Some(token) => token.to_string(),
             None => random_token(),
         };
+        // Discovery (a network call) happens here, before any write.
         let request = provider.authorization_request().await?;
         let now = Utc::now();
-        // Old attempts are useless; clearing them here keeps the table small without a job.
-        pending_login::Entity::delete_many()
-            .filter(pending_login::Column::ExpiresAt.lt(now))
-            .exec(&self.db)
-            .await?;
-        pending_login::ActiveModel {
+        let pending = pending_login::ActiveModel {
             state_hash: Set(sha256_hex(&request.state)),
             browser_hash: Set(sha256_hex(&browser_token)),
             purpose: Set(match &purpose {
@@ -153,8 +148,15 @@ impl LoginFlow {
             return_to: Set(safe_return_to(return_to)),
             created_at: Set(now),
             expires_at: Set(now + PENDING_LOGIN_LIFETIME),
-        }
-        .insert(&self.db)
+        };
+        let pending = &pending;
+        storage::retry(|| async move {
+            let txn = self.db.begin().await?;
+            // Old attempts are useless; clearing them here keeps the table small without a job.
+            pending_login::Entity::delete_many().filter(pending_login::Column::ExpiresAt.lt(now)).exec(&txn).await?;
+            pending.clone().insert(&txn).await?;
+            txn.commit().await
+        })
         .await?;
         Ok(LoginStart { redirect_to: request.url, browser_token })
     }
@@ -171,7 +173,7 @@ impl LoginFlow {
             .providers
             .get(provider_id)
             .ok_or_else(|| LoginError::UnknownProvider(provider_id.to_string()))?;
-        let pending = self.consume_pending_login(params.state.as_deref(), browser_token).await;
+        let pending = storage::retry(|| self.consume_pending_login(params.state.as_deref(), browser_token)).await;
         if let Some(error) = &params.error {
             // The provider said no; whatever happened to the pending login, that is the news.
             return Err(LoginError::ProviderDenied {
@@ -200,20 +202,10 @@ impl LoginFlow {
             client,
         };
         // A concurrent first sign-in of the same identity loses the unique-key race, then
-        // finds the identity the winner created; SQLite may also refuse a write that raced
-        // another one ("database is locked"). Both are settled by running it again.
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.complete(&context).await {
-                Err(Failure::Conflict) if attempt < 3 => continue,
-                Err(Failure::Database(e)) if attempt < 3 && is_transient(&e) => {
-                    tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
-                    continue;
-                }
-                other => return other.map_err(Failure::into_login_error),
-            }
-        }
+        // finds the identity the winner created; a busy database refuses a write now and then.
+        // Both are settled by running the whole completion again.
+        let context = &context;
+        storage::retry(|| self.complete(context)).await.map_err(Failure::into_login_error)
     }
 
     /// Provisioning (or linking), the audit event and the session land together or not at all.
@@ -224,7 +216,7 @@ impl LoginFlow {
             PURPOSE_LINK => {
                 let linking_user = c.pending.user_id.clone().unwrap_or_default();
                 let still_signed_in = match c.previous_session_token {
-                    Some(token) => self.sessions.authenticate(token).await?.map(|(_, user)| user.id),
+                    Some(token) => self.sessions.find_live(&txn, token).await?.map(|(_, user)| user.id),
                     None => None,
                 };
                 if still_signed_in.as_deref() != Some(linking_user.as_str()) {
@@ -239,7 +231,7 @@ impl LoginFlow {
                         // Never move an identity between accounts; tell the person who tried.
                         drop(txn);
                         audit::record(
-                            &self.db,
+                            self.db.writes(),
                             Event {
                                 user_id: Some(&linking_user),
                                 kind: EventKind::SignInFailed,
@@ -344,9 +336,10 @@ impl LoginFlow {
     async fn hold_for_linking(&self, c: &Completion<'_>, existing_user_id: &str) -> Result<CallbackOutcome, Failure> {
         let now = Utc::now();
         let browser_hash = c.browser_token.map(sha256_hex).unwrap_or_default();
+        let txn = self.db.begin().await?;
         pending_link::Entity::delete_many()
             .filter(pending_link::Column::BrowserHash.eq(browser_hash.clone()))
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
         pending_link::ActiveModel {
             token_hash: Set(sha256_hex(&random_token())),
@@ -362,9 +355,9 @@ impl LoginFlow {
             created_at: Set(now),
             expires_at: Set(now + PENDING_LOGIN_LIFETIME),
         }
-        .insert(&self.db)
+        .insert(&txn)
         .await?;
-        let provider_ids = account::identities_of(&self.db, existing_user_id)
+        let provider_ids = account::identities_of(&txn, existing_user_id)
             .await?
             .into_iter()
             .map(|identity| identity.provider_id)
@@ -374,6 +367,7 @@ impl LoginFlow {
                 }
                 ids
             });
+        txn.commit().await?;
         Ok(CallbackOutcome::EmailBelongsToExistingAccount {
             email: c.verified.email.clone().unwrap_or_default(),
             provider_ids,
@@ -390,7 +384,7 @@ impl LoginFlow {
         let state = state.filter(|s| !s.is_empty()).ok_or(LoginError::MissingState)?;
         let state_hash = sha256_hex(state);
         let pending = pending_login::Entity::find_by_id(state_hash.clone())
-            .one(&self.db)
+            .one(self.db.reads())
             .await?
             .ok_or(LoginError::NoPendingLogin)?;
         let browser_hash = browser_token.map(sha256_hex).unwrap_or_default();
@@ -400,7 +394,7 @@ impl LoginFlow {
         let deleted = pending_login::Entity::delete_many()
             .filter(pending_login::Column::StateHash.eq(state_hash))
             .filter(pending_login::Column::BrowserHash.eq(browser_hash))
-            .exec(&self.db)
+            .exec(self.db.writes())
             .await?;
         if deleted.rows_affected != 1 {
             return Err(LoginError::NoPendingLogin);
@@ -452,10 +446,30 @@ impl Failure {
     }
 }
 
-/// Errors that a second try can clear: SQLite's lock contention between two writers.
-fn is_transient(error: &DbErr) -> bool {
-    let text = error.to_string();
-    text.contains("database is locked") || text.contains("(code: 5)") || text.contains("(code: 517)")
+impl Transient for Failure {
+    fn is_transient(&self) -> bool {
+        match self {
+            Failure::Conflict => true,
+            Failure::Database(e) => e.is_transient(),
+            Failure::Login(e) => e.is_transient(),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Conflict => write!(f, "the identity was created concurrently"),
+            Failure::Login(e) => e.fmt(f),
+            Failure::Database(e) => e.fmt(f),
+        }
+    }
+}
+
+impl Transient for LoginError {
+    fn is_transient(&self) -> bool {
+        matches!(self, LoginError::Database(e) if e.is_transient())
+    }
 }
 
 pub(crate) fn is_well_formed_token(token: &str) -> bool {

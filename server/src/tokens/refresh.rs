@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use sea_orm::sea_query::{Condition, Expr};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{STATUS_RECONNECT_NEEDED, Sealed, TokenCipher, TokenError};
 use crate::provider::{Provider, ProviderError, ProviderTokens};
 use crate::storage::entities::provider_token;
+use crate::storage::{Database, retry};
 
 /// Refresh a little before expiry so a token never dies in flight.
 const EARLY: TimeDelta = TimeDelta::seconds(60);
@@ -35,7 +36,7 @@ impl RefreshLocks {
 }
 
 pub async fn valid_access_token(
-    db: &DatabaseConnection,
+    db: &Database,
     cipher: &TokenCipher,
     locks: &RefreshLocks,
     provider: &Provider,
@@ -66,11 +67,12 @@ pub async fn valid_access_token(
 
 /// The stored access token if it is still good; `None` if it needs a refresh.
 async fn fresh_access_token(
-    db: &DatabaseConnection,
+    db: &Database,
     cipher: &TokenCipher,
     identity_id: &str,
 ) -> Result<Option<String>, TokenError> {
-    let row = provider_token::Entity::find_by_id(identity_id.to_string()).one(db).await?.ok_or(TokenError::NoTokens)?;
+    let row =
+        provider_token::Entity::find_by_id(identity_id.to_string()).one(db.reads()).await?.ok_or(TokenError::NoTokens)?;
     if row.status == STATUS_RECONNECT_NEEDED {
         return Err(TokenError::ReconnectNeeded);
     }
@@ -82,28 +84,31 @@ async fn fresh_access_token(
     Ok(Some(cipher.open(&sealed, identity_id)?))
 }
 
-async fn claim_lease(db: &DatabaseConnection, identity_id: &str) -> Result<bool, TokenError> {
-    let now = Utc::now();
-    let claimed = provider_token::Entity::update_many()
-        .col_expr(provider_token::Column::RefreshLockUntil, Expr::value(Some(now + LEASE)))
-        .filter(provider_token::Column::IdentityId.eq(identity_id))
-        .filter(
-            Condition::any()
-                .add(provider_token::Column::RefreshLockUntil.is_null())
-                .add(provider_token::Column::RefreshLockUntil.lt(now)),
-        )
-        .exec(db)
-        .await?;
+async fn claim_lease(db: &Database, identity_id: &str) -> Result<bool, TokenError> {
+    let claimed = retry(|| {
+        let now = Utc::now();
+        provider_token::Entity::update_many()
+            .col_expr(provider_token::Column::RefreshLockUntil, Expr::value(Some(now + LEASE)))
+            .filter(provider_token::Column::IdentityId.eq(identity_id))
+            .filter(
+                Condition::any()
+                    .add(provider_token::Column::RefreshLockUntil.is_null())
+                    .add(provider_token::Column::RefreshLockUntil.lt(now)),
+            )
+            .exec(db.writes())
+    })
+    .await?;
     Ok(claimed.rows_affected == 1)
 }
 
 async fn refresh_holding_lease(
-    db: &DatabaseConnection,
+    db: &Database,
     cipher: &TokenCipher,
     provider: &Provider,
     identity_id: &str,
 ) -> Result<String, TokenError> {
-    let row = provider_token::Entity::find_by_id(identity_id.to_string()).one(db).await?.ok_or(TokenError::NoTokens)?;
+    let row =
+        provider_token::Entity::find_by_id(identity_id.to_string()).one(db.reads()).await?.ok_or(TokenError::NoTokens)?;
     let Some(refresh_ciphertext) = row.refresh_token.clone() else {
         mark_reconnect_needed(db, identity_id).await?;
         return Err(TokenError::ReconnectNeeded);
@@ -132,31 +137,40 @@ async fn refresh_holding_lease(
 }
 
 async fn store_refreshed(
-    db: &DatabaseConnection,
+    db: &Database,
     cipher: &TokenCipher,
     identity_id: &str,
     tokens: &ProviderTokens,
 ) -> Result<(), TokenError> {
     // `store` replaces the row, which also clears the lease.
-    super::store(db, cipher, identity_id, tokens).await?;
+    retry(|| async {
+        let txn = db.begin().await?;
+        super::store(&txn, cipher, identity_id, tokens).await?;
+        txn.commit().await
+    })
+    .await?;
     Ok(())
 }
 
-async fn mark_reconnect_needed(db: &DatabaseConnection, identity_id: &str) -> Result<(), TokenError> {
-    provider_token::Entity::update_many()
-        .col_expr(provider_token::Column::Status, Expr::value(STATUS_RECONNECT_NEEDED))
-        .col_expr(provider_token::Column::RefreshLockUntil, Expr::value(Option::<chrono::DateTime<Utc>>::None))
-        .filter(provider_token::Column::IdentityId.eq(identity_id))
-        .exec(db)
-        .await?;
+async fn mark_reconnect_needed(db: &Database, identity_id: &str) -> Result<(), TokenError> {
+    retry(|| {
+        provider_token::Entity::update_many()
+            .col_expr(provider_token::Column::Status, Expr::value(STATUS_RECONNECT_NEEDED))
+            .col_expr(provider_token::Column::RefreshLockUntil, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+            .filter(provider_token::Column::IdentityId.eq(identity_id))
+            .exec(db.writes())
+    })
+    .await?;
     Ok(())
 }
 
-async fn release_lease(db: &DatabaseConnection, identity_id: &str) -> Result<(), TokenError> {
-    provider_token::Entity::update_many()
-        .col_expr(provider_token::Column::RefreshLockUntil, Expr::value(Option::<chrono::DateTime<Utc>>::None))
-        .filter(provider_token::Column::IdentityId.eq(identity_id))
-        .exec(db)
-        .await?;
+async fn release_lease(db: &Database, identity_id: &str) -> Result<(), TokenError> {
+    retry(|| {
+        provider_token::Entity::update_many()
+            .col_expr(provider_token::Column::RefreshLockUntil, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+            .filter(provider_token::Column::IdentityId.eq(identity_id))
+            .exec(db.writes())
+    })
+    .await?;
     Ok(())
 }

@@ -113,7 +113,7 @@ impl ProviderApp {
         values.extend(providers.into_iter().map(|(k, v)| (k.into(), v.into())));
         let config = Config::from_values(values).expect("the test configuration is valid");
         let application = Application::build(config).await.expect("the app starts");
-        let db = application.latchkey().db().clone();
+        let db = application.latchkey().db().writes().clone();
         tokio::spawn(application.serve(listener));
         ProviderApp { base: Url::parse(&format!("http://{address}")).expect("a URL"), db, _data_dir: data_dir }
     }
