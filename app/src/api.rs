@@ -30,12 +30,7 @@ impl Me {
     /// choices for the primary email.
     pub fn verified_emails(&self) -> Vec<String> {
         let mut emails: Vec<String> = Vec::new();
-        for email in self
-            .identities
-            .iter()
-            .filter(|i| i.email_verified)
-            .filter_map(|i| i.email.as_ref())
-        {
+        for email in self.identities.iter().filter(|i| i.email_verified).filter_map(|i| i.email.as_ref()) {
             if !emails.iter().any(|e| e.eq_ignore_ascii_case(email)) {
                 emails.push(email.clone());
             }
@@ -91,18 +86,12 @@ impl Identity {
 
     /// Where the "Refresh profile from provider" form posts.
     pub fn refresh_profile_action(&self) -> String {
-        format!(
-            "/account/identities/{}/refresh-profile",
-            encode_component(&self.id)
-        )
+        format!("/account/identities/{}/refresh-profile", encode_component(&self.id))
     }
 
     /// Where "Reconnect" sends the browser: signing in with the provider again.
     pub fn reconnect_href(&self) -> String {
-        format!(
-            "/auth/{}/login?return_to=/accounts",
-            encode_component(&self.provider)
-        )
+        format!("/auth/{}/login?return_to=/accounts", encode_component(&self.provider))
     }
 
     /// "GitHub (ada@example.com)": the provider, told apart by email or name
@@ -183,10 +172,7 @@ pub struct ProviderButton {
 impl ProviderButton {
     /// Where the button sends the browser to start signing in.
     pub fn login_href(&self) -> String {
-        format!(
-            "/auth/{}/login?return_to=/profile",
-            encode_component(&self.id)
-        )
+        format!("/auth/{}/login?return_to=/profile", encode_component(&self.id))
     }
 
     /// Where the "Link …" form posts to start linking this provider.
@@ -210,10 +196,7 @@ impl ProviderButton {
 pub async fn current_user() -> Result<Option<Me>, ServerFnError> {
     let latchkey = latchkey()?;
     let cookies = leptos_axum::extract::<axum_extra::extract::CookieJar>().await?;
-    let user = latchkey
-        .current_user(&cookies)
-        .await
-        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    let user = latchkey.current_user(&cookies).await.map_err(|e| ServerFnError::new(e.to_string()))?;
     Ok(user.map(Me::from))
 }
 
@@ -221,15 +204,7 @@ pub async fn current_user() -> Result<Option<Me>, ServerFnError> {
 #[server(endpoint = "sign_in_providers")]
 pub async fn sign_in_providers() -> Result<Vec<ProviderButton>, ServerFnError> {
     let latchkey = latchkey()?;
-    Ok(latchkey
-        .providers()
-        .into_iter()
-        .map(|p| ProviderButton {
-            id: p.id,
-            name: p.name,
-            kind: p.kind,
-        })
-        .collect())
+    Ok(latchkey.providers().into_iter().map(|p| ProviderButton { id: p.id, name: p.name, kind: p.kind }).collect())
 }
 
 /// Changes the signed-in person's display name; returns the name as stored.
@@ -240,16 +215,13 @@ pub async fn sign_in_providers() -> Result<Vec<ProviderButton>, ServerFnError> {
 pub async fn update_display_name(display_name: String) -> Result<String, ServerFnError> {
     let latchkey = latchkey()?;
     let cookies = leptos_axum::extract::<axum_extra::extract::CookieJar>().await?;
-    let result = latchkey
-        .update_display_name(&cookies, display_name.trim())
-        .await
-        .map_err(|e| {
-            // 422 for a name the core refuses, 401 without a session, …
-            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-                response.set_status(status_of(&e));
-            }
-            e.to_string()
-        });
+    let result = latchkey.update_display_name(&cookies, display_name.trim()).await.map_err(|e| {
+        // 422 for a name the core refuses, 401 without a session, …
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(status_of(&e));
+        }
+        e.to_string()
+    });
 
     if is_plain_form_post() {
         let location = match &result {
@@ -270,10 +242,7 @@ pub async fn update_display_name(display_name: String) -> Result<String, ServerF
 /// back to `/profile`, carrying any error message in `?error=` (with
 /// `form=profile`, so the page shows it next to this form).
 #[server(endpoint = "update_profile")]
-pub async fn update_profile(
-    primary_email: String,
-    picture_identity: String,
-) -> Result<SavedProfile, ServerFnError> {
+pub async fn update_profile(primary_email: String, picture_identity: String) -> Result<SavedProfile, ServerFnError> {
     let latchkey = latchkey()?;
     let cookies = leptos_axum::extract::<axum_extra::extract::CookieJar>().await?;
     let primary_email = Some(primary_email.trim()).filter(|e| !e.is_empty());
@@ -281,10 +250,7 @@ pub async fn update_profile(
     let result = latchkey
         .update_profile(&cookies, primary_email, picture_identity)
         .await
-        .map(|user| SavedProfile {
-            email: user.email,
-            picture: user.picture,
-        })
+        .map(|user| SavedProfile { email: user.email, picture: user.picture })
         .map_err(|e| {
             if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
                 response.set_status(status_of(&e));
@@ -295,10 +261,7 @@ pub async fn update_profile(
     if is_plain_form_post() {
         let location = match &result {
             Ok(_) => "/profile".to_string(),
-            Err(message) => format!(
-                "/profile?form=profile&error={}",
-                encode_component(message)
-            ),
+            Err(message) => format!("/profile?form=profile&error={}", encode_component(message)),
         };
         leptos_axum::redirect(&location);
     }
@@ -311,10 +274,7 @@ pub async fn update_profile(
 pub async fn pending_link() -> Result<Option<PendingLinkInfo>, ServerFnError> {
     let latchkey = latchkey()?;
     let cookies = leptos_axum::extract::<axum_extra::extract::CookieJar>().await?;
-    let pending = latchkey
-        .pending_link(&cookies)
-        .await
-        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    let pending = latchkey.pending_link(&cookies).await.map_err(|e| ServerFnError::new(e.to_string()))?;
     Ok(pending.map(|p| PendingLinkInfo {
         provider: p.provider,
         provider_name: p.provider_name,
@@ -383,9 +343,7 @@ pub async fn security_activity(page: u64) -> Result<Option<ActivityPage>, Server
 pub fn error_message(error: &ServerFnError) -> String {
     match error {
         ServerFnError::ServerError(message) => message.clone(),
-        ServerFnError::Request(_) => {
-            "Could not reach the server. Check your connection and try again.".to_string()
-        }
+        ServerFnError::Request(_) => "Could not reach the server. Check your connection and try again.".to_string(),
         _ => "Something went wrong. Please try again.".to_string(),
     }
 }
@@ -395,9 +353,7 @@ pub fn encode_component(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for byte in value.bytes() {
         match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(byte as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(byte as char),
             _ => out.push_str(&format!("%{byte:02X}")),
         }
     }
@@ -423,11 +379,7 @@ fn status_of(error: &latchkey_server::AppError) -> http::StatusCode {
 fn is_plain_form_post() -> bool {
     use_context::<http::request::Parts>()
         .and_then(|parts| {
-            parts
-                .headers
-                .get(http::header::ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| v.contains("text/html"))
+            parts.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html"))
         })
         .unwrap_or(false)
 }
@@ -456,8 +408,7 @@ impl From<latchkey_server::IdentityView> for Identity {
 #[cfg(feature = "ssr")]
 impl From<latchkey_server::CurrentUser> for Me {
     fn from(current: latchkey_server::CurrentUser) -> Self {
-        let identities: Vec<Identity> =
-            current.identities.into_iter().map(Identity::from).collect();
+        let identities: Vec<Identity> = current.identities.into_iter().map(Identity::from).collect();
         let session_identity = current
             .signed_in_with
             .as_deref()
@@ -487,11 +438,7 @@ mod tests {
 
     #[test]
     fn login_href_and_kind() {
-        let b = ProviderButton {
-            id: "corp-sso".into(),
-            name: "Corp".into(),
-            kind: "weird".into(),
-        };
+        let b = ProviderButton { id: "corp-sso".into(), name: "Corp".into(), kind: "weird".into() };
         assert_eq!(b.login_href(), "/auth/corp-sso/login?return_to=/profile");
         assert_eq!(b.style_kind(), "oidc");
         assert_eq!(b.link_action(), "/auth/corp-sso/link");
@@ -524,10 +471,7 @@ mod tests {
             i.token_status = Some(status.into());
             assert_eq!(i.token_state(), state);
         }
-        assert_eq!(
-            i.refresh_profile_action(),
-            "/account/identities/id%2F1/refresh-profile"
-        );
+        assert_eq!(i.refresh_profile_action(), "/account/identities/id%2F1/refresh-profile");
         assert_eq!(i.reconnect_href(), "/auth/corp%20sso/login?return_to=/accounts");
     }
 }

@@ -58,10 +58,7 @@ fn browser_name(ua: &str) -> Option<&'static str> {
         ("reqwest", "reqwest"),
         ("python-requests/", "Python requests"),
     ];
-    BROWSERS
-        .iter()
-        .find(|(marker, _)| ua.contains(marker))
-        .map(|(_, name)| *name)
+    BROWSERS.iter().find(|(marker, _)| ua.contains(marker)).map(|(_, name)| *name)
 }
 
 fn os_name(ua: &str) -> Option<&'static str> {
@@ -78,10 +75,7 @@ fn os_name(ua: &str) -> Option<&'static str> {
         ("FreeBSD", "FreeBSD"),
         ("OpenBSD", "OpenBSD"),
     ];
-    SYSTEMS
-        .iter()
-        .find(|(marker, _)| ua.contains(marker))
-        .map(|(_, name)| *name)
+    SYSTEMS.iter().find(|(marker, _)| ua.contains(marker)).map(|(_, name)| *name)
 }
 
 /// What happened, for people: "Signed in", "Failed sign-in", …

@@ -18,8 +18,8 @@ use leptos_router::{
 };
 
 use crate::pages::{
-    accounts::AccountsPage, activity::SecurityActivityPage, home::HomePage, not_found::NotFound,
-    profile::ProfilePage, sessions::SessionsPage,
+    accounts::AccountsPage, activity::SecurityActivityPage, home::HomePage, not_found::NotFound, profile::ProfilePage,
+    sessions::SessionsPage,
 };
 
 /// The HTML document around the app, rendered on the server for every page.

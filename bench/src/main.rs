@@ -205,7 +205,13 @@ impl People {
 }
 
 /// `count` complete sign-ins, `concurrency` at a time.
-async fn sign_ins(target: &Target, http: &reqwest::Client, people: &Arc<People>, concurrency: usize, count: usize) -> SignInPhase {
+async fn sign_ins(
+    target: &Target,
+    http: &reqwest::Client,
+    people: &Arc<People>,
+    concurrency: usize,
+    count: usize,
+) -> SignInPhase {
     let remaining = Arc::new(AtomicUsize::new(count));
     let before = target.pid.and_then(|pid| ProcessSample::read(pid).ok());
     let started = Instant::now();
@@ -267,7 +273,13 @@ impl SignInOutcome {
 }
 
 /// Signs in `connections` people, then each loads `path` over and over for the phase's time.
-async fn page_loads(args: &Args, target: &Target, http: &reqwest::Client, people: &Arc<People>, url: &Url) -> PagePhase {
+async fn page_loads(
+    args: &Args,
+    target: &Target,
+    http: &reqwest::Client,
+    people: &Arc<People>,
+    url: &Url,
+) -> PagePhase {
     let mut browsers = Vec::new();
     let mut setup_failures = Vec::new();
     for _ in 0..args.connections.max(1) {
@@ -280,14 +292,16 @@ async fn page_loads(args: &Args, target: &Target, http: &reqwest::Client, people
     let duration = Duration::from_secs(args.seconds.max(1));
     let connections = browsers.len();
     let alongside = (args.with_sign_ins > 0).then(|| {
-        let (target_base, provider, http, people) = (target.base.clone(), target.provider.clone(), http.clone(), people.clone());
+        let (target_base, provider, http, people) =
+            (target.base.clone(), target.provider.clone(), http.clone(), people.clone());
         let concurrency = args.with_sign_ins;
         tokio::spawn(async move {
             let deadline = Instant::now() + duration;
             let started = Instant::now();
             let workers: Vec<_> = (0..concurrency)
                 .map(|_| {
-                    let (base, provider, http, people) = (target_base.clone(), provider.clone(), http.clone(), people.clone());
+                    let (base, provider, http, people) =
+                        (target_base.clone(), provider.clone(), http.clone(), people.clone());
                     tokio::spawn(async move {
                         let mut outcome = SignInOutcome::default();
                         while Instant::now() < deadline {
@@ -367,7 +381,10 @@ fn print_table(report: &Report) {
     let database = report.database.map(|d| format!("{d:?}").to_lowercase()).unwrap_or_else(|| "as running".into());
     println!("\nlatchkey-bench — server {}, database {database}", report.server);
     println!("\ncomplete sign-ins (login → provider → callback → /api/me), each a new browser and person");
-    println!("{:>11} {:>9} {:>9} {:>12} {:>9} {:>9} {:>16}", "concurrency", "sign-ins", "failures", "sign-ins/s", "p50 ms", "p99 ms", "CPU ms/sign-in");
+    println!(
+        "{:>11} {:>9} {:>9} {:>12} {:>9} {:>9} {:>16}",
+        "concurrency", "sign-ins", "failures", "sign-ins/s", "p50 ms", "p99 ms", "CPU ms/sign-in"
+    );
     for phase in &report.sign_ins {
         println!(
             "{:>11} {:>9} {:>9} {:>12.0} {:>9.1} {:>9.1} {:>16}",
@@ -384,7 +401,16 @@ fn print_table(report: &Report) {
         println!("\nsigned-in page loads");
         println!(
             "{:<10} {:>5} {:>9} {:>7} {:>9} {:>8} {:>8} {:>9} {:>12} {:>22}",
-            "page", "conns", "requests", "errors", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "req/CPU-s", "sign-ins alongside"
+            "page",
+            "conns",
+            "requests",
+            "errors",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "p99.9 ms",
+            "req/CPU-s",
+            "sign-ins alongside"
         );
         for phase in &report.pages {
             let alongside = phase

@@ -42,7 +42,8 @@ pub struct ProcessSample {
 
 impl ProcessSample {
     pub fn read(pid: u32) -> Result<ProcessSample, String> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| format!("/proc/{pid}/stat: {e}"))?;
+        let stat =
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| format!("/proc/{pid}/stat: {e}"))?;
         let status =
             std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("/proc/{pid}/status: {e}"))?;
         Ok(ProcessSample { cpu: cpu_time(&stat, clock_ticks_per_second())?, peak_rss: peak_rss(&status)? })

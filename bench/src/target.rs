@@ -56,7 +56,9 @@ impl Target {
         let issuer = serve_provider(&base).await?;
         let data_dir = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
         let (database_url, postgres) = match launch.database {
-            DatabaseKind::Sqlite => (format!("sqlite://{}?mode=rwc", data_dir.path().join("latchkey.db").display()), None),
+            DatabaseKind::Sqlite => {
+                (format!("sqlite://{}?mode=rwc", data_dir.path().join("latchkey.db").display()), None)
+            }
             DatabaseKind::Postgres => {
                 let (url, admin, name) = fresh_postgres_database(launch.postgres_admin_url).await?;
                 (url, Some((admin, name)))

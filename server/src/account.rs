@@ -203,7 +203,9 @@ pub async fn user_with_verified_email(db: &impl ConnectionTrait, email: &str) ->
     use sea_orm::sea_query::{Expr, Func};
     let found = identity::Entity::find()
         .filter(identity::Column::EmailVerified.eq(true))
-        .filter(Expr::expr(Func::lower(Expr::col((identity::Entity, identity::Column::Email)))).eq(email.to_lowercase()))
+        .filter(
+            Expr::expr(Func::lower(Expr::col((identity::Entity, identity::Column::Email)))).eq(email.to_lowercase()),
+        )
         .order_by_asc(identity::Column::CreatedAt)
         .find_also_related(user::Entity)
         .one(db)

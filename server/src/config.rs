@@ -250,10 +250,7 @@ impl Config {
     pub fn load() -> Result<Self, ConfigError> {
         let env: HashMap<String, String> = std::env::vars().collect();
         let mut values = BTreeMap::new();
-        let file = env
-            .get("LATCHKEY_CONFIG_FILE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("latchkey.toml"));
+        let file = env.get("LATCHKEY_CONFIG_FILE").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("latchkey.toml"));
         let explicit = env.contains_key("LATCHKEY_CONFIG_FILE");
         if explicit || file.exists() {
             values.extend(read_toml_file(&file)?);
@@ -269,10 +266,8 @@ impl Config {
     pub fn from_values<K: AsRef<str>, V: AsRef<str>>(
         values: impl IntoIterator<Item = (K, V)>,
     ) -> Result<Self, ConfigError> {
-        let values: BTreeMap<String, String> = values
-            .into_iter()
-            .map(|(k, v)| (k.as_ref().to_string(), v.as_ref().to_string()))
-            .collect();
+        let values: BTreeMap<String, String> =
+            values.into_iter().map(|(k, v)| (k.as_ref().to_string(), v.as_ref().to_string())).collect();
         let mut p = Problems::default();
         let get = |name: &str| values.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
 
@@ -293,9 +288,8 @@ impl Config {
             }
         };
 
-        let public_url_text = get("LATCHKEY_PUBLIC_URL")
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("http://{listen_addr}"));
+        let public_url_text =
+            get("LATCHKEY_PUBLIC_URL").map(str::to_string).unwrap_or_else(|| format!("http://{listen_addr}"));
         let public_url = match parse_base_url(&public_url_text) {
             Ok(url) => {
                 if environment == Environment::Production && url.scheme() != "https" {
@@ -313,7 +307,9 @@ impl Config {
 
         let data_dir = PathBuf::from(get("LATCHKEY_DATA_DIR").unwrap_or("data"));
         let database_url = match get("LATCHKEY_DATABASE_URL") {
-            Some(url) if url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Some(url)
+                if url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://") =>
+            {
                 url.to_string()
             }
             Some(_) => {
@@ -325,7 +321,10 @@ impl Config {
 
         let secret_key = match get("LATCHKEY_SECRET_KEY") {
             Some(text) => SecretKey::from_hex(text).unwrap_or_else(|| {
-                p.add("LATCHKEY_SECRET_KEY", "must be 64 hexadecimal characters (32 bytes); `openssl rand -hex 32` makes one");
+                p.add(
+                    "LATCHKEY_SECRET_KEY",
+                    "must be 64 hexadecimal characters (32 bytes); `openssl rand -hex 32` makes one",
+                );
                 SecretKey::generate()
             }),
             None => {
@@ -351,8 +350,22 @@ impl Config {
         }
 
         let sessions = SessionSettings {
-            idle_timeout: Duration::from_secs(60 * positive_number(&mut p, get("LATCHKEY_SESSION_IDLE_MINUTES"), "LATCHKEY_SESSION_IDLE_MINUTES", 60 * 24 * 7)),
-            absolute_timeout: Duration::from_secs(3600 * positive_number(&mut p, get("LATCHKEY_SESSION_MAX_HOURS"), "LATCHKEY_SESSION_MAX_HOURS", 24 * 30)),
+            idle_timeout: Duration::from_secs(
+                60 * positive_number(
+                    &mut p,
+                    get("LATCHKEY_SESSION_IDLE_MINUTES"),
+                    "LATCHKEY_SESSION_IDLE_MINUTES",
+                    60 * 24 * 7,
+                ),
+            ),
+            absolute_timeout: Duration::from_secs(
+                3600 * positive_number(
+                    &mut p,
+                    get("LATCHKEY_SESSION_MAX_HOURS"),
+                    "LATCHKEY_SESSION_MAX_HOURS",
+                    24 * 30,
+                ),
+            ),
         };
         let provider_timeout = Duration::from_secs(positive_number(
             &mut p,
@@ -496,17 +509,21 @@ fn parse_providers(values: &BTreeMap<String, String>, p: &mut Problems) -> Vec<P
     for key in values.keys() {
         let Some(rest) = key.strip_prefix(PROVIDER_PREFIX) else { continue };
         // The longest matching field wins, so no field can swallow part of another.
-        let field = PROVIDER_FIELDS
-            .iter()
-            .filter(|field| rest.ends_with(&format!("_{field}")))
-            .max_by_key(|field| field.len());
+        let field =
+            PROVIDER_FIELDS.iter().filter(|field| rest.ends_with(&format!("_{field}"))).max_by_key(|field| field.len());
         match field.map(|field| &rest[..rest.len() - field.len() - 1]) {
             Some(id) if !id.is_empty() => {
                 if !ids.iter().any(|known| known == id) {
                     ids.push(id.to_string());
                 }
             }
-            _ => p.add(key, format!("is not a known provider setting (expected {PROVIDER_PREFIX}<ID>_<{}>)", PROVIDER_FIELDS.join("|"))),
+            _ => p.add(
+                key,
+                format!(
+                    "is not a known provider setting (expected {PROVIDER_PREFIX}<ID>_<{}>)",
+                    PROVIDER_FIELDS.join("|")
+                ),
+            ),
         }
     }
     let mut providers = Vec::new();
@@ -550,7 +567,10 @@ fn parse_providers(values: &BTreeMap<String, String>, p: &mut Problems) -> Vec<P
                     .map(|domain| domain.to_ascii_lowercase())
                     .collect::<Vec<_>>();
                 if let Some(bad) = allowed_domains.iter().find(|domain| !is_domain(domain)) {
-                    p.add(&var("ALLOWED_DOMAINS"), format!("`{bad}` is not a domain name (expected e.g. `example.com,example.org`)"));
+                    p.add(
+                        &var("ALLOWED_DOMAINS"),
+                        format!("`{bad}` is not a domain name (expected e.g. `example.com,example.org`)"),
+                    );
                 }
                 (Some(ProviderKind::Google(GoogleSettings { allowed_domains })), issuer)
             }
@@ -570,7 +590,10 @@ fn parse_providers(values: &BTreeMap<String, String>, p: &mut Problems) -> Vec<P
                     .map(|tid| tid.to_ascii_lowercase())
                     .collect::<Vec<_>>();
                 if let Some(bad) = allowed_tenants.iter().find(|tid| !is_guid(tid)) {
-                    p.add(&var("ALLOWED_TENANTS"), format!("`{bad}` is not a tenant id (expected GUIDs, comma-separated)"));
+                    p.add(
+                        &var("ALLOWED_TENANTS"),
+                        format!("`{bad}` is not a tenant id (expected GUIDs, comma-separated)"),
+                    );
                 }
                 let issuer_text = get("ISSUER").unwrap_or(MICROSOFT_ISSUER).replace("{tenant}", &tenant);
                 let issuer = provider_url(p, &var("ISSUER"), &issuer_text);
@@ -590,7 +613,8 @@ fn parse_providers(values: &BTreeMap<String, String>, p: &mut Problems) -> Vec<P
                 (kind, issuer)
             }
             Some("github") => {
-                let authorize_url = provider_url(p, &var("AUTHORIZE_URL"), get("AUTHORIZE_URL").unwrap_or(GITHUB_AUTHORIZE_URL));
+                let authorize_url =
+                    provider_url(p, &var("AUTHORIZE_URL"), get("AUTHORIZE_URL").unwrap_or(GITHUB_AUTHORIZE_URL));
                 let token_url = provider_url(p, &var("TOKEN_URL"), get("TOKEN_URL").unwrap_or(GITHUB_TOKEN_URL));
                 let api_url = provider_url(p, &var("API_URL"), get("API_URL").unwrap_or(GITHUB_API_URL));
                 match (authorize_url, token_url, api_url) {
@@ -620,7 +644,10 @@ fn parse_providers(values: &BTreeMap<String, String>, p: &mut Problems) -> Vec<P
             ];
             for (field, kinds) in owners {
                 if get(field).is_some() && !kinds.contains(&kind_name) {
-                    p.add(&var(field), format!("does not apply to kind `{kind_name}` (only to `{}`)", kinds.join("`, `")));
+                    p.add(
+                        &var(field),
+                        format!("does not apply to kind `{kind_name}` (only to `{}`)", kinds.join("`, `")),
+                    );
                 }
             }
         }
@@ -634,7 +661,8 @@ fn parse_providers(values: &BTreeMap<String, String>, p: &mut Problems) -> Vec<P
         }
         let is_github = kind_name.as_deref() == Some("github");
         let default_scopes = if is_github { GITHUB_DEFAULT_SCOPES } else { DEFAULT_SCOPES };
-        let scopes: Vec<String> = get("SCOPES").unwrap_or(default_scopes).split_whitespace().map(str::to_string).collect();
+        let scopes: Vec<String> =
+            get("SCOPES").unwrap_or(default_scopes).split_whitespace().map(str::to_string).collect();
         if !is_github && !scopes.iter().any(|s| s == "openid") {
             p.add(&var("SCOPES"), "must include `openid`");
         }
@@ -649,7 +677,9 @@ fn parse_providers(values: &BTreeMap<String, String>, p: &mut Problems) -> Vec<P
         if p.0.len() != before {
             continue;
         }
-        if let (Some(kind), Some(issuer), Some(client_id), Some(client_secret)) = (kind, issuer, client_id, client_secret) {
+        if let (Some(kind), Some(issuer), Some(client_id), Some(client_secret)) =
+            (kind, issuer, client_id, client_secret)
+        {
             let default_name = match &kind {
                 ProviderKind::Oidc => raw_id.clone(),
                 ProviderKind::Google(_) => "Google".to_string(),
@@ -690,13 +720,7 @@ fn provider_url(p: &mut Problems, variable: &str, text: &str) -> Option<Url> {
 
 /// `a, b ,c` → `["a", "b", "c"]`; empty items are dropped.
 fn comma_list(value: Option<&str>) -> Vec<String> {
-    value
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|item| !item.is_empty())
-        .map(str::to_string)
-        .collect()
+    value.unwrap_or_default().split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_string).collect()
 }
 
 /// A DNS name with at least two labels: `example.com`, `contoso.onmicrosoft.com`.
@@ -716,7 +740,10 @@ fn is_domain(text: &str) -> bool {
 pub(crate) fn is_guid(text: &str) -> bool {
     let groups: Vec<&str> = text.split('-').collect();
     groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(group, len)| group.len() == len && group.chars().all(|c| c.is_ascii_hexdigit()))
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(group, len)| group.len() == len && group.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// The Microsoft issuer with its tenant path segment replaced by `{tenantid}`, or `None` when
@@ -759,12 +786,17 @@ pub(crate) fn flatten_toml(text: &str) -> Result<BTreeMap<String, String>, Strin
                 for (field, value) in settings {
                     out.insert(
                         format!("{PROVIDER_PREFIX}{}_{}", id.to_ascii_uppercase(), field.to_ascii_uppercase()),
-                        toml_scalar(&value).ok_or_else(|| format!("provider.{id}.{field} must be a string, number or boolean"))?,
+                        toml_scalar(&value)
+                            .ok_or_else(|| format!("provider.{id}.{field} must be a string, number or boolean"))?,
                     );
                 }
             }
         } else {
-            let name = if key == "site_addr" { "LEPTOS_SITE_ADDR".to_string() } else { format!("LATCHKEY_{}", key.to_ascii_uppercase()) };
+            let name = if key == "site_addr" {
+                "LEPTOS_SITE_ADDR".to_string()
+            } else {
+                format!("LATCHKEY_{}", key.to_ascii_uppercase())
+            };
             out.insert(name, toml_scalar(&value).ok_or_else(|| format!("{key} must be a string, number or boolean"))?);
         }
     }
@@ -873,14 +905,22 @@ mod tests {
         assert_eq!(google.scopes, ["openid", "email", "profile"]);
         assert_eq!(google.kind, ProviderKind::Google(GoogleSettings { allowed_domains: vec![] }));
 
-        let google = provider("google", &[("ALLOWED_DOMAINS", "Example.com, example.org"), ("ISSUER", "http://127.0.0.1:9")]).expect("valid");
+        let google =
+            provider("google", &[("ALLOWED_DOMAINS", "Example.com, example.org"), ("ISSUER", "http://127.0.0.1:9")])
+                .expect("valid");
         assert_eq!(google.issuer.as_str(), "http://127.0.0.1:9/");
         assert_eq!(
             google.kind,
             ProviderKind::Google(GoogleSettings { allowed_domains: vec!["example.com".into(), "example.org".into()] })
         );
-        assert_eq!(provider("google", &[("ALLOWED_DOMAINS", "not a domain")]).unwrap_err(), ["LATCHKEY_PROVIDER_P_ALLOWED_DOMAINS"]);
-        assert_eq!(provider("google", &[("ISSUER", "http://google.example")]).unwrap_err(), ["LATCHKEY_PROVIDER_P_ISSUER"]);
+        assert_eq!(
+            provider("google", &[("ALLOWED_DOMAINS", "not a domain")]).unwrap_err(),
+            ["LATCHKEY_PROVIDER_P_ALLOWED_DOMAINS"]
+        );
+        assert_eq!(
+            provider("google", &[("ISSUER", "http://google.example")]).unwrap_err(),
+            ["LATCHKEY_PROVIDER_P_ISSUER"]
+        );
     }
 
     #[test]
@@ -903,7 +943,8 @@ mod tests {
         let tid = "11111111-1111-1111-1111-111111111111";
         let one = provider("microsoft", &[("TENANT", &tid.to_ascii_uppercase())]).expect("valid");
         assert_eq!(one.issuer.as_str(), format!("https://login.microsoftonline.com/{tid}/v2.0"));
-        let local = provider("microsoft", &[("ISSUER", "http://127.0.0.1:9/{tenant}/v2.0"), ("ALLOWED_TENANTS", tid)]).expect("valid");
+        let local = provider("microsoft", &[("ISSUER", "http://127.0.0.1:9/{tenant}/v2.0"), ("ALLOWED_TENANTS", tid)])
+            .expect("valid");
         assert_eq!(local.issuer.as_str(), "http://127.0.0.1:9/common/v2.0");
         let ProviderKind::Microsoft(settings) = local.kind else { panic!("a Microsoft provider") };
         assert_eq!(settings.issuer_template, "http://127.0.0.1:9/{tenantid}/v2.0");
@@ -912,8 +953,14 @@ mod tests {
         assert_eq!(literal.issuer.as_str(), "http://127.0.0.1:9/common/v2.0");
 
         assert_eq!(provider("microsoft", &[("TENANT", "not/a tenant")]).unwrap_err(), ["LATCHKEY_PROVIDER_P_TENANT"]);
-        assert_eq!(provider("microsoft", &[("ALLOWED_TENANTS", "contoso.com")]).unwrap_err(), ["LATCHKEY_PROVIDER_P_ALLOWED_TENANTS"]);
-        assert_eq!(provider("microsoft", &[("ISSUER", "http://127.0.0.1:9/v2.0")]).unwrap_err(), ["LATCHKEY_PROVIDER_P_ISSUER"]);
+        assert_eq!(
+            provider("microsoft", &[("ALLOWED_TENANTS", "contoso.com")]).unwrap_err(),
+            ["LATCHKEY_PROVIDER_P_ALLOWED_TENANTS"]
+        );
+        assert_eq!(
+            provider("microsoft", &[("ISSUER", "http://127.0.0.1:9/v2.0")]).unwrap_err(),
+            ["LATCHKEY_PROVIDER_P_ISSUER"]
+        );
     }
 
     #[test]
@@ -927,21 +974,32 @@ mod tests {
         assert_eq!(settings.token_url.as_str(), GITHUB_TOKEN_URL);
         assert_eq!(settings.api("/user"), "https://api.github.com/user");
 
-        let local = provider("github", &[("API_URL", "http://127.0.0.1:9/api/v3/"), ("SCOPES", "read:user")]).expect("valid");
+        let local =
+            provider("github", &[("API_URL", "http://127.0.0.1:9/api/v3/"), ("SCOPES", "read:user")]).expect("valid");
         assert_eq!(local.issuer.as_str(), "http://127.0.0.1:9/api/v3");
         let ProviderKind::GitHub(settings) = local.kind else { panic!("a GitHub provider") };
         assert_eq!(settings.api("/user"), "http://127.0.0.1:9/api/v3/user");
 
-        assert_eq!(provider("github", &[("TOKEN_URL", "http://github.example/token")]).unwrap_err(), ["LATCHKEY_PROVIDER_P_TOKEN_URL"]);
-        assert_eq!(provider("github", &[("AUTHORIZE_URL", "nope")]).unwrap_err(), ["LATCHKEY_PROVIDER_P_AUTHORIZE_URL"]);
+        assert_eq!(
+            provider("github", &[("TOKEN_URL", "http://github.example/token")]).unwrap_err(),
+            ["LATCHKEY_PROVIDER_P_TOKEN_URL"]
+        );
+        assert_eq!(
+            provider("github", &[("AUTHORIZE_URL", "nope")]).unwrap_err(),
+            ["LATCHKEY_PROVIDER_P_AUTHORIZE_URL"]
+        );
     }
 
     #[test]
     fn settings_of_another_kind_are_named() {
-        assert_eq!(provider("github", &[("ISSUER", "https://github.com")]).unwrap_err(), ["LATCHKEY_PROVIDER_P_ISSUER"]);
+        assert_eq!(
+            provider("github", &[("ISSUER", "https://github.com")]).unwrap_err(),
+            ["LATCHKEY_PROVIDER_P_ISSUER"]
+        );
         assert_eq!(provider("google", &[("TENANT", "common")]).unwrap_err(), ["LATCHKEY_PROVIDER_P_TENANT"]);
         assert_eq!(
-            provider("oidc", &[("ISSUER", "https://sso.example.com"), ("API_URL", "https://api.example.com")]).unwrap_err(),
+            provider("oidc", &[("ISSUER", "https://sso.example.com"), ("API_URL", "https://api.example.com")])
+                .unwrap_err(),
             ["LATCHKEY_PROVIDER_P_API_URL"]
         );
         assert_eq!(provider("saml", &[]).unwrap_err(), ["LATCHKEY_PROVIDER_P_KIND"]);

@@ -127,7 +127,9 @@ impl Sessions {
     pub async fn revoke_token(&self, token: &str) -> Result<bool, DbErr> {
         let token_hash = sha256_hex(token);
         let result = storage::retry(|| {
-            session::Entity::delete_many().filter(session::Column::TokenHash.eq(token_hash.clone())).exec(self.db.writes())
+            session::Entity::delete_many()
+                .filter(session::Column::TokenHash.eq(token_hash.clone()))
+                .exec(self.db.writes())
         })
         .await?;
         Ok(result.rows_affected > 0)

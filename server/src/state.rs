@@ -13,13 +13,13 @@ use crate::account::ProvisionError;
 use crate::audit::{self, EventKind};
 use crate::provider::VerifiedIdentity;
 use crate::session::ClientInfo;
-use crate::tokens::{RefreshLocks, TokenCipher, TokenError};
 use crate::storage::entities::{pending_link, session};
 use crate::storage::{Database, retry};
+use crate::tokens::{RefreshLocks, TokenCipher, TokenError};
 use crate::util::sha256_hex;
 use crate::{
-    ActivityPage, ActivityView, AppError, Config, CurrentUser, IdentityView, PendingLinkView, ProviderSummary, SessionView,
-    UserView, account, http,
+    ActivityPage, ActivityView, AppError, Config, CurrentUser, IdentityView, PendingLinkView, ProviderSummary,
+    SessionView, UserView, account, http,
 };
 
 /// The one handle to latchkey's core; cheap to clone.
@@ -57,7 +57,11 @@ impl Latchkey {
         let mut dev_idps = Vec::new();
         for n in 1..=config.dev_idps {
             // "dev" at /dev-idp, then "dev2" at /dev-idp2: independent issuers, like two companies.
-            let (id, name) = if n == 1 { (DEV_PROVIDER_ID.to_string(), "Dev provider".to_string()) } else { (format!("{DEV_PROVIDER_ID}{n}"), format!("Dev provider {n}")) };
+            let (id, name) = if n == 1 {
+                (DEV_PROVIDER_ID.to_string(), "Dev provider".to_string())
+            } else {
+                (format!("{DEV_PROVIDER_ID}{n}"), format!("Dev provider {n}"))
+            };
             let mount = if n == 1 { "/dev-idp".to_string() } else { format!("/dev-idp{n}") };
             let client = DevClient {
                 client_id: format!("latchkey-{id}"),
@@ -84,7 +88,18 @@ impl Latchkey {
         let sessions = Sessions::new(db.clone(), config.sessions);
         let cipher = Arc::new(TokenCipher::new(&config.secret_key, &[]));
         let login_flow = LoginFlow::new(db.clone(), providers.clone(), sessions.clone(), cipher.clone());
-        Ok(Latchkey { inner: Arc::new(Inner { config, db, providers, sessions, login_flow, dev_idps, cipher, refresh_locks: RefreshLocks::default() }) })
+        Ok(Latchkey {
+            inner: Arc::new(Inner {
+                config,
+                db,
+                providers,
+                sessions,
+                login_flow,
+                dev_idps,
+                cipher,
+                refresh_locks: RefreshLocks::default(),
+            }),
+        })
     }
 
     /// `/auth/*`, `/api/me` and (when enabled) `/dev-idp/*`.
@@ -127,7 +142,14 @@ impl Latchkey {
             .await?
             .ok_or(TokenError::NoTokens)?;
         let provider = self.inner.providers.get(&identity.provider_id).ok_or(TokenError::NoTokens)?;
-        crate::tokens::valid_access_token(self.db(), &self.inner.cipher, &self.inner.refresh_locks, provider, identity_id).await
+        crate::tokens::valid_access_token(
+            self.db(),
+            &self.inner.cipher,
+            &self.inner.refresh_locks,
+            provider,
+            identity_id,
+        )
+        .await
     }
 
     pub fn login_flow(&self) -> &LoginFlow {
@@ -173,7 +195,10 @@ impl Latchkey {
             .find(|identity| Some(&identity.id) == session.identity_id.as_ref())
             .map(|identity| identity.provider_id.clone());
         let token_rows = crate::storage::entities::provider_token::Entity::find()
-            .filter(crate::storage::entities::provider_token::Column::IdentityId.is_in(identities.iter().map(|i| i.id.clone())))
+            .filter(
+                crate::storage::entities::provider_token::Column::IdentityId
+                    .is_in(identities.iter().map(|i| i.id.clone())),
+            )
             .all(self.db().reads())
             .await?;
         let now = chrono::Utc::now();
@@ -215,7 +240,8 @@ impl Latchkey {
         let user = retry(|| async move {
             let txn = self.db().begin().await?;
             let user = account::rename(&txn, user.clone(), name.clone()).await?;
-            self.audit(&txn, &user.id, EventKind::ProfileUpdated, None, Some("display name changed".into()), None).await?;
+            self.audit(&txn, &user.id, EventKind::ProfileUpdated, None, Some("display name changed".into()), None)
+                .await?;
             txn.commit().await?;
             Ok::<_, AppError>(user)
         })
@@ -241,18 +267,18 @@ impl Latchkey {
                     .filter(|i| i.email_verified)
                     .filter_map(|i| i.email.clone())
                     .find(|e| e.eq_ignore_ascii_case(email))
-                    .ok_or_else(|| AppError::InvalidInput("Choose one of the verified emails of your linked accounts.".into()))?,
+                    .ok_or_else(|| {
+                        AppError::InvalidInput("Choose one of the verified emails of your linked accounts.".into())
+                    })?,
             ),
         };
         let picture = match picture_from_identity.filter(|p| !p.is_empty()) {
             None => None,
-            Some(identity_id) => Some(
-                identities
-                    .iter()
-                    .find(|i| i.id == identity_id)
-                    .and_then(|i| i.picture.clone())
-                    .ok_or_else(|| AppError::InvalidInput("Choose a picture from one of your linked accounts.".into()))?,
-            ),
+            Some(identity_id) => {
+                Some(identities.iter().find(|i| i.id == identity_id).and_then(|i| i.picture.clone()).ok_or_else(
+                    || AppError::InvalidInput("Choose a picture from one of your linked accounts.".into()),
+                )?)
+            }
         };
         let (user, email, picture) = (&user, &email, &picture);
         let user = retry(|| async move {
@@ -312,7 +338,12 @@ impl Latchkey {
     }
 
     /// Ends one of the person's sessions (any browser).
-    pub async fn revoke_session(&self, cookies: &CookieJar, session_id: &str, client: &ClientInfo) -> Result<(), AppError> {
+    pub async fn revoke_session(
+        &self,
+        cookies: &CookieJar,
+        session_id: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
         let (_, user) = self.require_signed_in(cookies).await?;
         let user = &user;
         retry(|| async move {
@@ -358,7 +389,12 @@ impl Latchkey {
     }
 
     /// Removes one of the person's identities: never the last one, only after a recent sign-in.
-    pub async fn unlink_identity(&self, cookies: &CookieJar, identity_id: &str, client: &ClientInfo) -> Result<(), AppError> {
+    pub async fn unlink_identity(
+        &self,
+        cookies: &CookieJar,
+        identity_id: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
         let (_, user) = self.require_recent_sign_in(cookies).await?;
         let user = &user;
         let (provider_id, held) = retry(|| async move {
@@ -385,7 +421,12 @@ impl Latchkey {
 
     /// Reads name and picture again from the provider's API with the identity's access token
     /// (refreshing it first if needed) — the provider token put to use.
-    pub async fn refresh_profile(&self, cookies: &CookieJar, identity_id: &str, client: &ClientInfo) -> Result<(), AppError> {
+    pub async fn refresh_profile(
+        &self,
+        cookies: &CookieJar,
+        identity_id: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
         let (_, user) = self.require_signed_in(cookies).await?;
         let identity = account::identities_of(self.db().reads(), &user.id)
             .await?
@@ -396,7 +437,9 @@ impl Latchkey {
         let provider_name = self.provider_name(&identity.provider_id);
         let access_token = self.provider_access_token(identity_id).await.map_err(|e| match e {
             TokenError::Database(e) => AppError::Database(e),
-            TokenError::NoTokens => AppError::InvalidInput(format!("latchkey holds no access to {provider_name} for this account.")),
+            TokenError::NoTokens => {
+                AppError::InvalidInput(format!("latchkey holds no access to {provider_name} for this account."))
+            }
             TokenError::ReconnectNeeded => AppError::InvalidInput(format!(
                 "{provider_name} no longer accepts latchkey's access. Sign in with {provider_name} again to reconnect."
             )),
@@ -410,7 +453,8 @@ impl Latchkey {
         let (user, identity, profile, provider_name) = (&user, &identity, &profile, &provider_name);
         retry(|| async move {
             let txn = self.db().begin().await?;
-            account::set_identity_profile(&txn, identity.clone(), profile.name.clone(), profile.picture.clone()).await?;
+            account::set_identity_profile(&txn, identity.clone(), profile.name.clone(), profile.picture.clone())
+                .await?;
             self.audit(
                 &txn,
                 &user.id,
@@ -438,7 +482,11 @@ impl Latchkey {
         }))
     }
 
-    async fn find_pending_link(&self, cookies: &CookieJar, user_id: &str) -> Result<Option<pending_link::Model>, AppError> {
+    async fn find_pending_link(
+        &self,
+        cookies: &CookieJar,
+        user_id: &str,
+    ) -> Result<Option<pending_link::Model>, AppError> {
         let Some(browser) = http::login_token(self.config(), cookies) else { return Ok(None) };
         Ok(pending_link::Entity::find()
             .filter(pending_link::Column::BrowserHash.eq(sha256_hex(&browser)))
@@ -506,8 +554,13 @@ impl Latchkey {
                 held.push((identity.provider_id, tokens));
             }
             account::delete_user(&txn, &user.id).await?;
-            let event =
-                audit::Event { user_id: None, kind: EventKind::AccountDeleted, provider_id: None, detail: None, client: Some(client) };
+            let event = audit::Event {
+                user_id: None,
+                kind: EventKind::AccountDeleted,
+                provider_id: None,
+                detail: None,
+                client: Some(client),
+            };
             audit::record(&txn, event).await?;
             txn.commit().await?;
             Ok::<_, AppError>(held)

@@ -18,7 +18,8 @@ on_every_backend!(
 async fn a_callback_without_state_is_rejected(app: TestApp) {
     let browser = app.browser();
     let mut callback = browser.approved_callback(&Person::ada()).await;
-    let without_state: Vec<(String, String)> = callback.query_pairs().into_owned().filter(|(k, _)| k != "state").collect();
+    let without_state: Vec<(String, String)> =
+        callback.query_pairs().into_owned().filter(|(k, _)| k != "state").collect();
     callback.query_pairs_mut().clear().extend_pairs(without_state);
 
     let response = browser.follow(&callback).await;
@@ -81,7 +82,10 @@ async fn denying_consent_at_the_provider_shows_an_error_page_and_signs_nobody_in
     let browser = app.browser();
     let authorize = browser.start_sign_in(None).await;
     let callback = browser.decide_at_provider(&authorize, &Person::ada(), "deny").await;
-    assert_eq!(callback.query_pairs().find(|(k, _)| k == "error").map(|(_, v)| v.into_owned()).as_deref(), Some("access_denied"));
+    assert_eq!(
+        callback.query_pairs().find(|(k, _)| k == "error").map(|(_, v)| v.into_owned()).as_deref(),
+        Some("access_denied")
+    );
 
     let response = browser.follow(&callback).await;
 

@@ -54,7 +54,11 @@ rejects!(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotated_provider_keys_are_fetched_once_and_sign_in_still_works() {
-    let app = TestApp::spawn_with(Backend::Sqlite, Options { jwks_refetch_interval: Some(Duration::ZERO), ..Default::default() }).await;
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        Options { jwks_refetch_interval: Some(Duration::ZERO), ..Default::default() },
+    )
+    .await;
     app.browser().sign_in_as(&Person::ada()).await;
     let fetches_before = app.dev_idp().jwks_fetch_count();
 

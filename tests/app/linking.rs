@@ -33,7 +33,8 @@ async fn linking_while_signed_in_adds_the_identity_and_rotates_the_session(app: 
     assert_eq!(app.users().await, 1);
     assert_eq!(app.identities().await, 2);
     let (_, me) = browser.me().await;
-    let providers: Vec<_> = me["accounts"].as_array().expect("accounts").iter().map(|a| a["provider"].clone()).collect();
+    let providers: Vec<_> =
+        me["accounts"].as_array().expect("accounts").iter().map(|a| a["provider"].clone()).collect();
     assert_eq!(providers, ["dev", "dev2"]);
     let after = browser.session_cookie().expect("still signed in");
     assert_ne!(before, after, "linking rotates the session");

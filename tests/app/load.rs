@@ -26,7 +26,8 @@ async fn sixty_four_people_signing_in_at_once_all_get_a_working_session_while_pa
     let mut loaders = Vec::new();
     for n in 0..PAGE_LOADERS {
         let browser = app.browser();
-        let response = browser.sign_in_as(&Person::new(&format!("Reader {n}"), &format!("reader{n}@example.test"))).await;
+        let response =
+            browser.sign_in_as(&Person::new(&format!("Reader {n}"), &format!("reader{n}@example.test"))).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         loaders.push(browser);
     }
@@ -87,7 +88,11 @@ async fn sign_in_completely(browser: &Browser, person: &Person) -> Result<String
     let status = callback.status();
     if status != StatusCode::SEE_OTHER || location(&callback).path() != "/profile" {
         let body = callback.text().await.unwrap_or_default();
-        return Err(format!("{}: callback answered {status}: {}", person.email, body.chars().take(300).collect::<String>()));
+        return Err(format!(
+            "{}: callback answered {status}: {}",
+            person.email,
+            body.chars().take(300).collect::<String>()
+        ));
     }
     let (status, me) = browser.me().await;
     if status != StatusCode::OK || me["user"]["email"] != person.email.as_str() {

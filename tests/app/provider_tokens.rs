@@ -15,7 +15,8 @@ async fn the_database_holds_no_plaintext_provider_token(app: TestApp) {
     let current = app.latchkey.current_user(&browser.cookie_jar()).await.expect("query").expect("signed in");
     let identity_id = &current.identities[0].id;
 
-    let row = provider_token::Entity::find_by_id(identity_id.clone()).one(&app.db).await.expect("query").expect("stored");
+    let row =
+        provider_token::Entity::find_by_id(identity_id.clone()).one(&app.db).await.expect("query").expect("stored");
     let access_token = tokens::access_token(&app.db, app.latchkey.token_cipher(), identity_id)
         .await
         .expect("opens with the app's key")
@@ -34,7 +35,10 @@ async fn the_database_holds_no_plaintext_provider_token(app: TestApp) {
 async fn expire_access_token(app: &TestApp) {
     use sea_orm::sea_query::Expr;
     provider_token::Entity::update_many()
-        .col_expr(provider_token::Column::ExpiresAt, Expr::value(Some(chrono::Utc::now() - chrono::TimeDelta::minutes(5))))
+        .col_expr(
+            provider_token::Column::ExpiresAt,
+            Expr::value(Some(chrono::Utc::now() - chrono::TimeDelta::minutes(5))),
+        )
         .exec(&app.db)
         .await
         .expect("update");
@@ -52,8 +56,12 @@ on_every_backend!(an_expired_access_token_is_refreshed_once_under_20_concurrent_
 async fn an_expired_access_token_is_refreshed_once_under_20_concurrent_requests(app: TestApp) {
     let identity_id = signed_in_identity(&app).await;
     let before = app.latchkey.provider_access_token(&identity_id).await.expect("a valid token");
-    let refresh_before =
-        provider_token::Entity::find_by_id(identity_id.clone()).one(&app.db).await.expect("query").expect("row").refresh_token;
+    let refresh_before = provider_token::Entity::find_by_id(identity_id.clone())
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("row")
+        .refresh_token;
     expire_access_token(&app).await;
 
     let calls: Vec<_> = (0..20)
@@ -127,7 +135,8 @@ async fn the_page_says_reconnect_needed_when_the_provider_refuses_the_refresh() 
     let app = TestApp::spawn(crate::support::Backend::Sqlite).await;
     let browser = app.browser();
     browser.sign_in_as(&Person::ada()).await;
-    let identity_id = app.latchkey.current_user(&browser.cookie_jar()).await.expect("q").expect("in").identities[0].id.clone();
+    let identity_id =
+        app.latchkey.current_user(&browser.cookie_jar()).await.expect("q").expect("in").identities[0].id.clone();
     expire_access_token(&app).await;
     app.misbehave(latchkey::latchkey_server::dev_idp::Misbehaviour::RefreshRejected);
 

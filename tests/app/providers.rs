@@ -17,7 +17,9 @@ fn with_settings(mut variables: Vec<(String, String)>, id: &str, extra: &[(&str,
     variables
 }
 
-fn identity_keys(identities: &[latchkey::latchkey_server::storage::entities::identity::Model]) -> Vec<(String, String)> {
+fn identity_keys(
+    identities: &[latchkey::latchkey_server::storage::entities::identity::Model],
+) -> Vec<(String, String)> {
     let mut keys: Vec<_> = identities.iter().map(|i| (i.issuer.clone(), i.subject.clone())).collect();
     keys.sort();
     keys
@@ -37,13 +39,16 @@ async fn google_accepts_both_spellings_of_its_issuer_as_one_identity() {
     let issuer = google.issuer();
     let without_scheme = issuer.strip_prefix("http://").expect("an http issuer").to_string();
 
-    google.next_sign_in(json!({"iss": issuer, "sub": "1089", "email": "ada@gmail.test", "email_verified": true, "name": "Ada"}));
+    google.next_sign_in(
+        json!({"iss": issuer, "sub": "1089", "email": "ada@gmail.test", "email_verified": true, "name": "Ada"}),
+    );
     let first = app.browser();
     let me = assert_signed_in(&first, first.sign_in("google").await).await;
     assert_eq!(me["accounts"][0]["provider"], "google");
     assert_eq!(me["accounts"][0]["email_verified"], true);
 
-    google.next_sign_in(json!({"iss": without_scheme, "sub": "1089", "email": "ada@gmail.test", "email_verified": true}));
+    google
+        .next_sign_in(json!({"iss": without_scheme, "sub": "1089", "email": "ada@gmail.test", "email_verified": true}));
     let second = app.browser();
     let me_again = assert_signed_in(&second, second.sign_in("google").await).await;
 
@@ -101,7 +106,8 @@ async fn google_asks_for_offline_access_only_beyond_sign_in_scopes() {
     assert_eq!(query(&authorize, "prompt"), None);
     assert_eq!(query(&authorize, "code_challenge_method").as_deref(), Some("S256"));
 
-    let (_google, app) = google(&[("SCOPES", "openid email profile https://www.googleapis.com/auth/calendar.readonly")]).await;
+    let (_google, app) =
+        google(&[("SCOPES", "openid email profile https://www.googleapis.com/auth/calendar.readonly")]).await;
     let authorize = app.browser().start("google").await;
     assert_eq!(query(&authorize, "access_type").as_deref(), Some("offline"));
     assert_eq!(query(&authorize, "prompt").as_deref(), Some("consent"));
@@ -129,7 +135,11 @@ async fn microsoft_the_same_email_from_another_tenant_is_a_different_user() {
     let (microsoft, app) = microsoft(&[]).await;
 
     // Ada, in tenant A, whose domain Microsoft verified (`xms_edov`).
-    microsoft.next_sign_in(from_tenant(&microsoft, TENANT_A, json!({"email": "ada@contoso.test", "xms_edov": true, "name": "Ada"})));
+    microsoft.next_sign_in(from_tenant(
+        &microsoft,
+        TENANT_A,
+        json!({"email": "ada@contoso.test", "xms_edov": true, "name": "Ada"}),
+    ));
     let ada = app.browser();
     let me_ada = assert_signed_in(&ada, ada.sign_in("ms").await).await;
     assert_eq!(me_ada["accounts"][0]["subject"], OID, "the subject is the object id");

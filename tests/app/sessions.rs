@@ -49,7 +49,11 @@ async fn an_idle_session_expires(app: TestApp) {
     let browser = app.browser();
     browser.sign_in_as(&Person::ada()).await;
     let long_ago = chrono::Utc::now() - chrono::TimeDelta::days(8);
-    session::Entity::update_many().col_expr(session::Column::LastSeenAt, Expr::value(long_ago)).exec(&app.db).await.expect("update");
+    session::Entity::update_many()
+        .col_expr(session::Column::LastSeenAt, Expr::value(long_ago))
+        .exec(&app.db)
+        .await
+        .expect("update");
 
     assert_eq!(browser.me().await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(app.sessions().await, 0, "the expired session is gone");
@@ -59,7 +63,11 @@ async fn a_session_expires_at_its_absolute_lifetime(app: TestApp) {
     let browser = app.browser();
     browser.sign_in_as(&Person::ada()).await;
     let past = chrono::Utc::now() - chrono::TimeDelta::seconds(1);
-    session::Entity::update_many().col_expr(session::Column::ExpiresAt, Expr::value(past)).exec(&app.db).await.expect("update");
+    session::Entity::update_many()
+        .col_expr(session::Column::ExpiresAt, Expr::value(past))
+        .exec(&app.db)
+        .await
+        .expect("update");
 
     assert_eq!(browser.me().await.0, StatusCode::UNAUTHORIZED);
 }

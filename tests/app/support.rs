@@ -280,18 +280,19 @@ impl Browser {
 
     pub async fn sign_out(&self) -> reqwest::Response {
         let url = self.base.join("/auth/logout").expect("a valid URL");
-        self.client.post(url).header("origin", self.base.origin().ascii_serialization()).send().await.expect("sign-out answers")
+        self.client
+            .post(url)
+            .header("origin", self.base.origin().ascii_serialization())
+            .send()
+            .await
+            .expect("sign-out answers")
     }
 
     /// The session cookie's value as the browser holds it.
     pub fn session_cookie(&self) -> Option<String> {
         use reqwest::cookie::CookieStore;
         let header = self.jar.cookies(&self.base)?;
-        header
-            .to_str()
-            .ok()?
-            .split("; ")
-            .find_map(|pair| pair.strip_prefix("latchkey_session=").map(str::to_string))
+        header.to_str().ok()?.split("; ").find_map(|pair| pair.strip_prefix("latchkey_session=").map(str::to_string))
     }
 }
 

@@ -50,11 +50,7 @@ pub fn initials(name: &str) -> String {
         .take(2)
         .flat_map(char::to_uppercase)
         .collect();
-    if letters.is_empty() {
-        "?".to_string()
-    } else {
-        letters
-    }
+    if letters.is_empty() { "?".to_string() } else { letters }
 }
 
 fn hue_for(seed: &str) -> u32 {

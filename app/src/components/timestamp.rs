@@ -7,10 +7,7 @@ use crate::format::{date_time, date_time_iso};
 /// after a label ("Linked " → "Linked 22 Nov 2026, 14:05 UTC"), as one piece
 /// of text.
 #[component]
-pub fn Timestamp(
-    at: DateTime<Utc>,
-    #[prop(optional, into)] label: Option<String>,
-) -> impl IntoView {
+pub fn Timestamp(at: DateTime<Utc>, #[prop(optional, into)] label: Option<String>) -> impl IntoView {
     let text = format!("{}{}", label.unwrap_or_default(), date_time(&at));
     view! { <time datetime=date_time_iso(&at)>{text}</time> }.into_any()
 }

@@ -3,8 +3,8 @@ use leptos_meta::Title;
 
 use crate::{
     api::{
-        Identity, Me, PendingLinkInfo, ProviderButton, TokenState, current_user,
-        encode_component, error_message, pending_link, sign_in_providers,
+        Identity, Me, PendingLinkInfo, ProviderButton, TokenState, current_user, encode_component, error_message,
+        pending_link, sign_in_providers,
     },
     components::{ProviderLinkForm, Timestamp},
     pages::{LoadError, Loading, PageFrame, signed_out_redirect},
@@ -45,11 +45,7 @@ pub fn AccountsPage() -> impl IntoView {
 }
 
 #[component]
-fn LinkedAccounts(
-    me: Me,
-    pending: Option<PendingLinkInfo>,
-    providers: Vec<ProviderButton>,
-) -> impl IntoView {
+fn LinkedAccounts(me: Me, pending: Option<PendingLinkInfo>, providers: Vec<ProviderButton>) -> impl IntoView {
     let only_one = me.identities.len() <= 1;
     let reauth_note = (!me.recently_signed_in && !only_one).then(|| {
         view! {
@@ -159,11 +155,8 @@ fn LinkedIdentity(identity: Identity, index: usize, only_one: bool) -> impl Into
         }
         None => view! { <p class="linked__email muted">"No email shared"</p> }.into_any(),
     };
-    let name = identity
-        .name
-        .clone()
-        .filter(|n| !n.trim().is_empty())
-        .map(|n| view! { <p class="linked__name">{n}</p> });
+    let name =
+        identity.name.clone().filter(|n| !n.trim().is_empty()).map(|n| view! { <p class="linked__name">{n}</p> });
 
     let access = identity
         .token_state()

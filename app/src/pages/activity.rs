@@ -44,11 +44,7 @@ pub fn SecurityActivityPage() -> impl IntoView {
 /// `?page=` (1-based, as people read it) to the core's zero-based page;
 /// anything unreadable is the first page.
 pub fn zero_based_page(param: Option<&str>) -> u64 {
-    param
-        .and_then(|p| p.trim().parse::<u64>().ok())
-        .filter(|n| *n >= 1)
-        .map(|n| n.min(MAX_PAGE) - 1)
-        .unwrap_or(0)
+    param.and_then(|p| p.trim().parse::<u64>().ok()).filter(|n| *n >= 1).map(|n| n.min(MAX_PAGE) - 1).unwrap_or(0)
 }
 
 fn page_href(one_based: u64) -> String {
@@ -64,11 +60,8 @@ fn ActivityLog(activity: ActivityPage) -> impl IntoView {
     let position = (pages > 1 && current <= pages).then(|| format!("Page {current} of {pages}"));
 
     let body = if activity.events.is_empty() {
-        let text = if pages == 0 {
-            "Nothing has happened on your account yet."
-        } else {
-            "There is nothing on this page."
-        };
+        let text =
+            if pages == 0 { "Nothing has happened on your account yet." } else { "There is nothing on this page." };
         view! { <p class="muted empty">{text}</p> }.into_any()
     } else {
         view! {
@@ -129,16 +122,10 @@ fn ActivityLog(activity: ActivityPage) -> impl IntoView {
 
 #[component]
 fn ActivityRow(event: ActivityEvent) -> impl IntoView {
-    let class = if activity_is_warning(&event.kind) {
-        "activity__event activity__event--warning"
-    } else {
-        "activity__event"
-    };
+    let class =
+        if activity_is_warning(&event.kind) { "activity__event activity__event--warning" } else { "activity__event" };
     let label = activity_label(&event.kind);
-    let browser = event
-        .user_agent
-        .as_deref()
-        .map(|ua| browser_summary(Some(ua)));
+    let browser = event.user_agent.as_deref().map(|ua| browser_summary(Some(ua)));
     let dash = || {
         view! {
             <span class="muted">

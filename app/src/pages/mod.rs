@@ -71,9 +71,6 @@ pub(crate) fn redirect_on_server(_path: &'static str) {
     #[cfg(feature = "ssr")]
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(http::StatusCode::FOUND);
-        response.insert_header(
-            http::header::LOCATION,
-            http::HeaderValue::from_static(_path),
-        );
+        response.insert_header(http::header::LOCATION, http::HeaderValue::from_static(_path));
     }
 }

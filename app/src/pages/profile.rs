@@ -70,12 +70,8 @@ fn Profile(me: Me) -> impl IntoView {
     let seed = me.id.clone();
     let choices = me.clone();
 
-    let other_identities: Vec<Identity> = me
-        .identities
-        .iter()
-        .filter(|i| me.session_identity.as_ref() != Some(*i))
-        .cloned()
-        .collect();
+    let other_identities: Vec<Identity> =
+        me.identities.iter().filter(|i| me.session_identity.as_ref() != Some(*i)).cloned().collect();
 
     view! {
         <section class="card card--profile" aria-labelledby="profile-name">
@@ -186,10 +182,8 @@ fn ProfileChoices(me: Me, action: ServerAction<UpdateProfile>) -> impl IntoView 
     let pending = action.pending();
 
     let emails = me.verified_emails();
-    let current_email = me
-        .email
-        .as_deref()
-        .and_then(|current| emails.iter().position(|e| e.eq_ignore_ascii_case(current)));
+    let current_email =
+        me.email.as_deref().and_then(|current| emails.iter().position(|e| e.eq_ignore_ascii_case(current)));
     let email_help = if emails.is_empty() {
         "None of your linked accounts shares a verified email address."
     } else {
@@ -207,10 +201,8 @@ fn ProfileChoices(me: Me, action: ServerAction<UpdateProfile>) -> impl IntoView 
             })
         })
         .collect();
-    let current_picture = me
-        .picture
-        .as_deref()
-        .and_then(|current| pictures.iter().position(|i| i.picture.as_deref() == Some(current)));
+    let current_picture =
+        me.picture.as_deref().and_then(|current| pictures.iter().position(|i| i.picture.as_deref() == Some(current)));
     let picture_options = pictures
         .iter()
         .enumerate()

@@ -72,10 +72,7 @@ fn SessionItem(session: SessionInfo, index: usize) -> impl IntoView {
     let browser = browser_summary(session.user_agent.as_deref());
     let user_agent = session.user_agent.clone();
     let ip = format!("IP address {}", session.ip.as_deref().unwrap_or("unknown"));
-    let via = session
-        .provider
-        .as_ref()
-        .map(|provider| view! { <li>{format!("Signed in via {provider}")}</li> });
+    let via = session.provider.as_ref().map(|provider| view! { <li>{format!("Signed in via {provider}")}</li> });
 
     let action = if session.current {
         view! { <SignOutButton/> }.into_any()

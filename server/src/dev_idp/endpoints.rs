@@ -14,9 +14,7 @@ use subtle::ConstantTimeEq as _;
 use super::jwt::{self, Signing};
 use super::pages::{self, UserForm};
 use super::params::{self, ParamError, Params};
-use super::store::{
-    ACCESS_TOKEN_LIFETIME, AccessGrant, CODE_LIFETIME, CodeGrant, Redemption, User,
-};
+use super::store::{ACCESS_TOKEN_LIFETIME, AccessGrant, CODE_LIFETIME, CodeGrant, Redemption, User};
 use super::{DevIdp, Misbehaviour, now, random_token, subject_for_email};
 
 /// The issuer the misbehaving provider claims to be (`iss` claim, `iss` parameter).
@@ -28,8 +26,7 @@ const ID_TOKEN_LIFETIME: i64 = 300;
 /// How long `SlowTokenEndpoint` stalls.
 const SLOW_TOKEN_DELAY: Duration = Duration::from_secs(30);
 const SCOPES_SUPPORTED: [&str; 3] = ["openid", "email", "profile"];
-const CSP: &str =
-    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'";
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'";
 
 // ---------------------------------------------------------------------------
 // Discovery and keys
@@ -90,30 +87,18 @@ enum AuthzError {
     /// The client or redirect URI cannot be trusted: show a page, never redirect.
     Page(String),
     /// Report the error to the client through its registered redirect URI.
-    Redirect {
-        error: &'static str,
-        description: String,
-        state: Option<String>,
-    },
+    Redirect { error: &'static str, description: String, state: Option<String> },
 }
 
 /// Validates an authorization request: the query of `GET /authorize`, or the
 /// form of `POST /authorize` (`posted`).
-fn validate_authz<'p>(
-    idp: &DevIdp,
-    p: &'p Params,
-    posted: bool,
-) -> Result<AuthzRequest<'p>, AuthzError> {
+fn validate_authz<'p>(idp: &DevIdp, p: &'p Params, posted: bool) -> Result<AuthzRequest<'p>, AuthzError> {
     let client = idp.client();
     let page = |e: ParamError| AuthzError::Page(e.describe());
-    let client_id = p
-        .single("client_id")
-        .map_err(page)?
-        .ok_or_else(|| AuthzError::Page("The request has no client_id.".into()))?;
+    let client_id =
+        p.single("client_id").map_err(page)?.ok_or_else(|| AuthzError::Page("The request has no client_id.".into()))?;
     if client_id != client.client_id {
-        return Err(AuthzError::Page(format!(
-            "Unknown client_id “{client_id}”."
-        )));
+        return Err(AuthzError::Page(format!("Unknown client_id “{client_id}”.")));
     }
     let redirect_uri = p
         .single("redirect_uri")
@@ -152,34 +137,19 @@ fn validate_authz<'p>(
         None => return Err(fail("code_challenge_method is required (PKCE with S256)")),
         Some(_) => return Err(fail("code_challenge_method must be S256")),
     }
-    let code_challenge = get("code_challenge")?
-        .ok_or_else(|| fail("code_challenge is required (PKCE with S256)"))?;
+    let code_challenge = get("code_challenge")?.ok_or_else(|| fail("code_challenge is required (PKCE with S256)"))?;
     if !params::is_pkce_string(code_challenge) {
         return Err(fail("code_challenge is malformed"));
     }
     let nonce = get("nonce")?;
-    Ok(AuthzRequest {
-        client_id,
-        redirect_uri,
-        state,
-        nonce,
-        code_challenge,
-        scope,
-    })
+    Ok(AuthzRequest { client_id, redirect_uri, state, nonce, code_challenge, scope })
 }
 
 fn invalid_request(description: String, state: Option<&str>) -> AuthzError {
-    AuthzError::Redirect {
-        error: "invalid_request",
-        description,
-        state: state.map(str::to_owned),
-    }
+    AuthzError::Redirect { error: "invalid_request", description, state: state.map(str::to_owned) }
 }
 
-pub(super) async fn authorize_get(
-    State(idp): State<DevIdp>,
-    RawQuery(query): RawQuery,
-) -> Response {
+pub(super) async fn authorize_get(State(idp): State<DevIdp>, RawQuery(query): RawQuery) -> Response {
     let params = Params::parse(query.unwrap_or_default().as_bytes());
     let req = match validate_authz(&idp, &params, false) {
         Ok(req) => req,
@@ -215,21 +185,11 @@ pub(super) async fn authorize_post(State(idp): State<DevIdp>, body: Bytes) -> Re
     let (name, email) = match (text("name"), text("email")) {
         (Ok(name), Ok(email)) => (name, email),
         (Err(e), _) | (_, Err(e)) => {
-            return sign_in_page(
-                &idp,
-                &req,
-                StatusCode::BAD_REQUEST,
-                &UserForm::DEFAULT,
-                Some(&e.describe()),
-            );
+            return sign_in_page(&idp, &req, StatusCode::BAD_REQUEST, &UserForm::DEFAULT, Some(&e.describe()));
         }
     };
     let email_verified = matches!(params.single("email_verified"), Ok(Some("true" | "on")));
-    let entered = UserForm {
-        name,
-        email,
-        email_verified,
-    };
+    let entered = UserForm { name, email, email_verified };
     match params.single("decision") {
         Ok(Some("deny")) => {
             return authz_redirect(
@@ -259,12 +219,7 @@ pub(super) async fn authorize_post(State(idp): State<DevIdp>, body: Bytes) -> Re
         code_challenge: req.code_challenge.to_owned(),
         nonce: req.nonce.map(str::to_owned),
         scope: req.scope.to_owned(),
-        user: User {
-            sub: subject_for_email(email),
-            name: name.to_owned(),
-            email: email.to_owned(),
-            email_verified,
-        },
+        user: User { sub: subject_for_email(email), name: name.to_owned(), email: email.to_owned(), email_verified },
         auth_time: now,
         expires_at: now + CODE_LIFETIME,
     };
@@ -292,9 +247,7 @@ fn check_user(name: &str, email: &str) -> Result<(), &'static str> {
     }
     let plausible = email.len() <= 254
         && !email.chars().any(char::is_whitespace)
-        && email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty());
+        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty());
     if !plausible {
         return Err("Email must look like an email address (name@domain).");
     }
@@ -319,14 +272,7 @@ fn sign_in_page(
         ("response_type", "code"),
     ];
     let action = format!("{}/authorize", idp.issuer_str());
-    let body = pages::authorize_page(
-        &action,
-        req.client_id,
-        req.redirect_uri,
-        &hidden,
-        form,
-        error,
-    );
+    let body = pages::authorize_page(&action, req.client_id, req.redirect_uri, &hidden, form, error);
     html(status, body)
 }
 
@@ -336,15 +282,8 @@ fn authz_error_response(idp: &DevIdp, e: AuthzError) -> Response {
             tracing::debug!(%message, "dev identity provider refused an authorization request");
             html(StatusCode::BAD_REQUEST, pages::error_page(&message))
         }
-        AuthzError::Redirect {
-            error,
-            description,
-            state,
-        } => {
-            let mut pairs = vec![
-                ("error", error),
-                ("error_description", description.as_str()),
-            ];
+        AuthzError::Redirect { error, description, state } => {
+            let mut pairs = vec![("error", error), ("error_description", description.as_str())];
             if let Some(state) = &state {
                 pairs.push(("state", state));
             }
@@ -361,29 +300,17 @@ fn authz_redirect(idp: &DevIdp, pairs: &[(&str, &str)]) -> Response {
             pages::error_page("The registered redirect_uri is not an absolute URL."),
         );
     };
-    let iss = if idp.misbehaviour() == Misbehaviour::WrongIssParameter {
-        OTHER_ISSUER
-    } else {
-        idp.issuer_str()
-    };
-    url.query_pairs_mut()
-        .extend_pairs(pairs.iter().copied())
-        .append_pair("iss", iss);
+    let iss = if idp.misbehaviour() == Misbehaviour::WrongIssParameter { OTHER_ISSUER } else { idp.issuer_str() };
+    url.query_pairs_mut().extend_pairs(pairs.iter().copied()).append_pair("iss", iss);
     let Ok(location) = HeaderValue::from_str(url.as_str()) else {
-        return html(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            pages::error_page("Could not build the redirect."),
-        );
+        return html(StatusCode::INTERNAL_SERVER_ERROR, pages::error_page("Could not build the redirect."));
     };
     (
         StatusCode::SEE_OTHER,
         [
             (header::LOCATION, location),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            (
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            ),
+            (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
         ],
     )
         .into_response()
@@ -391,24 +318,12 @@ fn authz_redirect(idp: &DevIdp, pairs: &[(&str, &str)]) -> Response {
 
 fn html(status: StatusCode, body: String) -> Response {
     let headers: [(HeaderName, HeaderValue); 6] = [
-        (
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        ),
+        (header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        (
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ),
+        (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
         (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
-        (
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        ),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)),
     ];
     (status, headers, body).into_response()
 }
@@ -427,11 +342,7 @@ pub(super) struct OAuthError {
 
 impl OAuthError {
     fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
-        Self {
-            status,
-            error,
-            description: description.into(),
-        }
+        Self { status, error, description: description.into() }
     }
     fn invalid_request(description: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
@@ -452,10 +363,9 @@ impl IntoResponse for OAuthError {
         let body = json!({"error": self.error, "error_description": self.description});
         let mut response = (self.status, no_store(), axum::Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"latchkey-dev-idp\""),
-            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"latchkey-dev-idp\""));
         }
         response
     }
@@ -483,27 +393,14 @@ pub(super) async fn token(State(idp): State<DevIdp>, headers: HeaderMap, body: B
 }
 
 /// The token request proper: client authentication, then the code grant.
-fn exchange(
-    idp: &DevIdp,
-    headers: &HeaderMap,
-    body: &[u8],
-    misbehaviour: Misbehaviour,
-) -> Result<Value, OAuthError> {
+fn exchange(idp: &DevIdp, headers: &HeaderMap, body: &[u8], misbehaviour: Misbehaviour) -> Result<Value, OAuthError> {
     if misbehaviour == Misbehaviour::TokenEndpointError {
         return Err(OAuthError::invalid_grant("the provider was told to fail"));
     }
     if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
-        let media_type = content_type
-            .to_str()
-            .unwrap_or_default()
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim();
+        let media_type = content_type.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim();
         if !media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-            return Err(OAuthError::invalid_request(
-                "the body must be application/x-www-form-urlencoded",
-            ));
+            return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
         }
     }
     let p = Params::parse(body);
@@ -513,7 +410,8 @@ fn exchange(
     match get("grant_type")? {
         Some("authorization_code") => {}
         Some("refresh_token") => {
-            let refresh_token = get("refresh_token")?.ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+            let refresh_token =
+                get("refresh_token")?.ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
             return refresh(idp, client_id, refresh_token, misbehaviour);
         }
         None => return Err(OAuthError::invalid_request("grant_type is required")),
@@ -540,33 +438,22 @@ fn exchange(
         return Err(OAuthError::invalid_grant("the code has expired"));
     }
     if grant.client_id != client_id {
-        return Err(OAuthError::invalid_grant(
-            "the code was issued to another client",
-        ));
+        return Err(OAuthError::invalid_grant("the code was issued to another client"));
     }
     if redirect_uri != Some(grant.redirect_uri.as_str()) {
-        return Err(OAuthError::invalid_grant(
-            "redirect_uri does not match the authorization request",
-        ));
+        return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
     }
     let Some(verifier) = verifier else {
         return Err(OAuthError::invalid_grant("code_verifier is required"));
     };
     if !pkce_s256_matches(verifier, &grant.code_challenge) {
-        return Err(OAuthError::invalid_grant(
-            "code_verifier does not match code_challenge",
-        ));
+        return Err(OAuthError::invalid_grant("code_verifier does not match code_challenge"));
     }
 
     let access_token = random_token();
     let id_token = id_token(idp, &grant, &access_token, now, misbehaviour);
-    let access = AccessGrant {
-        user: grant.user.clone(),
-        expires_at: now + ACCESS_TOKEN_LIFETIME,
-    };
-    let recorded = idp
-        .store()
-        .insert_access_token(code, &access_token, access, now);
+    let access = AccessGrant { user: grant.user.clone(), expires_at: now + ACCESS_TOKEN_LIFETIME };
+    let recorded = idp.store().insert_access_token(code, &access_token, access, now);
     if recorded.is_err() {
         return Err(OAuthError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -581,7 +468,11 @@ fn exchange(
         scope: granted_scope(&grant.scope),
     };
     if idp.store().insert_refresh_token(&refresh_token, refresh_grant).is_err() {
-        return Err(OAuthError::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "too many refresh tokens"));
+        return Err(OAuthError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "too many refresh tokens",
+        ));
     }
     Ok(json!({
         "access_token": access_token,
@@ -595,7 +486,12 @@ fn exchange(
 
 /// `grant_type=refresh_token`: a new access token and a new refresh token (rotation); the
 /// presented refresh token is spent.
-fn refresh(idp: &DevIdp, client_id: &str, refresh_token: &str, misbehaviour: Misbehaviour) -> Result<Value, OAuthError> {
+fn refresh(
+    idp: &DevIdp,
+    client_id: &str,
+    refresh_token: &str,
+    misbehaviour: Misbehaviour,
+) -> Result<Value, OAuthError> {
     if misbehaviour == Misbehaviour::RefreshRejected {
         return Err(OAuthError::invalid_grant("the refresh token was revoked"));
     }
@@ -613,7 +509,11 @@ fn refresh(idp: &DevIdp, client_id: &str, refresh_token: &str, misbehaviour: Mis
     if store.insert_refreshed_access_token(&access_token, access, now).is_err()
         || store.insert_refresh_token(&next_refresh_token, grant.clone()).is_err()
     {
-        return Err(OAuthError::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "too many live tokens"));
+        return Err(OAuthError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "too many live tokens",
+        ));
     }
     drop(store);
     idp.count_refresh();
@@ -628,31 +528,22 @@ fn refresh(idp: &DevIdp, client_id: &str, refresh_token: &str, misbehaviour: Mis
 
 /// Client authentication by `client_secret_basic` or `client_secret_post`
 /// (exactly one of them). Returns the authenticated client id.
-fn authenticate_client<'a>(
-    idp: &'a DevIdp,
-    headers: &HeaderMap,
-    p: &Params,
-) -> Result<&'a str, OAuthError> {
+fn authenticate_client<'a>(idp: &'a DevIdp, headers: &HeaderMap, p: &Params) -> Result<&'a str, OAuthError> {
     let basic = match headers.get(header::AUTHORIZATION) {
         None => None,
-        Some(value) => Some(
-            parse_basic(value)
-                .ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))?,
-        ),
+        Some(value) => {
+            Some(parse_basic(value).ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))?)
+        }
     };
     let body_id = p.single("client_id").map_err(OAuthError::from_param)?;
     let body_secret = p.single("client_secret").map_err(OAuthError::from_param)?;
     let (id, secret) = match (basic, body_secret) {
         (Some(_), Some(_)) => {
-            return Err(OAuthError::invalid_request(
-                "use only one client authentication method",
-            ));
+            return Err(OAuthError::invalid_request("use only one client authentication method"));
         }
         (Some((id, secret)), None) => {
             if body_id.is_some_and(|body_id| body_id != id) {
-                return Err(OAuthError::invalid_request(
-                    "client_id in the body differs from the Basic credentials",
-                ));
+                return Err(OAuthError::invalid_request("client_id in the body differs from the Basic credentials"));
             }
             (id, secret)
         }
@@ -661,9 +552,7 @@ fn authenticate_client<'a>(
             (id.to_owned(), secret.to_owned())
         }
         (None, None) => {
-            return Err(OAuthError::invalid_client(
-                "client authentication is required",
-            ));
+            return Err(OAuthError::invalid_client("client authentication is required"));
         }
     };
     let client = idp.client();
@@ -699,8 +588,7 @@ fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
     if !params::is_pkce_string(verifier) {
         return false;
     }
-    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
     bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
 }
 
@@ -716,13 +604,7 @@ fn granted_scope(requested: &str) -> String {
 }
 
 /// Builds and signs the ID token, applying the misbehaviour.
-fn id_token(
-    idp: &DevIdp,
-    grant: &CodeGrant,
-    access_token: &str,
-    now: i64,
-    misbehaviour: Misbehaviour,
-) -> String {
+fn id_token(idp: &DevIdp, grant: &CodeGrant, access_token: &str, now: i64, misbehaviour: Misbehaviour) -> String {
     use Misbehaviour as M;
     let client_id = grant.client_id.as_str();
     let (iat, exp, auth_time) = match misbehaviour {
@@ -730,11 +612,7 @@ fn id_token(
         M::IssuedInFuture => (now + 3600, now + 3600 + ID_TOKEN_LIFETIME, grant.auth_time),
         _ => (now, now + ID_TOKEN_LIFETIME, grant.auth_time),
     };
-    let iss = if misbehaviour == M::WrongIssuer {
-        OTHER_ISSUER
-    } else {
-        idp.issuer_str()
-    };
+    let iss = if misbehaviour == M::WrongIssuer { OTHER_ISSUER } else { idp.issuer_str() };
     let mut claims = json!({
         "iss": iss,
         "sub": grant.user.sub,
@@ -793,19 +671,13 @@ pub(super) async fn revoke(State(idp): State<DevIdp>, headers: HeaderMap, body: 
 }
 
 pub(super) async fn userinfo(State(idp): State<DevIdp>, headers: HeaderMap) -> Response {
-    let user = bearer_token(&headers).and_then(|token| {
-        idp.store()
-            .access_token(token, now())
-            .map(|grant| grant.user.clone())
-    });
+    let user =
+        bearer_token(&headers).and_then(|token| idp.store().access_token(token, now()).map(|grant| grant.user.clone()));
     let Some(user) = user else {
         return (
             StatusCode::UNAUTHORIZED,
             [
-                (
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
-                ),
+                (header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\"")),
                 (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
             ],
         )
@@ -853,10 +725,7 @@ mod tests {
 
     fn form_headers() -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/x-www-form-urlencoded"),
-        );
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
         h
     }
 
@@ -886,10 +755,7 @@ mod tests {
         url::form_urlencoded::Serializer::new(String::new())
             .append_pair("grant_type", "authorization_code")
             .append_pair("code", code)
-            .append_pair(
-                "redirect_uri",
-                "http://127.0.0.1:3000/auth/callback?provider=dev",
-            )
+            .append_pair("redirect_uri", "http://127.0.0.1:3000/auth/callback?provider=dev")
             .append_pair("code_verifier", verifier)
             .append_pair("client_id", "latchkey")
             .append_pair("client_secret", "s3cret:+/ é")
@@ -900,14 +766,8 @@ mod tests {
     #[test]
     fn pkce_s256_matches_rfc_7636_appendix_b() {
         assert!(pkce_s256_matches(VERIFIER, CHALLENGE));
-        assert!(!pkce_s256_matches(
-            VERIFIER,
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cN"
-        ));
-        assert!(!pkce_s256_matches(
-            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXX",
-            CHALLENGE
-        ));
+        assert!(!pkce_s256_matches(VERIFIER, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cN"));
+        assert!(!pkce_s256_matches("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXX", CHALLENGE));
         // A "plain" verifier equal to the challenge must not pass.
         assert!(!pkce_s256_matches(CHALLENGE, CHALLENGE));
         assert!(!pkce_s256_matches("", CHALLENGE));
@@ -917,26 +777,14 @@ mod tests {
     fn a_code_is_single_use() {
         let idp = idp();
         let code = issue_code(&idp);
-        let answer = exchange(
-            &idp,
-            &form_headers(),
-            &token_body(&code, VERIFIER),
-            Misbehaviour::None,
-        )
-        .unwrap();
+        let answer = exchange(&idp, &form_headers(), &token_body(&code, VERIFIER), Misbehaviour::None).unwrap();
         assert_eq!(answer["token_type"], "Bearer");
         assert_eq!(answer["expires_in"], 3600);
         assert_eq!(answer["scope"], "openid email profile");
         let access = answer["access_token"].as_str().unwrap().to_owned();
         assert!(idp.store().access_token(&access, now()).is_some());
 
-        let again = exchange(
-            &idp,
-            &form_headers(),
-            &token_body(&code, VERIFIER),
-            Misbehaviour::None,
-        )
-        .unwrap_err();
+        let again = exchange(&idp, &form_headers(), &token_body(&code, VERIFIER), Misbehaviour::None).unwrap_err();
         assert_eq!(again.error, "invalid_grant");
         assert_eq!(again.status, StatusCode::BAD_REQUEST);
         // The replay revoked the access token issued from the code.
@@ -948,21 +796,9 @@ mod tests {
         let idp = idp();
         let code = issue_code(&idp);
         let wrong = "x".repeat(43);
-        let e = exchange(
-            &idp,
-            &form_headers(),
-            &token_body(&code, &wrong),
-            Misbehaviour::None,
-        )
-        .unwrap_err();
+        let e = exchange(&idp, &form_headers(), &token_body(&code, &wrong), Misbehaviour::None).unwrap_err();
         assert_eq!(e.error, "invalid_grant");
-        let e = exchange(
-            &idp,
-            &form_headers(),
-            &token_body(&code, VERIFIER),
-            Misbehaviour::None,
-        )
-        .unwrap_err();
+        let e = exchange(&idp, &form_headers(), &token_body(&code, VERIFIER), Misbehaviour::None).unwrap_err();
         assert_eq!(e.error, "invalid_grant");
     }
 
@@ -972,19 +808,12 @@ mod tests {
         let code = issue_code(&idp);
         // client_secret_basic with the RFC 6749 §2.3.1 url-encoding.
         let mut headers = form_headers();
-        let creds =
-            base64::engine::general_purpose::STANDARD.encode("latchkey:s3cret%3A%2B%2F+%C3%A9");
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_str(&format!("Basic {creds}")).unwrap(),
-        );
+        let creds = base64::engine::general_purpose::STANDARD.encode("latchkey:s3cret%3A%2B%2F+%C3%A9");
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Basic {creds}")).unwrap());
         let body = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("grant_type", "authorization_code")
             .append_pair("code", &code)
-            .append_pair(
-                "redirect_uri",
-                "http://127.0.0.1:3000/auth/callback?provider=dev",
-            )
+            .append_pair("redirect_uri", "http://127.0.0.1:3000/auth/callback?provider=dev")
             .append_pair("code_verifier", VERIFIER)
             .finish();
         exchange(&idp, &headers, body.as_bytes(), Misbehaviour::None).unwrap();
@@ -992,15 +821,9 @@ mod tests {
         // Wrong secret.
         let mut headers = form_headers();
         let creds = base64::engine::general_purpose::STANDARD.encode("latchkey:nope");
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_str(&format!("Basic {creds}")).unwrap(),
-        );
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Basic {creds}")).unwrap());
         let e = exchange(&idp, &headers, body.as_bytes(), Misbehaviour::None).unwrap_err();
-        assert_eq!(
-            (e.status, e.error),
-            (StatusCode::UNAUTHORIZED, "invalid_client")
-        );
+        assert_eq!((e.status, e.error), (StatusCode::UNAUTHORIZED, "invalid_client"));
         // Garbage header, and no authentication at all.
         let mut headers = form_headers();
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic %%%"));
@@ -1015,10 +838,7 @@ mod tests {
         let idp = idp();
         let ok = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("client_id", "latchkey")
-            .append_pair(
-                "redirect_uri",
-                "http://127.0.0.1:3000/auth/callback?provider=dev",
-            )
+            .append_pair("redirect_uri", "http://127.0.0.1:3000/auth/callback?provider=dev")
             .append_pair("response_type", "code")
             .append_pair("scope", "openid email")
             .append_pair("state", "st")
@@ -1031,15 +851,9 @@ mod tests {
         assert_eq!(req.nonce, None);
 
         let with = |extra: &str| Params::parse(format!("{ok}&{extra}").as_bytes());
-        assert!(matches!(
-            validate_authz(&idp, &with("client_id=latchkey"), false),
-            Err(AuthzError::Page(_))
-        ));
+        assert!(matches!(validate_authz(&idp, &with("client_id=latchkey"), false), Err(AuthzError::Page(_))));
         let replaced = ok.replace("provider%3Ddev", "provider%3Devil");
-        assert!(matches!(
-            validate_authz(&idp, &Params::parse(replaced.as_bytes()), false),
-            Err(AuthzError::Page(_))
-        ));
+        assert!(matches!(validate_authz(&idp, &Params::parse(replaced.as_bytes()), false), Err(AuthzError::Page(_))));
         let plain = ok.replace("S256", "plain");
         match validate_authz(&idp, &Params::parse(plain.as_bytes()), false) {
             Err(AuthzError::Redirect { error, state, .. }) => {
@@ -1062,14 +876,8 @@ mod tests {
 
     #[test]
     fn subjects_are_stable_per_email() {
-        assert_eq!(
-            subject_for_email("Ada@Example.TEST"),
-            subject_for_email("ada@example.test")
-        );
+        assert_eq!(subject_for_email("Ada@Example.TEST"), subject_for_email("ada@example.test"));
         assert_eq!(subject_for_email("ada@example.test").len(), 32);
-        assert_ne!(
-            subject_for_email("ada@example.test"),
-            subject_for_email("grace@example.test")
-        );
+        assert_ne!(subject_for_email("ada@example.test"), subject_for_email("grace@example.test"));
     }
 }

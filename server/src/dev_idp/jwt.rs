@@ -70,11 +70,7 @@ impl KeyPair {
             Signing::AlgNone => json!({"alg": "none"}),
             Signing::HmacWithPublicKey => json!({"alg": "HS256", "typ": "JWT", "kid": self.kid}),
         };
-        let signing_input = format!(
-            "{}.{}",
-            B64.encode(header.to_string()),
-            B64.encode(claims.to_string())
-        );
+        let signing_input = format!("{}.{}", B64.encode(header.to_string()), B64.encode(claims.to_string()));
         let signature = match signing {
             Signing::Es256 => es256(&self.signing, &signing_input),
             Signing::Forged => {
@@ -116,15 +112,8 @@ pub(super) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     }
     let inner_pad = block_key.map(|b| b ^ 0x36);
     let outer_pad = block_key.map(|b| b ^ 0x5c);
-    let inner = Sha256::new()
-        .chain_update(inner_pad)
-        .chain_update(message)
-        .finalize();
-    Sha256::new()
-        .chain_update(outer_pad)
-        .chain_update(inner)
-        .finalize()
-        .into()
+    let inner = Sha256::new().chain_update(inner_pad).chain_update(message).finalize();
+    Sha256::new().chain_update(outer_pad).chain_update(inner).finalize().into()
 }
 
 /// OIDC `at_hash` for an ES256 token: base64url of the left half of SHA-256.
@@ -153,10 +142,7 @@ mod tests {
         let claims = json!({"sub": "abc", "aud": "client"});
         let jwt = key.encode(Signing::Es256, &claims);
         let (header, decoded, sig, input) = split(&jwt);
-        assert_eq!(
-            header,
-            json!({"alg": "ES256", "typ": "JWT", "kid": key.kid()})
-        );
+        assert_eq!(header, json!({"alg": "ES256", "typ": "JWT", "kid": key.kid()}));
         assert_eq!(decoded, claims);
         assert_eq!(sig.len(), 64);
         let sig = Signature::from_slice(&sig).unwrap();
@@ -212,10 +198,7 @@ mod tests {
         );
         // Test case 6: a key longer than the block size.
         assert_eq!(
-            hex::encode(hmac_sha256(
-                &[0xaa; 131],
-                b"Test Using Larger Than Block-Size Key - Hash Key First"
-            )),
+            hex::encode(hmac_sha256(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First")),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
         );
     }

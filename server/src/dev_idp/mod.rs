@@ -128,21 +128,12 @@ impl DevIdp {
     /// `Router::new().nest("/dev-idp", idp.router())`.
     pub fn router(&self) -> Router {
         Router::new()
-            .route(
-                "/.well-known/openid-configuration",
-                get(endpoints::discovery),
-            )
+            .route("/.well-known/openid-configuration", get(endpoints::discovery))
             .route("/jwks", get(endpoints::jwks))
-            .route(
-                "/authorize",
-                get(endpoints::authorize_get).post(endpoints::authorize_post),
-            )
+            .route("/authorize", get(endpoints::authorize_get).post(endpoints::authorize_post))
             .route("/token", axum::routing::post(endpoints::token))
             .route("/revoke", axum::routing::post(endpoints::revoke))
-            .route(
-                "/userinfo",
-                get(endpoints::userinfo).post(endpoints::userinfo),
-            )
+            .route("/userinfo", get(endpoints::userinfo).post(endpoints::userinfo))
             .with_state(self.clone())
     }
 
@@ -156,10 +147,7 @@ impl DevIdp {
     /// publishes only the new key.
     pub fn rotate_signing_key(&self) {
         let new = Arc::new(KeyPair::generate());
-        tracing::info!(
-            kid = new.kid(),
-            "dev identity provider rotated its signing key"
-        );
+        tracing::info!(kid = new.kid(), "dev identity provider rotated its signing key");
         *lock(&self.inner.key) = new;
     }
 

@@ -11,28 +11,15 @@ pub(super) struct UserForm<'a> {
 }
 
 impl UserForm<'static> {
-    pub(super) const DEFAULT: UserForm<'static> = UserForm {
-        name: "Ada Lovelace",
-        email: "ada@example.test",
-        email_verified: true,
-    };
+    pub(super) const DEFAULT: UserForm<'static> =
+        UserForm { name: "Ada Lovelace", email: "ada@example.test", email_verified: true };
 }
 
 /// Quick-pick test users: (name, email, email_verified, note).
 const PRESETS: &[(&str, &str, bool, &str)] = &[
     ("Grace Hopper", "grace@example.test", true, "verified email"),
-    (
-        "Alan Turing",
-        "alan@example.test",
-        false,
-        "email not verified",
-    ),
-    (
-        "Ada Lovelace",
-        "ADA@Example.Test",
-        true,
-        "the default person, email in mixed case (same subject)",
-    ),
+    ("Alan Turing", "alan@example.test", false, "email not verified"),
+    ("Ada Lovelace", "ADA@Example.Test", true, "the default person, email in mixed case (same subject)"),
 ];
 
 const STYLE: &str = "\
@@ -93,12 +80,7 @@ pub(super) fn authorize_page(
 ) -> String {
     let mut hidden_inputs = String::new();
     for (name, value) in hidden {
-        let _ = write!(
-            hidden_inputs,
-            "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-            escape(name),
-            escape(value)
-        );
+        let _ = write!(hidden_inputs, "<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(name), escape(value));
     }
     let action = escape(action);
     let mut body = String::new();
@@ -110,11 +92,7 @@ pub(super) fn authorize_page(
         redirect = escape(redirect_uri),
     );
     if let Some(error) = error {
-        let _ = write!(
-            body,
-            "<p class=\"error\" role=\"alert\">{}</p>",
-            escape(error)
-        );
+        let _ = write!(body, "<p class=\"error\" role=\"alert\">{}</p>", escape(error));
     }
     let _ = write!(
         body,
@@ -142,11 +120,7 @@ pub(super) fn authorize_page(
 <span class=\"muted\">{email} · {note}</span></form>",
             name = escape(name),
             email = escape(email),
-            verified = if *verified {
-                "<input type=\"hidden\" name=\"email_verified\" value=\"true\">"
-            } else {
-                ""
-            },
+            verified = if *verified { "<input type=\"hidden\" name=\"email_verified\" value=\"true\">" } else { "" },
             note = escape(note),
         );
     }
@@ -175,11 +149,7 @@ mod tests {
             "<client>",
             "http://app/cb?a=1&b=\"2\"",
             &[("state", "\"><script>alert(1)</script>")],
-            &UserForm {
-                name: "O'Brien <b>",
-                email: "a@b",
-                email_verified: false,
-            },
+            &UserForm { name: "O'Brien <b>", email: "a@b", email_verified: false },
             Some("<oops>"),
         );
         assert!(!html.contains("<script>"));

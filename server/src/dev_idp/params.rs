@@ -24,11 +24,7 @@ impl ParamError {
 
 impl Params {
     pub(super) fn parse(input: &[u8]) -> Self {
-        Params(
-            url::form_urlencoded::parse(input)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
+        Params(url::form_urlencoded::parse(input).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
     }
 
     /// The value of a parameter that may appear at most once. Parameters sent
@@ -91,8 +87,7 @@ fn hex_digit(b: u8) -> Option<u8> {
 /// RFC 7636 §4.1/§4.2: 43 to 128 characters from the unreserved set.
 pub(super) fn is_pkce_string(s: &str) -> bool {
     (43..=128).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
 #[cfg(test)]
@@ -118,13 +113,9 @@ mod tests {
 
     #[test]
     fn pkce_strings() {
-        assert!(is_pkce_string(
-            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-        ));
+        assert!(is_pkce_string("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"));
         assert!(!is_pkce_string("short"));
         assert!(!is_pkce_string(&"a".repeat(129)));
-        assert!(!is_pkce_string(
-            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjX="
-        ));
+        assert!(!is_pkce_string("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjX="));
     }
 }

@@ -90,24 +90,12 @@ impl Store {
         self.tokens.retain(|_, t| t.expires_at > now);
     }
 
-    pub(super) fn insert_code(
-        &mut self,
-        code: &str,
-        grant: CodeGrant,
-        now: i64,
-    ) -> Result<(), Full> {
+    pub(super) fn insert_code(&mut self, code: &str, grant: CodeGrant, now: i64) -> Result<(), Full> {
         self.prune(now);
         if self.codes.len() >= MAX_ENTRIES {
             return Err(Full);
         }
-        self.codes.insert(
-            digest(code),
-            CodeEntry {
-                grant,
-                redeemed: false,
-                access_token: None,
-            },
-        );
+        self.codes.insert(digest(code), CodeEntry { grant, redeemed: false, access_token: None });
         Ok(())
     }
 
@@ -162,7 +150,12 @@ impl Store {
     }
 
     /// Records an access token issued from a refresh token.
-    pub(super) fn insert_refreshed_access_token(&mut self, access_token: &str, grant: AccessGrant, now: i64) -> Result<(), Full> {
+    pub(super) fn insert_refreshed_access_token(
+        &mut self,
+        access_token: &str,
+        grant: AccessGrant,
+        now: i64,
+    ) -> Result<(), Full> {
         self.prune(now);
         if self.tokens.len() >= MAX_ENTRIES {
             return Err(Full);
@@ -179,9 +172,7 @@ impl Store {
 
     /// The live grant behind an access token.
     pub(super) fn access_token(&self, access_token: &str, now: i64) -> Option<&AccessGrant> {
-        self.tokens
-            .get(&digest(access_token))
-            .filter(|t| t.expires_at > now)
+        self.tokens.get(&digest(access_token)).filter(|t| t.expires_at > now)
     }
 }
 
@@ -190,12 +181,7 @@ mod tests {
     use super::*;
 
     fn user() -> User {
-        User {
-            sub: "s".into(),
-            name: "Ada".into(),
-            email: "ada@example.test".into(),
-            email_verified: true,
-        }
+        User { sub: "s".into(), name: "Ada".into(), email: "ada@example.test".into(), email_verified: true }
     }
 
     fn grant(now: i64) -> CodeGrant {
@@ -216,18 +202,13 @@ mod tests {
         let mut store = Store::default();
         store.insert_code("code-1", grant(1000), 1000).unwrap();
         assert!(matches!(store.redeem_code("nope"), Redemption::Unknown));
-        let Redemption::First(g) = store.redeem_code("code-1") else {
-            panic!("first redemption must succeed")
-        };
+        let Redemption::First(g) = store.redeem_code("code-1") else { panic!("first redemption must succeed") };
         assert_eq!(g.user, user());
         store
             .insert_access_token(
                 "code-1",
                 "tok",
-                AccessGrant {
-                    user: user(),
-                    expires_at: 1000 + ACCESS_TOKEN_LIFETIME,
-                },
+                AccessGrant { user: user(), expires_at: 1000 + ACCESS_TOKEN_LIFETIME },
                 1001,
             )
             .unwrap();
@@ -241,17 +222,7 @@ mod tests {
     fn expired_entries_are_pruned_and_refused() {
         let mut store = Store::default();
         store.insert_code("old", grant(0), 0).unwrap();
-        store
-            .insert_access_token(
-                "old",
-                "tok",
-                AccessGrant {
-                    user: user(),
-                    expires_at: 10,
-                },
-                0,
-            )
-            .unwrap();
+        store.insert_access_token("old", "tok", AccessGrant { user: user(), expires_at: 10 }, 0).unwrap();
         assert!(store.access_token("tok", 10).is_none());
         store.insert_code("new", grant(100), 100).unwrap();
         assert!(matches!(store.redeem_code("old"), Redemption::Unknown));

@@ -109,7 +109,11 @@ async fn problem_page(latchkey: &Latchkey, jar: &CookieJar, page: &str, error: A
         _ => ("That did not work", vec![("Back".to_string(), page.to_string())]),
     };
     ErrorPage {
-        status: if error.status() == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { error.status() },
+        status: if error.status() == StatusCode::UNPROCESSABLE_ENTITY {
+            StatusCode::BAD_REQUEST
+        } else {
+            error.status()
+        },
         title: title.to_string(),
         message: error.to_string(),
         retry_href: None,

@@ -50,7 +50,12 @@ pub async fn link(State(latchkey): State<Latchkey>, Path(provider_id): Path<Stri
     to_provider(&latchkey, &provider_id, jar, start)
 }
 
-fn to_provider(latchkey: &Latchkey, provider_id: &str, jar: CookieJar, start: Result<LoginStart, LoginError>) -> Response {
+fn to_provider(
+    latchkey: &Latchkey,
+    provider_id: &str,
+    jar: CookieJar,
+    start: Result<LoginStart, LoginError>,
+) -> Response {
     match start {
         Ok(start) => {
             // (Re)set the binding cookie so it outlives this attempt by the full ten minutes.

@@ -25,7 +25,9 @@ impl IntoResponse for ErrorPage {
         let actions: String = self
             .actions
             .iter()
-            .map(|(label, href)| format!(r#"<a class="button" href="{}">{}</a> "#, escape_html(href), escape_html(label)))
+            .map(|(label, href)| {
+                format!(r#"<a class="button" href="{}">{}</a> "#, escape_html(href), escape_html(label))
+            })
             .collect();
         let body = format!(
             r#"<!DOCTYPE html>

@@ -63,7 +63,9 @@ pub enum LoginError {
 pub enum Purpose {
     SignIn,
     /// Attach the identity to this (signed-in) user.
-    Link { user_id: String },
+    Link {
+        user_id: String,
+    },
 }
 
 /// Where to send the browser, and the browser-binding cookie value to (re)set.
@@ -77,7 +79,10 @@ pub enum CallbackOutcome {
     SignedIn(SignedIn),
     /// The new identity's verified email belongs to an existing account: nothing was created;
     /// the identity waits (in this browser) until the person signs in to that account.
-    EmailBelongsToExistingAccount { email: String, provider_ids: Vec<String> },
+    EmailBelongsToExistingAccount {
+        email: String,
+        provider_ids: Vec<String>,
+    },
 }
 
 /// The query of `GET /auth/{id}/callback`.
@@ -120,10 +125,8 @@ impl LoginFlow {
         browser_token: Option<&str>,
         purpose: Purpose,
     ) -> Result<LoginStart, LoginError> {
-        let provider = self
-            .providers
-            .get(provider_id)
-            .ok_or_else(|| LoginError::UnknownProvider(provider_id.to_string()))?;
+        let provider =
+            self.providers.get(provider_id).ok_or_else(|| LoginError::UnknownProvider(provider_id.to_string()))?;
         let browser_token = match browser_token.filter(|t| is_well_formed_token(t)) {
             Some(token) => token.to_string(),
             None => random_token(),
@@ -169,10 +172,8 @@ impl LoginFlow {
         previous_session_token: Option<&str>,
         client: &ClientInfo,
     ) -> Result<CallbackOutcome, LoginError> {
-        let provider = self
-            .providers
-            .get(provider_id)
-            .ok_or_else(|| LoginError::UnknownProvider(provider_id.to_string()))?;
+        let provider =
+            self.providers.get(provider_id).ok_or_else(|| LoginError::UnknownProvider(provider_id.to_string()))?;
         let pending = storage::retry(|| self.consume_pending_login(params.state.as_deref(), browser_token)).await;
         if let Some(error) = &params.error {
             // The provider said no; whatever happened to the pending login, that is the news.
@@ -247,9 +248,9 @@ impl LoginFlow {
                         let identity = account::attach_identity(&txn, &linking_user, c.provider_id, c.verified)
                             .await
                             .map_err(|e| match e {
-                                ProvisionError::Conflict => Failure::Login(LoginError::IdentityBelongsToAnotherAccount),
-                                ProvisionError::Database(e) => Failure::Database(e),
-                            })?;
+                            ProvisionError::Conflict => Failure::Login(LoginError::IdentityBelongsToAnotherAccount),
+                            ProvisionError::Database(e) => Failure::Database(e),
+                        })?;
                         (linking_user, identity.id, false, true)
                     }
                 }
@@ -279,7 +280,8 @@ impl LoginFlow {
                             return self.hold_for_linking(c, &owner.id).await;
                         }
                         None => {
-                            let provisioned = account::create_user_with_identity(&txn, c.provider_id, c.verified).await?;
+                            let provisioned =
+                                account::create_user_with_identity(&txn, c.provider_id, c.verified).await?;
                             (provisioned.user.id, provisioned.identity.id, true, false)
                         }
                     }

@@ -25,7 +25,9 @@ mod tests {
 
     #[test]
     fn off_site_targets_fall_back_to_the_default() {
-        for evil in ["https://evil.example/", "//evil.example", "/\\evil.example", "evil", "/ok\n", "javascript:alert(1)", ""] {
+        for evil in
+            ["https://evil.example/", "//evil.example", "/\\evil.example", "evil", "/ok\n", "javascript:alert(1)", ""]
+        {
             assert_eq!(safe_return_to(Some(evil)), DEFAULT_RETURN_TO, "{evil:?}");
         }
         assert_eq!(safe_return_to(None), DEFAULT_RETURN_TO);

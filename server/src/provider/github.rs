@@ -47,9 +47,8 @@ impl GitHubProvider {
     pub async fn authorization_request(&self) -> Result<AuthorizationRequest, ProviderError> {
         let (pkce_challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
         let client = self.client();
-        let mut request = client
-            .authorize_url(|| CsrfToken::new(crate::util::random_token()))
-            .set_pkce_challenge(pkce_challenge);
+        let mut request =
+            client.authorize_url(|| CsrfToken::new(crate::util::random_token())).set_pkce_challenge(pkce_challenge);
         for scope in &self.config.scopes {
             request = request.add_scope(Scope::new(scope.clone()));
         }
@@ -85,7 +84,9 @@ impl GitHubProvider {
             .await
             .map_err(|e| match e {
                 RequestTokenError::ServerResponse(response) => ProviderError::CodeRejected(response.to_string()),
-                RequestTokenError::Request(e) => ProviderError::Unavailable(format!("token endpoint: {}", error_chain(&e))),
+                RequestTokenError::Request(e) => {
+                    ProviderError::Unavailable(format!("token endpoint: {}", error_chain(&e)))
+                }
                 // GitHub answers a refused code with 200 and an error body.
                 RequestTokenError::Parse(e, body) => match serde_json::from_slice::<BasicErrorResponse>(&body) {
                     Ok(response) => ProviderError::CodeRejected(response.to_string()),
@@ -101,9 +102,10 @@ impl GitHubProvider {
         }
         let access_token = token.access_token().secret();
 
-        let user = self.api_get("/user", access_token).await?.ok_or_else(|| {
-            ProviderError::InvalidResponse("GitHub's /user did not answer for this token".into())
-        })?;
+        let user = self
+            .api_get("/user", access_token)
+            .await?
+            .ok_or_else(|| ProviderError::InvalidResponse("GitHub's /user did not answer for this token".into()))?;
         let id = user
             .get("id")
             .and_then(Value::as_u64)
@@ -115,7 +117,9 @@ impl GitHubProvider {
         let public_email = text(&user, "email");
         let emails = if self.may_read_emails() { self.api_get("/user/emails", access_token).await? } else { None };
         let (email, email_verified) = match emails {
-            Some(emails) => primary_email(&emails)?.map_or((public_email, false), |(email, verified)| (Some(email), verified)),
+            Some(emails) => {
+                primary_email(&emails)?.map_or((public_email, false), |(email, verified)| (Some(email), verified))
+            }
             // Without `user:email` (or, for a GitHub App, the email permission) only the public
             // address is known, and not whether it is verified.
             None => (public_email, false),
@@ -149,7 +153,11 @@ impl GitHubProvider {
     }
 
     /// `/user`'s name and avatar, with a stored access token.
-    pub async fn fetch_profile(&self, access_token: &str, subject: Option<&str>) -> Result<super::ProfileClaims, ProviderError> {
+    pub async fn fetch_profile(
+        &self,
+        access_token: &str,
+        subject: Option<&str>,
+    ) -> Result<super::ProfileClaims, ProviderError> {
         let user = self
             .api_get("/user", access_token)
             .await?
@@ -158,7 +166,9 @@ impl GitHubProvider {
         if subject.is_some() && id.as_deref() != subject {
             return Err(ProviderError::InvalidUserInfo("GitHub answered for another user".into()));
         }
-        let text = |field: &str| user.get(field).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        let text = |field: &str| {
+            user.get(field).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+        };
         Ok(super::ProfileClaims { name: text("name").or_else(|| text("login")), picture: text("avatar_url") })
     }
 

@@ -79,7 +79,11 @@ mod tests {
         let params = authorize_params(&settings(&["example.com"]), &more);
         assert_eq!(
             params,
-            [("hd", "example.com".to_string()), ("access_type", "offline".to_string()), ("prompt", "consent".to_string())]
+            [
+                ("hd", "example.com".to_string()),
+                ("access_type", "offline".to_string()),
+                ("prompt", "consent".to_string())
+            ]
         );
     }
 }

@@ -52,7 +52,8 @@ pub(super) fn tenant_of_issuer(settings: &MicrosoftSettings, issuer: &str) -> Op
 
 /// The tenant is one `_ALLOWED_TENANTS` admits (all, when it is empty).
 pub(super) fn tenant_allowed(settings: &MicrosoftSettings, tid: &str) -> bool {
-    settings.allowed_tenants.is_empty() || settings.allowed_tenants.iter().any(|allowed| allowed.eq_ignore_ascii_case(tid))
+    settings.allowed_tenants.is_empty()
+        || settings.allowed_tenants.iter().any(|allowed| allowed.eq_ignore_ascii_case(tid))
 }
 
 /// RFC 9207 `iss` authorization response parameter: an issuer this provider accepts tokens from.
@@ -91,7 +92,9 @@ pub(super) fn identity_key(
     if !tenant_allowed(settings, tid) {
         return Err(format!("tenant `{tid}` is not allowed to sign in here"));
     }
-    let oid = oid.filter(|oid| !oid.is_empty()).ok_or("it has no `oid` (object id) claim; is the `profile` scope requested?")?;
+    let oid = oid
+        .filter(|oid| !oid.is_empty())
+        .ok_or("it has no `oid` (object id) claim; is the `profile` scope requested?")?;
     if oid.len() > 128 || oid.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err("its `oid` claim is malformed".into());
     }

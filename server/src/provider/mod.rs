@@ -113,7 +113,12 @@ pub enum Provider {
 }
 
 impl Provider {
-    pub fn new(config: ProviderConfig, redirect_uri: Url, http: reqwest::Client, jwks_refetch_interval: Duration) -> Self {
+    pub fn new(
+        config: ProviderConfig,
+        redirect_uri: Url,
+        http: reqwest::Client,
+        jwks_refetch_interval: Duration,
+    ) -> Self {
         match &config.kind {
             ProviderKind::GitHub(settings) => {
                 let settings = settings.clone();
@@ -128,7 +133,11 @@ impl Provider {
     /// Reads the person's current name and picture from the provider's API with an access
     /// token (userinfo for OpenID Connect, `/user` for GitHub). `subject`, when given, must be
     /// the subject the provider answers for.
-    pub async fn fetch_profile(&self, access_token: &str, subject: Option<&str>) -> Result<ProfileClaims, ProviderError> {
+    pub async fn fetch_profile(
+        &self,
+        access_token: &str,
+        subject: Option<&str>,
+    ) -> Result<ProfileClaims, ProviderError> {
         match self {
             Provider::Oidc(provider) => provider.fetch_profile(access_token, subject).await,
             Provider::GitHub(provider) => provider.fetch_profile(access_token, subject).await,
@@ -208,7 +217,12 @@ impl Provider {
 
     /// Exchanges the code and establishes who signed in. GitHub has no ID token, so it
     /// ignores `nonce`.
-    pub async fn complete(&self, code: &str, pkce_verifier: &str, nonce: &str) -> Result<VerifiedIdentity, ProviderError> {
+    pub async fn complete(
+        &self,
+        code: &str,
+        pkce_verifier: &str,
+        nonce: &str,
+    ) -> Result<VerifiedIdentity, ProviderError> {
         match self {
             Provider::Oidc(provider) => provider.complete(code, pkce_verifier, nonce).await,
             Provider::GitHub(provider) => provider.complete(code, pkce_verifier).await,
@@ -277,7 +291,9 @@ where
 {
     match error {
         oauth2::RequestTokenError::ServerResponse(response) => ProviderError::CodeRejected(response.to_string()),
-        oauth2::RequestTokenError::Request(e) => ProviderError::Unavailable(format!("token endpoint: {}", error_chain(&e))),
+        oauth2::RequestTokenError::Request(e) => {
+            ProviderError::Unavailable(format!("token endpoint: {}", error_chain(&e)))
+        }
         oauth2::RequestTokenError::Parse(e, _) => ProviderError::InvalidResponse(format!("token response: {e}")),
         oauth2::RequestTokenError::Other(e) => ProviderError::InvalidResponse(e),
     }

@@ -21,8 +21,8 @@ use openidconnect::core::{
 use openidconnect::{
     AccessToken, AdditionalClaims, AdditionalProviderMetadata, AuthorizationCode, ClaimsVerificationError, ClientId,
     ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, ExtraTokenFields, IdTokenClaims,
-    JsonWebKey, JsonWebKeyAlgorithm, JsonWebKeyUse, JwsSigningAlgorithm, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, ProviderMetadata, RedirectUrl, RefreshToken, RequestTokenError, Scope,
+    JsonWebKey, JsonWebKeyAlgorithm, JsonWebKeyUse, JwsSigningAlgorithm, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    PkceCodeVerifier, ProviderMetadata, RedirectUrl, RefreshToken, RequestTokenError, Scope,
     SignatureVerificationError, StandardErrorResponse, StandardTokenResponse,
 };
 use serde::{Deserialize, Serialize};
@@ -96,7 +96,8 @@ type Metadata = ProviderMetadata<
     CoreSubjectIdentifierType,
 >;
 
-type IdToken = openidconnect::IdToken<ProviderClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
+type IdToken =
+    openidconnect::IdToken<ProviderClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
 type Claims = IdTokenClaims<ProviderClaims, CoreGenderClaim>;
 
 /// The token response with the ID token kept as sent: openidconnect would parse it on arrival,
@@ -131,8 +132,13 @@ impl OAuth2TokenResponse for RawTokenResponse {
     }
 }
 
-impl openidconnect::TokenResponse<ProviderClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>
-    for RawTokenResponse
+impl
+    openidconnect::TokenResponse<
+        ProviderClaims,
+        CoreGenderClaim,
+        CoreJweContentEncryptionAlgorithm,
+        CoreJwsSigningAlgorithm,
+    > for RawTokenResponse
 {
     /// Never parsed here; see [`RawTokenResponse`].
     fn id_token(&self) -> Option<&IdToken> {
@@ -191,7 +197,12 @@ pub struct OidcProvider {
 }
 
 impl OidcProvider {
-    pub fn new(config: ProviderConfig, redirect_uri: Url, http: reqwest::Client, jwks_refetch_interval: Duration) -> Self {
+    pub fn new(
+        config: ProviderConfig,
+        redirect_uri: Url,
+        http: reqwest::Client,
+        jwks_refetch_interval: Duration,
+    ) -> Self {
         OidcProvider {
             config,
             redirect_uri: RedirectUrl::from_url(redirect_uri),
@@ -277,7 +288,9 @@ impl OidcProvider {
                 if accepted {
                     Ok(())
                 } else {
-                    Err(ProviderError::InvalidResponse(format!("the response says it comes from `{iss}`, not from `{issuer}`")))
+                    Err(ProviderError::InvalidResponse(format!(
+                        "the response says it comes from `{iss}`, not from `{issuer}`"
+                    )))
                 }
             }
             None if advertised => Err(ProviderError::InvalidResponse(
@@ -289,7 +302,12 @@ impl OidcProvider {
 
     /// Exchanges the code (with the PKCE verifier and the client secret), verifies the ID
     /// token, applies the kind's rules and reads userinfo.
-    pub async fn complete(&self, code: &str, pkce_verifier: &str, nonce: &str) -> Result<VerifiedIdentity, ProviderError> {
+    pub async fn complete(
+        &self,
+        code: &str,
+        pkce_verifier: &str,
+        nonce: &str,
+    ) -> Result<VerifiedIdentity, ProviderError> {
         let metadata = self.metadata().await?;
         let client = self.client(&metadata);
         let token_response = client
@@ -300,7 +318,9 @@ impl OidcProvider {
             .await
             .map_err(|e| match e {
                 RequestTokenError::ServerResponse(response) => ProviderError::CodeRejected(response.to_string()),
-                RequestTokenError::Request(e) => ProviderError::Unavailable(format!("token endpoint: {}", error_chain(&e))),
+                RequestTokenError::Request(e) => {
+                    ProviderError::Unavailable(format!("token endpoint: {}", error_chain(&e)))
+                }
                 RequestTokenError::Parse(e, _) => ProviderError::InvalidResponse(format!("token response: {e}")),
                 RequestTokenError::Other(e) => ProviderError::InvalidResponse(e),
             })?;
@@ -327,7 +347,10 @@ impl OidcProvider {
         if let Some(azp) = claims.authorized_party()
             && azp.as_str() != self.config.client_id
         {
-            return Err(ProviderError::InvalidIdToken(format!("it was issued to another party (`azp` is `{}`)", azp.as_str())));
+            return Err(ProviderError::InvalidIdToken(format!(
+                "it was issued to another party (`azp` is `{}`)",
+                azp.as_str()
+            )));
         }
 
         let mut identity = self.identity(&metadata, &claims).map_err(ProviderError::InvalidIdToken)?;
@@ -370,17 +393,28 @@ impl OidcProvider {
     }
 
     /// The userinfo endpoint's name and picture, with a stored access token.
-    pub async fn fetch_profile(&self, access_token: &str, subject: Option<&str>) -> Result<super::ProfileClaims, ProviderError> {
+    pub async fn fetch_profile(
+        &self,
+        access_token: &str,
+        subject: Option<&str>,
+    ) -> Result<super::ProfileClaims, ProviderError> {
         let metadata = self.metadata().await?;
         let client = self.client(&metadata);
         let userinfo: openidconnect::core::CoreUserInfoClaims = client
-            .user_info(AccessToken::new(access_token.to_string()), subject.map(|s| openidconnect::SubjectIdentifier::new(s.to_string())))
+            .user_info(
+                AccessToken::new(access_token.to_string()),
+                subject.map(|s| openidconnect::SubjectIdentifier::new(s.to_string())),
+            )
             .map_err(|e| ProviderError::InvalidUserInfo(e.to_string()))?
             .request_async(&self.http)
             .await
             .map_err(|e| match e {
-                openidconnect::UserInfoError::ClaimsVerification(e) => ProviderError::InvalidUserInfo(describe_claims_error(&e)),
-                openidconnect::UserInfoError::Request(e) => ProviderError::Unavailable(format!("userinfo endpoint: {}", error_chain(&e))),
+                openidconnect::UserInfoError::ClaimsVerification(e) => {
+                    ProviderError::InvalidUserInfo(describe_claims_error(&e))
+                }
+                openidconnect::UserInfoError::Request(e) => {
+                    ProviderError::Unavailable(format!("userinfo endpoint: {}", error_chain(&e)))
+                }
                 openidconnect::UserInfoError::Response(status, _, _) if status.as_u16() == 401 => {
                     ProviderError::CodeRejected("the provider no longer accepts the access token".into())
                 }
@@ -452,8 +486,8 @@ impl OidcProvider {
                 )?;
                 identity.issuer = issuer;
                 identity.subject = subject;
-                identity.email_verified =
-                    identity.email.is_some() && microsoft::email_verified(extra.xms_edov.as_ref(), claims.email_verified());
+                identity.email_verified = identity.email.is_some()
+                    && microsoft::email_verified(extra.xms_edov.as_ref(), claims.email_verified());
             }
         }
         Ok(identity)
@@ -461,7 +495,12 @@ impl OidcProvider {
 
     /// Signature (allow-listed asymmetric algorithms, the provider's keys), `aud` (no untrusted
     /// extra audiences), `exp`, `iat` window, `nonce` — all by openidconnect — and `iss`.
-    fn verify_id_token(&self, metadata: &Metadata, id_token: &str, nonce: &Nonce) -> Result<Claims, ClaimsVerificationError> {
+    fn verify_id_token(
+        &self,
+        metadata: &Metadata,
+        id_token: &str,
+        nonce: &Nonce,
+    ) -> Result<Claims, ClaimsVerificationError> {
         let client = self.client(metadata);
         let verifier = client
             .id_token_verifier()
@@ -492,7 +531,10 @@ impl OidcProvider {
         };
         match self.flavor() {
             Flavor::Generic | Flavor::Google(_) if claims.issuer().as_str() != issuer => {
-                Err(ClaimsVerificationError::InvalidIssuer(format!("expected `{issuer}` (found `{}`)", claims.issuer().as_str())))
+                Err(ClaimsVerificationError::InvalidIssuer(format!(
+                    "expected `{issuer}` (found `{}`)",
+                    claims.issuer().as_str()
+                )))
             }
             // Microsoft: the issuer depends on the token's tenant; see `identity`.
             _ => Ok(claims),
@@ -521,10 +563,9 @@ impl OidcProvider {
         {
             return Ok(discovered.metadata.clone());
         }
-        let metadata = self
-            .discover()
-            .await
-            .map_err(|message| ProviderError::Unavailable(format!("discovery at {} failed: {message}", self.issuer())))?;
+        let metadata = self.discover().await.map_err(|message| {
+            ProviderError::Unavailable(format!("discovery at {} failed: {message}", self.issuer()))
+        })?;
         let now = Instant::now();
         *slot = Some(Discovered { metadata: metadata.clone(), fetched_at: now, jwks_fetched_at: now });
         Ok(metadata)
@@ -577,9 +618,9 @@ impl OidcProvider {
             return Ok(false);
         }
         discovered.jwks_fetched_at = Instant::now();
-        let jwks = CoreJsonWebKeySet::fetch_async(discovered.metadata.jwks_uri(), &self.http)
-            .await
-            .map_err(|e| ProviderError::Unavailable(format!("fetching the provider's keys failed: {}", error_chain(&e))))?;
+        let jwks = CoreJsonWebKeySet::fetch_async(discovered.metadata.jwks_uri(), &self.http).await.map_err(|e| {
+            ProviderError::Unavailable(format!("fetching the provider's keys failed: {}", error_chain(&e)))
+        })?;
         tracing::info!(provider = %self.config.id, keys = jwks.keys().len(), "refetched the provider's signing keys");
         discovered.metadata = discovered.metadata.clone().set_jwks(jwks);
         Ok(true)
@@ -633,7 +674,8 @@ fn unverified_issuer(token: &str) -> Option<String> {
 fn respell_issuer(token: &str, issuer: &str) -> Result<String, ClaimsVerificationError> {
     let [header, payload, signature] = jws_parts(token)?;
     let mut claims = decode_json(payload)?;
-    let object = claims.as_object_mut().ok_or_else(|| ClaimsVerificationError::Other("its claims are not an object".into()))?;
+    let object =
+        claims.as_object_mut().ok_or_else(|| ClaimsVerificationError::Other("its claims are not an object".into()))?;
     object.insert("iss".into(), serde_json::Value::String(issuer.to_string()));
     let payload = B64.encode(serde_json::to_vec(&claims).map_err(|e| ClaimsVerificationError::Other(e.to_string()))?);
     Ok(format!("{header}.{payload}.{signature}"))
@@ -651,7 +693,9 @@ fn verify_signature(metadata: &Metadata, token: &str) -> Result<(), ClaimsVerifi
     let alg: CoreJwsSigningAlgorithm = serde_json::from_value(serde_json::Value::String(alg_name.to_string()))
         .map_err(|_| Invalid(SignatureVerificationError::DisallowedAlg(format!("unknown algorithm `{alg_name}`"))))?;
     if alg.uses_shared_secret() || !allowed_algorithms(metadata).contains(&alg) {
-        return Err(Invalid(SignatureVerificationError::DisallowedAlg(format!("algorithm `{alg_name}` is not allowed"))));
+        return Err(Invalid(SignatureVerificationError::DisallowedAlg(format!(
+            "algorithm `{alg_name}` is not allowed"
+        ))));
     }
     if header.get("crit").is_some() {
         return Err(ClaimsVerificationError::Unsupported("critical JWT header fields are unsupported".into()));

@@ -174,7 +174,11 @@ impl MigrationTrait for CreateSignInTables {
             .await?;
         manager
             .create_index(
-                Index::create().name("identities_user_id_idx").table(Identities::Table).col(Identities::UserId).to_owned(),
+                Index::create()
+                    .name("identities_user_id_idx")
+                    .table(Identities::Table)
+                    .col(Identities::UserId)
+                    .to_owned(),
             )
             .await?;
         manager
@@ -200,7 +204,9 @@ impl MigrationTrait for CreateSignInTables {
             )
             .await?;
         manager
-            .create_index(Index::create().name("sessions_user_id_idx").table(Sessions::Table).col(Sessions::UserId).to_owned())
+            .create_index(
+                Index::create().name("sessions_user_id_idx").table(Sessions::Table).col(Sessions::UserId).to_owned(),
+            )
             .await?;
         manager
             .create_table(

@@ -71,8 +71,10 @@ async fn fresh_access_token(
     cipher: &TokenCipher,
     identity_id: &str,
 ) -> Result<Option<String>, TokenError> {
-    let row =
-        provider_token::Entity::find_by_id(identity_id.to_string()).one(db.reads()).await?.ok_or(TokenError::NoTokens)?;
+    let row = provider_token::Entity::find_by_id(identity_id.to_string())
+        .one(db.reads())
+        .await?
+        .ok_or(TokenError::NoTokens)?;
     if row.status == STATUS_RECONNECT_NEEDED {
         return Err(TokenError::ReconnectNeeded);
     }
@@ -107,13 +109,16 @@ async fn refresh_holding_lease(
     provider: &Provider,
     identity_id: &str,
 ) -> Result<String, TokenError> {
-    let row =
-        provider_token::Entity::find_by_id(identity_id.to_string()).one(db.reads()).await?.ok_or(TokenError::NoTokens)?;
+    let row = provider_token::Entity::find_by_id(identity_id.to_string())
+        .one(db.reads())
+        .await?
+        .ok_or(TokenError::NoTokens)?;
     let Some(refresh_ciphertext) = row.refresh_token.clone() else {
         mark_reconnect_needed(db, identity_id).await?;
         return Err(TokenError::ReconnectNeeded);
     };
-    let refresh_token = cipher.open(&Sealed { key_id: row.key_id.clone(), ciphertext: refresh_ciphertext }, identity_id)?;
+    let refresh_token =
+        cipher.open(&Sealed { key_id: row.key_id.clone(), ciphertext: refresh_ciphertext }, identity_id)?;
     match provider.refresh(&refresh_token).await {
         Ok(mut fresh) => {
             // Providers that do not rotate keep the refresh token they issued.

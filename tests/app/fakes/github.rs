@@ -156,7 +156,9 @@ impl FakeGitHub {
         let problems = &self.inner.problems;
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
         if header("accept") != "application/vnd.github+json" {
-            return Err(problems.fail(format!("{endpoint}: Accept is `{}`, not application/vnd.github+json", header("accept"))));
+            return Err(
+                problems.fail(format!("{endpoint}: Accept is `{}`, not application/vnd.github+json", header("accept")))
+            );
         }
         if header("user-agent").is_empty() {
             return Err(problems.fail(format!("{endpoint}: no User-Agent (GitHub refuses such requests)")));
@@ -182,7 +184,9 @@ async fn authorize(State(fake): State<FakeGitHub>, Query(params): Query<HashMap<
     if param("code_challenge_method").as_deref() != Some("S256") {
         return problems.fail("authorize: code_challenge_method is not S256").into_response();
     }
-    let (Some(code_challenge), Some(state), Some(redirect_uri)) = (param("code_challenge"), param("state"), param("redirect_uri")) else {
+    let (Some(code_challenge), Some(state), Some(redirect_uri)) =
+        (param("code_challenge"), param("state"), param("redirect_uri"))
+    else {
         return problems.fail("authorize: code_challenge, state or redirect_uri missing").into_response();
     };
     let code = uuid::Uuid::new_v4().simple().to_string();
@@ -200,7 +204,11 @@ async fn authorize(State(fake): State<FakeGitHub>, Query(params): Query<HashMap<
     Redirect::to(back.as_str()).into_response()
 }
 
-async fn token(State(fake): State<FakeGitHub>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn token(
+    State(fake): State<FakeGitHub>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     let problems = &fake.inner.problems;
     let accept = headers.get("accept").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     fake.inner.token_accept_headers.lock().expect("accept headers").push(accept.clone());
@@ -262,7 +270,10 @@ async fn emails(State(fake): State<FakeGitHub>, headers: HeaderMap) -> Response 
     match fake.misbehaviour() {
         Misbehaviour::EmailsNotJson => return "<html>oops</html>".into_response(),
         Misbehaviour::EmailsForbidden => {
-            return (axum::http::StatusCode::FORBIDDEN, Json(json!({"message": "Resource not accessible by integration"})))
+            return (
+                axum::http::StatusCode::FORBIDDEN,
+                Json(json!({"message": "Resource not accessible by integration"})),
+            )
                 .into_response();
         }
         _ => {}

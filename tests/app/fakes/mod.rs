@@ -168,7 +168,12 @@ impl AppBrowser {
     pub async fn sign_in(&self, provider: &str) -> reqwest::Response {
         let authorize = self.start(provider).await;
         let at_provider = self.get(&authorize).await;
-        assert_eq!(at_provider.status(), StatusCode::SEE_OTHER, "the fake provider redirects back: {}", at_provider.text().await.unwrap_or_default());
+        assert_eq!(
+            at_provider.status(),
+            StatusCode::SEE_OTHER,
+            "the fake provider redirects back: {}",
+            at_provider.text().await.unwrap_or_default()
+        );
         let callback = location(&at_provider);
         assert!(callback.as_str().starts_with(self.base.as_str()), "back to latchkey: {callback}");
         self.get(&callback).await
@@ -196,7 +201,11 @@ pub async fn assert_signed_in(browser: &AppBrowser, response: reqwest::Response)
 pub async fn assert_refused(browser: &AppBrowser, response: reqwest::Response, status: StatusCode) -> String {
     assert_eq!(response.status(), status, "the sign-in is refused");
     assert!(
-        response.headers().get_all("set-cookie").iter().all(|c| !c.to_str().unwrap_or_default().contains("latchkey_session=")),
+        response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .all(|c| !c.to_str().unwrap_or_default().contains("latchkey_session=")),
         "no session cookie"
     );
     let page = response.text().await.expect("an error page");

@@ -188,7 +188,11 @@ async fn authorize(State(fake): State<FakeOidc>, Query(params): Query<HashMap<St
     Redirect::to(back.as_str()).into_response()
 }
 
-async fn token(State(fake): State<FakeOidc>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn token(
+    State(fake): State<FakeOidc>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     let problems = &fake.inner.problems;
     if let Err(problem) = check_basic_auth(&headers, CLIENT_ID, CLIENT_SECRET) {
         return problems.fail(format!("token: {problem}")).into_response();
