@@ -48,9 +48,10 @@ struct Args {
     /// Also run this many concurrent sign-ins during each page phase.
     #[arg(long, default_value_t = 0)]
     with_sign_ins: usize,
-    /// The release server binary to start.
-    #[arg(long, default_value = "target/release/latchkey")]
-    server_bin: PathBuf,
+    /// The release server binary to start [default: $CARGO_TARGET_DIR or target, then
+    /// release/latchkey].
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
     /// Its site directory (`cargo leptos build --release` writes `target/site`).
     #[arg(long, default_value = "target/site")]
     site_root: PathBuf,
@@ -125,7 +126,7 @@ async fn main() {
         Some(url) => Target::running(url.clone(), args.provider.clone(), args.pid),
         None => {
             let launch = Launch {
-                server_bin: &args.server_bin,
+                server_bin: &server_bin(&args),
                 site_root: &args.site_root,
                 database: args.database,
                 postgres_admin_url: &args.postgres_url,
@@ -164,7 +165,7 @@ async fn run(args: &Args, target: &Target, http: &reqwest::Client) -> Report {
     sign_ins(target, http, &people, 4, 20).await;
     let mut report = Report {
         database: args.url.is_none().then_some(args.database),
-        server: if args.url.is_some() { target.base.to_string() } else { args.server_bin.display().to_string() },
+        server: if args.url.is_some() { target.base.to_string() } else { server_bin(args).display().to_string() },
         sign_ins: Vec::new(),
         pages: Vec::new(),
         peak_rss_mb: None,
@@ -189,6 +190,13 @@ async fn run(args: &Args, target: &Target, http: &reqwest::Client) -> Report {
     report.peak_rss_mb =
         target.pid.and_then(|pid| ProcessSample::read(pid).ok()).map(|s| s.peak_rss as f64 / (1024.0 * 1024.0));
     report
+}
+
+fn server_bin(args: &Args) -> PathBuf {
+    args.server_bin.clone().unwrap_or_else(|| {
+        let target_dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
+        target_dir.join("release").join("latchkey")
+    })
 }
 
 /// Hands out a new person per sign-in.

@@ -85,7 +85,12 @@ impl Target {
             .stdout(log_file.try_clone().map_err(|e| e.to_string())?)
             .stderr(log_file)
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", launch.server_bin.display()))?;
+            .map_err(|e| {
+                format!(
+                    "cannot start {}: {e} (build it first: cargo leptos build --release)",
+                    launch.server_bin.display()
+                )
+            })?;
         let mut target = Target {
             base,
             provider: PROVIDER_ID.to_string(),

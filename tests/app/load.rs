@@ -88,11 +88,9 @@ async fn sign_in_completely(browser: &Browser, person: &Person) -> Result<String
     let status = callback.status();
     if status != StatusCode::SEE_OTHER || location(&callback).path() != "/profile" {
         let body = callback.text().await.unwrap_or_default();
-        return Err(format!(
-            "{}: callback answered {status}: {}",
-            person.email,
-            body.chars().take(300).collect::<String>()
-        ));
+        let title =
+            body.split_once("<title>").and_then(|(_, rest)| rest.split_once("</title>")).map(|(title, _)| title);
+        return Err(format!("{}: callback answered {status}: {}", person.email, title.unwrap_or("(no page title)")));
     }
     let (status, me) = browser.me().await;
     if status != StatusCode::OK || me["user"]["email"] != person.email.as_str() {
