@@ -220,28 +220,63 @@ async fn sign_ins(
     concurrency: usize,
     count: usize,
 ) -> SignInPhase {
-    let remaining = Arc::new(AtomicUsize::new(count));
     let before = target.pid.and_then(|pid| ProcessSample::read(pid).ok());
     let started = Instant::now();
-    let workers = (0..concurrency).map(|_| {
-        let (remaining, people) = (remaining.clone(), people.clone());
-        let (http, base, provider) = (http.clone(), target.base.clone(), target.provider.clone());
-        tokio::spawn(async move {
-            let mut outcome = SignInOutcome::default();
-            while remaining.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
-                outcome.attempt(&http, &base, &provider, &people.next()).await;
+    let until = Until::Count(Arc::new(AtomicUsize::new(count)));
+    let outcome =
+        sign_in_workers(target.base.clone(), target.provider.clone(), http.clone(), people.clone(), concurrency, until)
+            .await;
+    outcome.into_phase(concurrency, started.elapsed(), cpu_between(target, before))
+}
+
+/// When sign-in workers stop.
+#[derive(Clone)]
+enum Until {
+    /// After this many sign-ins between them.
+    Count(Arc<AtomicUsize>),
+    Deadline(Instant),
+}
+
+impl Until {
+    fn another(&self) -> bool {
+        match self {
+            Until::Count(remaining) => {
+                remaining.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
             }
-            outcome
+            Until::Deadline(deadline) => Instant::now() < *deadline,
+        }
+    }
+}
+
+/// `concurrency` workers, each signing in new people one after the other.
+async fn sign_in_workers(
+    base: Url,
+    provider: String,
+    http: reqwest::Client,
+    people: Arc<People>,
+    concurrency: usize,
+    until: Until,
+) -> SignInOutcome {
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (base, provider, http, people, until) =
+                (base.clone(), provider.clone(), http.clone(), people.clone(), until.clone());
+            tokio::spawn(async move {
+                let mut outcome = SignInOutcome::default();
+                while until.another() {
+                    outcome.attempt(&http, &base, &provider, &people.next()).await;
+                }
+                outcome
+            })
         })
-    });
-    let outcomes: Vec<_> = workers.collect();
+        .collect();
     let mut total = SignInOutcome::default();
-    for worker in outcomes {
+    for worker in workers {
         if let Ok(outcome) = worker.await {
             total.merge(outcome);
         }
     }
-    total.into_phase(concurrency, started.elapsed(), cpu_between(target, before))
+    total
 }
 
 /// Sign-ins one worker made.
@@ -300,33 +335,17 @@ async fn page_loads(
     let duration = Duration::from_secs(args.seconds.max(1));
     let connections = browsers.len();
     let alongside = (args.with_sign_ins > 0).then(|| {
-        let (target_base, provider, http, people) =
-            (target.base.clone(), target.provider.clone(), http.clone(), people.clone());
-        let concurrency = args.with_sign_ins;
-        tokio::spawn(async move {
-            let deadline = Instant::now() + duration;
-            let started = Instant::now();
-            let workers: Vec<_> = (0..concurrency)
-                .map(|_| {
-                    let (base, provider, http, people) =
-                        (target_base.clone(), provider.clone(), http.clone(), people.clone());
-                    tokio::spawn(async move {
-                        let mut outcome = SignInOutcome::default();
-                        while Instant::now() < deadline {
-                            outcome.attempt(&http, &base, &provider, &people.next()).await;
-                        }
-                        outcome
-                    })
-                })
-                .collect();
-            let mut total = SignInOutcome::default();
-            for worker in workers {
-                if let Ok(outcome) = worker.await {
-                    total.merge(outcome);
-                }
-            }
-            total.into_phase(concurrency, started.elapsed(), None)
-        })
+        let until = Until::Deadline(Instant::now() + duration);
+        let workers = sign_in_workers(
+            target.base.clone(),
+            target.provider.clone(),
+            http.clone(),
+            people.clone(),
+            args.with_sign_ins,
+            until,
+        );
+        let (concurrency, started) = (args.with_sign_ins, Instant::now());
+        tokio::spawn(async move { workers.await.into_phase(concurrency, started.elapsed(), None) })
     });
     let before = target.pid.and_then(|pid| ProcessSample::read(pid).ok());
     let started = Instant::now();
