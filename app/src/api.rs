@@ -409,10 +409,11 @@ impl From<latchkey_server::IdentityView> for Identity {
 impl From<latchkey_server::CurrentUser> for Me {
     fn from(current: latchkey_server::CurrentUser) -> Self {
         let identities: Vec<Identity> = current.identities.into_iter().map(Identity::from).collect();
+        // By identity, not provider: a person may link two accounts of one provider.
         let session_identity = current
-            .signed_in_with
+            .signed_in_with_identity
             .as_deref()
-            .and_then(|provider| identities.iter().find(|i| i.provider == provider))
+            .and_then(|identity_id| identities.iter().find(|i| i.id == identity_id))
             .cloned();
         Me {
             id: current.user.id,

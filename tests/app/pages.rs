@@ -40,3 +40,26 @@ async fn the_profile_shows_the_signed_in_person() {
     assert!(html.contains("katherine@example.test"));
     assert!(html.contains("Sign out"));
 }
+
+#[tokio::test]
+async fn this_session_shows_the_identity_signed_in_with_when_two_share_a_provider() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let browser = app.browser();
+    browser.sign_in_as(&Person::ada()).await;
+    // A second account at the same provider; linking renews the session with it.
+    let linked = browser.link("dev", &Person::grace()).await;
+    assert_eq!(linked.status(), StatusCode::SEE_OTHER);
+
+    let html = browser.get("/profile").await.text().await.expect("html");
+
+    let this_session = section(&html, "session-title");
+    assert!(this_session.contains("grace@example.test"), "{this_session}");
+    assert!(!this_session.contains("ada@example.test"), "{this_session}");
+}
+
+/// The `<section>` labelled by the heading with this id.
+fn section<'a>(html: &'a str, heading_id: &str) -> &'a str {
+    let start = html.find(&format!("aria-labelledby=\"{heading_id}\"")).expect("the section is on the page");
+    let end = html[start..].find("</section>").map_or(html.len(), |end| start + end);
+    &html[start..end]
+}
