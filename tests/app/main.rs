@@ -9,7 +9,6 @@ mod account;
 mod callback_checks;
 mod id_token_checks;
 mod linking;
-mod load;
 mod pages;
 mod provider_tokens;
 mod providers;

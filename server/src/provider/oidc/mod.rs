@@ -9,8 +9,6 @@
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClientAuthMethod,
     CoreErrorResponseType, CoreGenderClaim, CoreGrantType, CoreJsonWebKey, CoreJsonWebKeySet,
@@ -20,14 +18,17 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AccessToken, AdditionalClaims, AdditionalProviderMetadata, AuthorizationCode, ClaimsVerificationError, ClientId,
-    ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, ExtraTokenFields, IdTokenClaims,
-    JsonWebKey, JsonWebKeyAlgorithm, JsonWebKeyUse, JwsSigningAlgorithm, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    PkceCodeVerifier, ProviderMetadata, RedirectUrl, RefreshToken, RequestTokenError, Scope,
-    SignatureVerificationError, StandardErrorResponse, StandardTokenResponse,
+    ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, ExtraTokenFields, IdTokenClaims, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, ProviderMetadata, RedirectUrl, RefreshToken,
+    RequestTokenError, Scope, SignatureVerificationError, StandardErrorResponse, StandardTokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 use url::Url;
+
+mod jws;
+
+use jws::{allowed_algorithms, respell_issuer, unverified_issuer, verify_signature};
 
 use super::microsoft;
 use super::{AuthorizationRequest, ProviderError, VerifiedIdentity, error_chain, google};
@@ -41,19 +42,6 @@ const MAX_ID_TOKEN_AGE: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 /// Discovery documents are small; anything bigger is not one.
 const MAX_DISCOVERY_BYTES: usize = 256 * 1024;
-
-/// Asymmetric algorithms only: never `none`, never HMAC (which would key on a public value).
-const ACCEPTABLE_ALGORITHMS: [CoreJwsSigningAlgorithm; 9] = [
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
-    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
-    CoreJwsSigningAlgorithm::EdDsa,
-];
 
 /// RFC 9207: whether the provider promises an `iss` parameter on its authorization responses.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -634,97 +622,8 @@ fn is_configured_issuer(discovered: &str, configured: &str) -> bool {
     discovered == configured || discovered.strip_suffix('/') == Some(configured)
 }
 
-/// The provider's advertised algorithms, intersected with the asymmetric allow-list.
-fn allowed_algorithms(metadata: &Metadata) -> Vec<CoreJwsSigningAlgorithm> {
-    let allowed: Vec<_> = metadata
-        .id_token_signing_alg_values_supported()
-        .iter()
-        .filter(|alg| ACCEPTABLE_ALGORITHMS.contains(alg))
-        .cloned()
-        .collect();
-    if allowed.is_empty() { vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256] } else { allowed }
-}
-
 fn parse_id_token(id_token: &str) -> Result<IdToken, ClaimsVerificationError> {
     IdToken::from_str(id_token).map_err(|e| ClaimsVerificationError::Other(format!("it cannot be read ({e})")))
-}
-
-/// The three parts of a compact JWS.
-fn jws_parts(token: &str) -> Result<[&str; 3], ClaimsVerificationError> {
-    let mut parts = token.split('.');
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(header), Some(payload), Some(signature), None) => Ok([header, payload, signature]),
-        _ => Err(ClaimsVerificationError::Other("it is not a signed JWT".into())),
-    }
-}
-
-fn decode_json(part: &str) -> Result<serde_json::Value, ClaimsVerificationError> {
-    let bytes = B64.decode(part).map_err(|_| ClaimsVerificationError::Other("it is not valid base64url".into()))?;
-    serde_json::from_slice(&bytes).map_err(|_| ClaimsVerificationError::Other("it is not valid JSON".into()))
-}
-
-/// The `iss` claim, read without any verification (only to pick the verification path).
-fn unverified_issuer(token: &str) -> Option<String> {
-    let [_, payload, _] = jws_parts(token).ok()?;
-    decode_json(payload).ok()?.get("iss")?.as_str().map(str::to_string)
-}
-
-/// The same token with `iss` replaced; its signature no longer matches, so it may only be
-/// read after [`verify_signature`] accepted the original.
-fn respell_issuer(token: &str, issuer: &str) -> Result<String, ClaimsVerificationError> {
-    let [header, payload, signature] = jws_parts(token)?;
-    let mut claims = decode_json(payload)?;
-    let object =
-        claims.as_object_mut().ok_or_else(|| ClaimsVerificationError::Other("its claims are not an object".into()))?;
-    object.insert("iss".into(), serde_json::Value::String(issuer.to_string()));
-    let payload = B64.encode(serde_json::to_vec(&claims).map_err(|e| ClaimsVerificationError::Other(e.to_string()))?);
-    Ok(format!("{header}.{payload}.{signature}"))
-}
-
-/// The signature check openidconnect does, for a token it cannot parse: an allow-listed
-/// asymmetric algorithm, exactly one published key that fits the header's `kid` and the
-/// algorithm, and a valid signature over the token as sent. `jku`, `jwk` and `x5u` headers are
-/// ignored: keys come only from the provider's JWKS.
-fn verify_signature(metadata: &Metadata, token: &str) -> Result<(), ClaimsVerificationError> {
-    use ClaimsVerificationError::SignatureVerification as Invalid;
-    let [header_part, payload_part, signature_part] = jws_parts(token)?;
-    let header = decode_json(header_part)?;
-    let alg_name = header.get("alg").and_then(|alg| alg.as_str()).unwrap_or_default();
-    let alg: CoreJwsSigningAlgorithm = serde_json::from_value(serde_json::Value::String(alg_name.to_string()))
-        .map_err(|_| Invalid(SignatureVerificationError::DisallowedAlg(format!("unknown algorithm `{alg_name}`"))))?;
-    if alg.uses_shared_secret() || !allowed_algorithms(metadata).contains(&alg) {
-        return Err(Invalid(SignatureVerificationError::DisallowedAlg(format!(
-            "algorithm `{alg_name}` is not allowed"
-        ))));
-    }
-    if header.get("crit").is_some() {
-        return Err(ClaimsVerificationError::Unsupported("critical JWT header fields are unsupported".into()));
-    }
-    let kid = header.get("kid").and_then(|kid| kid.as_str());
-    let keys: Vec<&CoreJsonWebKey> = metadata
-        .jwks()
-        .keys()
-        .iter()
-        .filter(|key| {
-            kid.is_none_or(|kid| key.key_id().is_some_and(|id| id.as_str() == kid))
-                && key.key_use().is_none_or(|key_use| key_use.allows_signature())
-                && alg.key_type().as_ref() == Some(key.key_type())
-                && match key.signing_alg() {
-                    JsonWebKeyAlgorithm::Unspecified => true,
-                    JsonWebKeyAlgorithm::Algorithm(key_alg) => *key_alg == alg,
-                    JsonWebKeyAlgorithm::Unsupported => false,
-                }
-        })
-        .collect();
-    let key = match keys.as_slice() {
-        [key] => *key,
-        [] => return Err(Invalid(SignatureVerificationError::NoMatchingKey)),
-        _ => return Err(Invalid(SignatureVerificationError::AmbiguousKeyId("several keys fit the token".into()))),
-    };
-    let signature = B64
-        .decode(signature_part)
-        .map_err(|_| Invalid(SignatureVerificationError::CryptoError("the signature is not valid base64url".into())))?;
-    key.verify_signature(&alg, format!("{header_part}.{payload_part}").as_bytes(), &signature).map_err(Invalid)
 }
 
 fn describe_claims_error(error: &ClaimsVerificationError) -> String {
