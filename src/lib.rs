@@ -17,14 +17,28 @@ use tower_http::trace::TraceLayer;
 
 pub use latchkey_server;
 
+#[cfg(feature = "dev-idp")]
+pub mod dev_idp;
+#[cfg(feature = "dev-idp")]
+pub use latchkey_dev_idp;
+
 /// A built application, ready to serve on a listener.
 pub struct Application {
     latchkey: Latchkey,
     router: Router,
+    #[cfg(feature = "dev-idp")]
+    dev_idps: Vec<dev_idp::MountedDevIdp>,
 }
 
 impl Application {
-    pub async fn build(config: Config) -> Result<Self, StartupError> {
+    #[cfg_attr(not(feature = "dev-idp"), allow(unused_mut))]
+    pub async fn build(mut config: Config) -> Result<Self, StartupError> {
+        #[cfg(feature = "dev-idp")]
+        let dev_idps = dev_idp::configure(&mut config);
+        #[cfg(not(feature = "dev-idp"))]
+        if config.dev_idps > 0 {
+            return Err(StartupError::DevIdpNotBuilt);
+        }
         let leptos_options = leptos_options(&config);
         let latchkey = Latchkey::start(config).await?;
         let routes = generate_route_list(App);
@@ -46,16 +60,30 @@ impl Application {
         let router = latchkey
             .router()
             .merge(pages)
-            .layer(axum::middleware::from_fn_with_state(latchkey.clone(), reject_cross_origin_writes))
+            .layer(axum::middleware::from_fn_with_state(latchkey.clone(), reject_cross_origin_writes));
+        #[cfg(feature = "dev-idp")]
+        let router = router.merge(dev_idp::router(&dev_idps));
+        let router = router
             .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
             .layer(security_header(header::REFERRER_POLICY, "same-origin"))
             .layer(TraceLayer::new_for_http());
-        Ok(Application { latchkey, router })
+        Ok(Application {
+            latchkey,
+            router,
+            #[cfg(feature = "dev-idp")]
+            dev_idps,
+        })
     }
 
     pub fn latchkey(&self) -> &Latchkey {
         &self.latchkey
+    }
+
+    /// The development providers this app serves, in configuration order.
+    #[cfg(feature = "dev-idp")]
+    pub fn dev_idps(&self) -> &[dev_idp::MountedDevIdp] {
+        &self.dev_idps
     }
 
     /// Serves until the process is asked to stop (Ctrl-C or SIGTERM).

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use latchkey_server::dev_idp::{DevClient, DevIdp};
+use latchkey_dev_idp::{DevClient, DevIdp};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use url::Url;
 
@@ -160,11 +160,10 @@ async fn serve_provider(base: &Url) -> Result<ProviderEndpoint, String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| format!("bind the provider: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let issuer = Url::parse(&format!("http://{addr}/idp")).map_err(|e| e.to_string())?;
-    let client = DevClient {
-        client_id: "latchkey-bench".into(),
-        client_secret: uuid::Uuid::new_v4().simple().to_string(),
-        redirect_uri: format!("{}/auth/{PROVIDER_ID}/callback", base.as_str().trim_end_matches('/')),
-    };
+    let client = DevClient::new(
+        "latchkey-bench".into(),
+        format!("{}/auth/{PROVIDER_ID}/callback", base.as_str().trim_end_matches('/')),
+    );
     let idp = DevIdp::new(issuer.clone(), client.clone());
     let router = axum::Router::new().nest("/idp", idp.router());
     tokio::spawn(async move { axum::serve(listener, router).await });

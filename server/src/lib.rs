@@ -6,7 +6,6 @@
 pub mod account;
 pub mod audit;
 pub mod config;
-pub mod dev_idp;
 pub mod error;
 pub mod http;
 pub mod login;

@@ -2,8 +2,6 @@ use std::sync::Arc;
 
 use axum_extra::extract::CookieJar;
 
-use crate::config::{DEV_PROVIDER_ID, ProviderConfig, ProviderKind, Secret};
-use crate::dev_idp::{DevClient, DevIdp};
 use crate::login::LoginFlow;
 use crate::provider::{self, Providers};
 use crate::session::Sessions;
@@ -34,8 +32,6 @@ struct Inner {
     providers: Providers,
     sessions: Sessions,
     login_flow: LoginFlow,
-    /// Mount path and provider, in order.
-    dev_idps: Vec<(String, DevIdp)>,
     cipher: Arc<TokenCipher>,
     refresh_locks: RefreshLocks,
 }
@@ -46,44 +42,18 @@ pub enum StartupError {
     Database(#[from] sea_orm::DbErr),
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(#[from] reqwest::Error),
+    #[error(
+        "LATCHKEY_DEV_IDP asks for the development provider, but this binary was built without it (see the README's development command)"
+    )]
+    DevIdpNotBuilt,
 }
 
 impl Latchkey {
-    /// Connects the database (migrating it), and sets up providers and the development
-    /// provider. Providers are discovered lazily, so start-up never waits on them.
-    pub async fn start(mut config: Config) -> Result<Self, StartupError> {
+    /// Connects the database (migrating it) and sets up the configured providers. Providers
+    /// are discovered lazily, so start-up never waits on them.
+    pub async fn start(config: Config) -> Result<Self, StartupError> {
         let db = Database::connect(&config.database_url).await?;
         let http = provider::http_client(config.provider_timeout)?;
-        let mut dev_idps = Vec::new();
-        for n in 1..=config.dev_idps {
-            // "dev" at /dev-idp, then "dev2" at /dev-idp2: independent issuers, like two companies.
-            let (id, name) = if n == 1 {
-                (DEV_PROVIDER_ID.to_string(), "Dev provider".to_string())
-            } else {
-                (format!("{DEV_PROVIDER_ID}{n}"), format!("Dev provider {n}"))
-            };
-            let mount = if n == 1 { "/dev-idp".to_string() } else { format!("/dev-idp{n}") };
-            let client = DevClient {
-                client_id: format!("latchkey-{id}"),
-                client_secret: crate::util::random_token(),
-                redirect_uri: config.redirect_uri(&id).to_string(),
-            };
-            let idp = DevIdp::new(config.url(&mount), client.clone());
-            config.providers.insert(
-                usize::from(n - 1),
-                ProviderConfig {
-                    id,
-                    kind: ProviderKind::Oidc,
-                    name,
-                    issuer: idp.issuer().clone(),
-                    client_id: client.client_id,
-                    client_secret: Secret::new(client.client_secret),
-                    scopes: vec!["openid".into(), "email".into(), "profile".into()],
-                    trust_email: config.dev_idp_trusts_email,
-                },
-            );
-            dev_idps.push((mount, idp));
-        }
         let providers = Providers::from_config(&config, http, config.jwks_refetch_interval);
         let sessions = Sessions::new(db.clone(), config.sessions);
         let cipher = Arc::new(TokenCipher::new(&config.secret_key, &[]));
@@ -95,14 +65,13 @@ impl Latchkey {
                 providers,
                 sessions,
                 login_flow,
-                dev_idps,
                 cipher,
                 refresh_locks: RefreshLocks::default(),
             }),
         })
     }
 
-    /// `/auth/*`, `/api/me` and (when enabled) `/dev-idp/*`.
+    /// `/auth/*`, the `/account/*` form posts and `/api/me`.
     pub fn router(&self) -> axum::Router {
         http::router(self.clone())
     }
@@ -113,16 +82,6 @@ impl Latchkey {
 
     pub fn db(&self) -> &Database {
         &self.inner.db
-    }
-
-    /// The first development provider ("dev"), if enabled.
-    pub fn dev_idp(&self) -> Option<&DevIdp> {
-        self.inner.dev_idps.first().map(|(_, idp)| idp)
-    }
-
-    /// Every development provider with its mount path.
-    pub fn dev_idps(&self) -> &[(String, DevIdp)] {
-        &self.inner.dev_idps
     }
 
     pub fn sessions(&self) -> &Sessions {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use latchkey::latchkey_server::dev_idp::Misbehaviour;
+use latchkey::latchkey_dev_idp::Misbehaviour;
 use reqwest::StatusCode;
 
 use crate::support::{Backend, Options, Person, TestApp, set_cookies};

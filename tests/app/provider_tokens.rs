@@ -90,7 +90,7 @@ async fn a_refresh_the_provider_rejects_marks_the_identity_reconnect_needed() {
     let app = TestApp::spawn(crate::support::Backend::Sqlite).await;
     let identity_id = signed_in_identity(&app).await;
     expire_access_token(&app).await;
-    app.misbehave(latchkey::latchkey_server::dev_idp::Misbehaviour::RefreshRejected);
+    app.misbehave(latchkey::latchkey_dev_idp::Misbehaviour::RefreshRejected);
 
     let outcome = app.latchkey.provider_access_token(&identity_id).await;
 
@@ -98,7 +98,7 @@ async fn a_refresh_the_provider_rejects_marks_the_identity_reconnect_needed() {
     let row = provider_token::Entity::find_by_id(identity_id.clone()).one(&app.db).await.expect("query").expect("row");
     assert_eq!(row.status, "reconnect_needed");
     // It stays that way (no refresh storm) until the person signs in with the provider again.
-    app.misbehave(latchkey::latchkey_server::dev_idp::Misbehaviour::None);
+    app.misbehave(latchkey::latchkey_dev_idp::Misbehaviour::None);
     assert!(matches!(app.latchkey.provider_access_token(&identity_id).await, Err(tokens::TokenError::ReconnectNeeded)));
     assert_eq!(app.dev_idp().refresh_count(), 0);
     app.browser().sign_in_as(&Person::ada()).await;
@@ -138,7 +138,7 @@ async fn the_page_says_reconnect_needed_when_the_provider_refuses_the_refresh() 
     let identity_id =
         app.latchkey.current_user(&browser.cookie_jar()).await.expect("q").expect("in").identities[0].id.clone();
     expire_access_token(&app).await;
-    app.misbehave(latchkey::latchkey_server::dev_idp::Misbehaviour::RefreshRejected);
+    app.misbehave(latchkey::latchkey_dev_idp::Misbehaviour::RefreshRejected);
 
     let response = browser.post_form(&format!("/account/identities/{identity_id}/refresh-profile")).await;
 
@@ -157,8 +157,7 @@ async fn unlinking_and_deleting_revoke_the_tokens_at_the_provider() {
     let browser = app.browser();
     browser.sign_in_with("dev", &Person::ada()).await;
     browser.link("dev2", &Person::new("Ada at work", "ada@work.example")).await;
-    let dev = &app.latchkey.dev_idps()[0].1;
-    let dev2 = &app.latchkey.dev_idps()[1].1;
+    let (dev, dev2) = (&app.dev_idps[0], &app.dev_idps[1]);
     let current = app.latchkey.current_user(&browser.cookie_jar()).await.expect("q").expect("in");
     let linked = current.identities.iter().find(|i| i.provider == "dev2").expect("linked").id.clone();
 

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use latchkey::latchkey_server::dev_idp::Misbehaviour;
+use latchkey::latchkey_dev_idp::Misbehaviour;
 use reqwest::StatusCode;
 
 use crate::on_every_backend;

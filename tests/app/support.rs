@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use latchkey::Application;
-use latchkey::latchkey_server::dev_idp::{DevIdp, Misbehaviour};
+use latchkey::latchkey_dev_idp::{DevIdp, Misbehaviour};
 use latchkey::latchkey_server::storage::entities::{identity, pending_login, session, user};
 use latchkey::latchkey_server::{Config, Latchkey};
 use reqwest::StatusCode;
@@ -53,6 +53,8 @@ pub struct TestApp {
     pub base: Url,
     pub latchkey: Latchkey,
     pub db: DatabaseConnection,
+    /// "dev" and "dev2".
+    pub dev_idps: Vec<DevIdp>,
     _data_dir: tempfile::TempDir,
 }
 
@@ -93,9 +95,11 @@ impl TestApp {
         }
         let application = Application::build(config).await.expect("the app starts");
         let latchkey = application.latchkey().clone();
+        let dev_idps = application.dev_idps().iter().map(|mounted| mounted.idp.clone()).collect();
         tokio::spawn(application.serve(listener));
         let db = latchkey.db().writes().clone();
-        Some(TestApp { base: Url::parse(&format!("http://{address}")).ok()?, latchkey, db, _data_dir: data_dir })
+        let base = Url::parse(&format!("http://{address}")).ok()?;
+        Some(TestApp { base, latchkey, db, dev_idps, _data_dir: data_dir })
     }
 
     pub fn url(&self, path: &str) -> Url {
@@ -103,7 +107,7 @@ impl TestApp {
     }
 
     pub fn dev_idp(&self) -> &DevIdp {
-        self.latchkey.dev_idp().expect("tests run with the development provider")
+        self.dev_idps.first().expect("tests run with the development provider")
     }
 
     pub fn misbehave(&self, misbehaviour: Misbehaviour) {

@@ -24,11 +24,6 @@ fn is_safe_method(method: &Method) -> bool {
 
 fn comes_from_this_site(latchkey: &Latchkey, request: &Request) -> bool {
     let headers = request.headers();
-    // The development provider stands in for another site, and its pages send
-    // `Referrer-Policy: no-referrer`, so browsers post its forms with `Origin: null`.
-    if request.uri().path().starts_with("/dev-idp") {
-        return true;
-    }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let expected = latchkey.config().public_url.origin().ascii_serialization();
         return origin.to_str().is_ok_and(|origin| origin == expected);

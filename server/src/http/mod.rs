@@ -1,4 +1,4 @@
-//! The core's HTTP surface: `/auth/*`, `/api/me`, and the development provider at `/dev-idp`.
+//! The core's HTTP surface: `/auth/*`, `/account/*` form posts and `/api/me`.
 
 mod account;
 mod auth;
@@ -16,7 +16,7 @@ pub use guard::reject_cross_origin_writes;
 use crate::Latchkey;
 
 pub fn router(latchkey: Latchkey) -> Router {
-    let mut router = Router::new()
+    Router::new()
         .route("/auth/{provider}/login", get(auth::login))
         .route("/auth/{provider}/callback", get(auth::callback))
         .route("/auth/logout", post(auth::logout))
@@ -28,9 +28,5 @@ pub fn router(latchkey: Latchkey) -> Router {
         .route("/account/sessions/{session}/revoke", post(account::revoke_session))
         .route("/account/delete", post(account::delete_account))
         .route("/api/me", get(auth::me))
-        .with_state(latchkey.clone());
-    for (mount, dev_idp) in latchkey.dev_idps() {
-        router = router.nest(mount, dev_idp.router());
-    }
-    router
+        .with_state(latchkey)
 }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Json, Redirect, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use super::{Problems, check_basic_auth, check_pkce, listen, serve};
+use super::{Codes, Problems, check_authorize, listen, serve};
 
 pub const CLIENT_ID: &str = "Iv1.fakegithubclient";
 pub const CLIENT_SECRET: &str = "fake-github-secret";
@@ -71,17 +71,11 @@ struct Inner {
     misbehaviour: Mutex<Misbehaviour>,
     /// `iss` to add to the authorization response.
     iss_parameter: Mutex<Option<String>>,
-    grants: Mutex<HashMap<String, Grant>>,
+    codes: Codes<Account>,
     access_tokens: Mutex<HashMap<String, Account>>,
     /// The `Accept` header of every token request.
     token_accept_headers: Mutex<Vec<String>>,
     problems: Problems,
-}
-
-struct Grant {
-    account: Account,
-    code_challenge: String,
-    redirect_uri: String,
 }
 
 impl FakeGitHub {
@@ -93,7 +87,7 @@ impl FakeGitHub {
                 next: Mutex::new(Account::new(1, "someone", None, json!([]))),
                 misbehaviour: Mutex::default(),
                 iss_parameter: Mutex::default(),
-                grants: Mutex::default(),
+                codes: Codes::default(),
                 access_tokens: Mutex::default(),
                 token_accept_headers: Mutex::default(),
                 problems: Problems::default(),
@@ -170,34 +164,12 @@ impl FakeGitHub {
 }
 
 async fn authorize(State(fake): State<FakeGitHub>, Query(params): Query<HashMap<String, String>>) -> Response {
-    let problems = &fake.inner.problems;
-    let param = |name: &str| params.get(name).filter(|v| !v.is_empty()).cloned();
-    if param("client_id").as_deref() != Some(CLIENT_ID) {
-        return problems.fail("authorize: wrong or missing client_id").into_response();
-    }
-    if param("response_type").as_deref() != Some("code") {
-        return problems.fail("authorize: response_type is not `code`").into_response();
-    }
-    if !param("scope").is_some_and(|scope| scope.split(' ').any(|s| s == "read:user")) {
-        return problems.fail("authorize: the scope has no `read:user`").into_response();
-    }
-    if param("code_challenge_method").as_deref() != Some("S256") {
-        return problems.fail("authorize: code_challenge_method is not S256").into_response();
-    }
-    let (Some(code_challenge), Some(state), Some(redirect_uri)) =
-        (param("code_challenge"), param("state"), param("redirect_uri"))
-    else {
-        return problems.fail("authorize: code_challenge, state or redirect_uri missing").into_response();
+    let approval = match check_authorize(&fake.inner.problems, &params, CLIENT_ID, "read:user") {
+        Ok(approval) => approval,
+        Err(refusal) => return refusal.into_response(),
     };
-    let code = uuid::Uuid::new_v4().simple().to_string();
     let account = fake.inner.next.lock().expect("next").clone();
-    fake.inner
-        .grants
-        .lock()
-        .expect("grants")
-        .insert(code.clone(), Grant { account, code_challenge, redirect_uri: redirect_uri.clone() });
-    let mut back = url::Url::parse(&redirect_uri).expect("a redirect URI");
-    back.query_pairs_mut().append_pair("code", &code).append_pair("state", &state);
+    let mut back = fake.inner.codes.issue(approval, account);
     if let Some(iss) = fake.inner.iss_parameter.lock().expect("iss").clone() {
         back.query_pairs_mut().append_pair("iss", &iss);
     }
@@ -216,22 +188,10 @@ async fn token(
         // GitHub would answer `access_token=…&scope=…` as a form, which is no JSON.
         return problems.fail(format!("token: Accept is `{accept}`, not application/json")).into_response();
     }
-    if let Err(problem) = check_basic_auth(&headers, CLIENT_ID, CLIENT_SECRET) {
-        return problems.fail(format!("token: {problem}")).into_response();
-    }
-    if form.get("grant_type").map(String::as_str) != Some("authorization_code") {
-        return problems.fail("token: grant_type is not authorization_code").into_response();
-    }
-    let grant = form.get("code").and_then(|code| fake.inner.grants.lock().expect("grants").remove(code));
-    let Some(grant) = grant else {
-        return problems.fail("token: unknown or reused code").into_response();
+    let account = match fake.inner.codes.redeem(problems, &headers, &form, (CLIENT_ID, CLIENT_SECRET)) {
+        Ok(account) => account,
+        Err(refusal) => return refusal.into_response(),
     };
-    if form.get("redirect_uri") != Some(&grant.redirect_uri) {
-        return problems.fail("token: redirect_uri differs from the authorization request's").into_response();
-    }
-    if let Err(problem) = check_pkce(&grant.code_challenge, form.get("code_verifier")) {
-        return problems.fail(format!("token: {problem}")).into_response();
-    }
     if fake.misbehaviour() == Misbehaviour::RefuseCode {
         return Json(json!({
             "error": "bad_verification_code",
@@ -241,7 +201,7 @@ async fn token(
         .into_response();
     }
     let access_token = format!("gho_{}", uuid::Uuid::new_v4().simple());
-    fake.inner.access_tokens.lock().expect("tokens").insert(access_token.clone(), grant.account);
+    fake.inner.access_tokens.lock().expect("tokens").insert(access_token.clone(), account);
     Json(json!({"access_token": access_token, "token_type": "bearer", "scope": "read:user,user:email"})).into_response()
 }
 

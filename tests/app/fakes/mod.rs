@@ -8,12 +8,14 @@
 pub mod github;
 pub mod oidc;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
 use latchkey::Application;
+use latchkey::latchkey_dev_idp::pkce_challenge;
 use latchkey::latchkey_server::Config;
 use latchkey::latchkey_server::storage::entities::{identity, session, user};
 use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
@@ -53,14 +55,8 @@ impl Problems {
     }
 }
 
-/// RFC 7636 S256: base64url(SHA-256(verifier)).
-pub fn s256(verifier: &str) -> String {
-    use sha2::Digest;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
-}
-
 /// Checks `Authorization: Basic base64(client_id:client_secret)` (client_secret_basic).
-pub fn check_basic_auth(headers: &HeaderMap, client_id: &str, client_secret: &str) -> Result<(), String> {
+fn check_basic_auth(headers: &HeaderMap, client_id: &str, client_secret: &str) -> Result<(), String> {
     let value = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -76,15 +72,101 @@ pub fn check_basic_auth(headers: &HeaderMap, client_id: &str, client_secret: &st
 }
 
 /// Checks the PKCE verifier against the challenge sent to the authorize endpoint.
-pub fn check_pkce(challenge: &str, verifier: Option<&String>) -> Result<(), String> {
+fn check_pkce(challenge: &str, verifier: Option<&String>) -> Result<(), String> {
     let verifier = verifier.ok_or("the token request has no code_verifier")?;
     if !(43..=128).contains(&verifier.len()) {
         return Err(format!("the code_verifier has {} characters (43 to 128 expected)", verifier.len()));
     }
-    if s256(verifier) != challenge {
+    if pkce_challenge(verifier) != challenge {
         return Err("the code_verifier does not match the code_challenge".into());
     }
     Ok(())
+}
+
+/// A refused request: recorded in [`Problems`], answered 400.
+pub type Refusal = (StatusCode, String);
+
+/// An authorization request that passed the checks every fake makes.
+pub struct Approval {
+    pub state: String,
+    pub nonce: Option<String>,
+    code_challenge: String,
+    redirect_uri: String,
+}
+
+/// Checks an authorization request: this client, the code flow, `required_scope` among the
+/// scopes, PKCE with S256, and a state and redirect URI.
+pub fn check_authorize(
+    problems: &Problems,
+    params: &HashMap<String, String>,
+    client_id: &str,
+    required_scope: &str,
+) -> Result<Approval, Refusal> {
+    let param = |name: &str| params.get(name).filter(|v| !v.is_empty()).cloned();
+    if param("client_id").as_deref() != Some(client_id) {
+        return Err(problems.fail("authorize: wrong or missing client_id"));
+    }
+    if param("response_type").as_deref() != Some("code") {
+        return Err(problems.fail("authorize: response_type is not `code`"));
+    }
+    if !param("scope").is_some_and(|scope| scope.split(' ').any(|s| s == required_scope)) {
+        return Err(problems.fail(format!("authorize: the scope has no `{required_scope}`")));
+    }
+    if param("code_challenge_method").as_deref() != Some("S256") {
+        return Err(problems.fail("authorize: code_challenge_method is not S256"));
+    }
+    let (Some(code_challenge), Some(state), Some(redirect_uri)) =
+        (param("code_challenge"), param("state"), param("redirect_uri"))
+    else {
+        return Err(problems.fail("authorize: code_challenge, state or redirect_uri missing"));
+    };
+    Ok(Approval { state, nonce: param("nonce"), code_challenge, redirect_uri })
+}
+
+/// Authorization codes waiting for their token request, each with what the fake answers then.
+pub struct Codes<T>(Mutex<HashMap<String, (Approval, T)>>);
+
+impl<T> Default for Codes<T> {
+    fn default() -> Self {
+        Codes(Mutex::default())
+    }
+}
+
+impl<T> Codes<T> {
+    /// Issues a code for an approved request; returns the redirect back with `code` and `state`.
+    pub fn issue(&self, approval: Approval, grant: T) -> Url {
+        let code = uuid::Uuid::new_v4().simple().to_string();
+        let mut back = Url::parse(&approval.redirect_uri).expect("a redirect URI");
+        back.query_pairs_mut().append_pair("code", &code).append_pair("state", &approval.state);
+        self.0.lock().expect("codes").insert(code, (approval, grant));
+        back
+    }
+
+    /// Redeems a code at the token endpoint: client_secret_basic, the code grant, a code used
+    /// once, the authorization request's redirect URI, and the PKCE verifier.
+    pub fn redeem(
+        &self,
+        problems: &Problems,
+        headers: &HeaderMap,
+        form: &HashMap<String, String>,
+        (client_id, client_secret): (&str, &str),
+    ) -> Result<T, Refusal> {
+        check_basic_auth(headers, client_id, client_secret)
+            .map_err(|problem| problems.fail(format!("token: {problem}")))?;
+        if form.get("grant_type").map(String::as_str) != Some("authorization_code") {
+            return Err(problems.fail("token: grant_type is not authorization_code"));
+        }
+        let redeemed = form.get("code").and_then(|code| self.0.lock().expect("codes").remove(code));
+        let Some((approval, grant)) = redeemed else {
+            return Err(problems.fail("token: unknown or reused code"));
+        };
+        if form.get("redirect_uri") != Some(&approval.redirect_uri) {
+            return Err(problems.fail("token: redirect_uri differs from the authorization request's"));
+        }
+        check_pkce(&approval.code_challenge, form.get("code_verifier"))
+            .map_err(|problem| problems.fail(format!("token: {problem}")))?;
+        Ok(grant)
+    }
 }
 
 /// A whole latchkey (SQLite in a temporary directory) configured with `providers`

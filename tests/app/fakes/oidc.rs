@@ -11,13 +11,10 @@ use axum::extract::{Form, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Json, Redirect, Response};
 use axum::routing::{get, post};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use p256::ecdsa::signature::Signer as _;
-use p256::ecdsa::{Signature, SigningKey};
+use latchkey::latchkey_dev_idp::jwt::{KeyPair, Signing};
 use serde_json::{Value, json};
 
-use super::{Problems, check_basic_auth, check_pkce, listen, serve};
+use super::{Codes, Problems, check_authorize, listen, serve};
 
 pub const CLIENT_ID: &str = "latchkey-test-client";
 pub const CLIENT_SECRET: &str = "fake-oidc-secret";
@@ -33,10 +30,9 @@ struct Inner {
     issuer_path: String,
     /// The `issuer` the discovery document states.
     discovery_issuer: String,
-    signing_key: SigningKey,
-    kid: String,
+    key: KeyPair,
     next: Mutex<Value>,
-    grants: Mutex<HashMap<String, Grant>>,
+    codes: Codes<Grant>,
     /// Access token → the `sub` it was issued for.
     access_tokens: Mutex<HashMap<String, String>>,
     problems: Problems,
@@ -45,8 +41,6 @@ struct Inner {
 struct Grant {
     claims: Value,
     nonce: String,
-    code_challenge: String,
-    redirect_uri: String,
 }
 
 impl FakeOidc {
@@ -63,16 +57,14 @@ impl FakeOidc {
 
     async fn start(issuer_path: &str, discovery_issuer_path: Option<&str>) -> FakeOidc {
         let (listener, base) = listen().await;
-        let signing_key = SigningKey::random(&mut rand::rngs::OsRng);
         let fake = FakeOidc {
             inner: Arc::new(Inner {
                 discovery_issuer: format!("{base}{}", discovery_issuer_path.unwrap_or(issuer_path)),
                 base,
                 issuer_path: issuer_path.to_string(),
-                signing_key,
-                kid: format!("key-{}", uuid::Uuid::new_v4().simple()),
+                key: KeyPair::generate(),
                 next: Mutex::new(json!({})),
-                grants: Mutex::default(),
+                codes: Codes::default(),
                 access_tokens: Mutex::default(),
                 problems: Problems::default(),
             }),
@@ -119,10 +111,7 @@ impl FakeOidc {
     }
 
     fn sign(&self, claims: &Value) -> String {
-        let header = json!({"alg": "ES256", "typ": "JWT", "kid": self.inner.kid});
-        let input = format!("{}.{}", B64.encode(header.to_string()), B64.encode(claims.to_string()));
-        let signature: Signature = self.inner.signing_key.sign(input.as_bytes());
-        format!("{input}.{}", B64.encode(signature.to_bytes()))
+        self.inner.key.encode(Signing::Es256, claims)
     }
 }
 
@@ -144,48 +133,20 @@ async fn discovery(State(fake): State<FakeOidc>) -> Json<Value> {
 }
 
 async fn jwks(State(fake): State<FakeOidc>) -> Json<Value> {
-    let point = fake.inner.signing_key.verifying_key().to_encoded_point(false);
-    Json(json!({"keys": [{
-        "kty": "EC",
-        "crv": "P-256",
-        "x": B64.encode(point.x().expect("x")),
-        "y": B64.encode(point.y().expect("y")),
-        "kid": fake.inner.kid,
-        "use": "sig",
-        "alg": "ES256",
-    }]}))
+    Json(json!({"keys": [fake.inner.key.jwk()]}))
 }
 
 async fn authorize(State(fake): State<FakeOidc>, Query(params): Query<HashMap<String, String>>) -> Response {
     let problems = &fake.inner.problems;
-    let param = |name: &str| params.get(name).filter(|v| !v.is_empty()).cloned();
-    if param("client_id").as_deref() != Some(CLIENT_ID) {
-        return problems.fail("authorize: wrong or missing client_id").into_response();
-    }
-    if param("response_type").as_deref() != Some("code") {
-        return problems.fail("authorize: response_type is not `code`").into_response();
-    }
-    if !param("scope").is_some_and(|scope| scope.split(' ').any(|s| s == "openid")) {
-        return problems.fail("authorize: the scope has no `openid`").into_response();
-    }
-    if param("code_challenge_method").as_deref() != Some("S256") {
-        return problems.fail("authorize: code_challenge_method is not S256").into_response();
-    }
-    let (Some(code_challenge), Some(state), Some(nonce), Some(redirect_uri)) =
-        (param("code_challenge"), param("state"), param("nonce"), param("redirect_uri"))
-    else {
-        return problems.fail("authorize: code_challenge, state, nonce or redirect_uri missing").into_response();
+    let approval = match check_authorize(problems, &params, CLIENT_ID, "openid") {
+        Ok(approval) => approval,
+        Err(refusal) => return refusal.into_response(),
     };
-    let code = uuid::Uuid::new_v4().simple().to_string();
+    let Some(nonce) = approval.nonce.clone() else {
+        return problems.fail("authorize: no nonce").into_response();
+    };
     let claims = fake.inner.next.lock().expect("next").clone();
-    fake.inner
-        .grants
-        .lock()
-        .expect("grants")
-        .insert(code.clone(), Grant { claims, nonce, code_challenge, redirect_uri: redirect_uri.clone() });
-    let mut back = url::Url::parse(&redirect_uri).expect("a redirect URI");
-    back.query_pairs_mut().append_pair("code", &code).append_pair("state", &state);
-    Redirect::to(back.as_str()).into_response()
+    Redirect::to(fake.inner.codes.issue(approval, Grant { claims, nonce }).as_str()).into_response()
 }
 
 async fn token(
@@ -194,22 +155,10 @@ async fn token(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let problems = &fake.inner.problems;
-    if let Err(problem) = check_basic_auth(&headers, CLIENT_ID, CLIENT_SECRET) {
-        return problems.fail(format!("token: {problem}")).into_response();
-    }
-    if form.get("grant_type").map(String::as_str) != Some("authorization_code") {
-        return problems.fail("token: grant_type is not authorization_code").into_response();
-    }
-    let grant = form.get("code").and_then(|code| fake.inner.grants.lock().expect("grants").remove(code));
-    let Some(grant) = grant else {
-        return problems.fail("token: unknown or reused code").into_response();
+    let grant = match fake.inner.codes.redeem(problems, &headers, &form, (CLIENT_ID, CLIENT_SECRET)) {
+        Ok(grant) => grant,
+        Err(refusal) => return refusal.into_response(),
     };
-    if form.get("redirect_uri") != Some(&grant.redirect_uri) {
-        return problems.fail("token: redirect_uri differs from the authorization request's").into_response();
-    }
-    if let Err(problem) = check_pkce(&grant.code_challenge, form.get("code_verifier")) {
-        return problems.fail(format!("token: {problem}")).into_response();
-    }
     let now = chrono::Utc::now().timestamp();
     let mut claims = json!({
         "iss": fake.inner.discovery_issuer,

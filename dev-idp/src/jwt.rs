@@ -1,5 +1,6 @@
 //! Signing keys, the JWKS, and compact JWS encoding (ES256, plus the broken
-//! encodings the misbehaviour knob asks for).
+//! encodings the misbehaviour knob asks for). Public so that the test suite's fake
+//! providers sign their tokens the same way.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -9,7 +10,7 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 /// A P-256 signing key with its `kid` and public JWK.
-pub(super) struct KeyPair {
+pub struct KeyPair {
     signing: SigningKey,
     kid: String,
     jwk: Value,
@@ -17,7 +18,7 @@ pub(super) struct KeyPair {
 
 /// How to sign a JWT.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Signing {
+pub enum Signing {
     /// Correct ES256 with the published key.
     Es256,
     /// ES256 with a throw-away key that is not published, under the published `kid`.
@@ -29,7 +30,7 @@ pub(super) enum Signing {
 }
 
 impl KeyPair {
-    pub(super) fn generate() -> Self {
+    pub fn generate() -> Self {
         let signing = SigningKey::random(&mut rand::rngs::OsRng);
         let (x, y) = coordinates(signing.verifying_key());
         // RFC 7638 JWK thumbprint: members in lexicographic order, no spaces.
@@ -47,12 +48,12 @@ impl KeyPair {
         Self { signing, kid, jwk }
     }
 
-    pub(super) fn kid(&self) -> &str {
+    pub fn kid(&self) -> &str {
         &self.kid
     }
 
     /// The public key as a JWK (`kty`, `crv`, `x`, `y`, `kid`, `use`, `alg`).
-    pub(super) fn jwk(&self) -> &Value {
+    pub fn jwk(&self) -> &Value {
         &self.jwk
     }
 
@@ -62,7 +63,7 @@ impl KeyPair {
     }
 
     /// Encodes `claims` as a compact JWT.
-    pub(super) fn encode(&self, signing: Signing, claims: &Value) -> String {
+    pub fn encode(&self, signing: Signing, claims: &Value) -> String {
         let header = match signing {
             Signing::Es256 | Signing::Forged => {
                 json!({"alg": "ES256", "typ": "JWT", "kid": self.kid})

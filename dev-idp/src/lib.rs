@@ -1,8 +1,10 @@
-//! The built-in development identity provider.
+//! The development identity provider.
 //!
 //! A small but real OpenID Connect provider (authorization code flow with PKCE,
 //! ES256-signed ID tokens, a JWKS, a userinfo endpoint) that runs inside
-//! latchkey's own server. It lets the app work offline, and lets tests make the
+//! latchkey's own server when the binary is built with the `dev-idp` feature
+//! (`cargo leptos watch --bin-features dev-idp`, and the tests); release builds
+//! leave it out entirely. It lets the app work offline, and lets tests make the
 //! provider misbehave on purpose (see [`Misbehaviour`]) to prove the client side
 //! rejects what it must.
 //!
@@ -15,7 +17,7 @@
 //! agree: `issuer` = the absolute URL of the mount point.
 
 mod endpoints;
-mod jwt;
+pub mod jwt;
 mod pages;
 mod params;
 mod store;
@@ -41,6 +43,13 @@ pub struct DevClient {
     pub client_id: String,
     pub client_secret: String,
     pub redirect_uri: String,
+}
+
+impl DevClient {
+    /// A client with a fresh random secret.
+    pub fn new(client_id: String, redirect_uri: String) -> Self {
+        DevClient { client_id, client_secret: random_token(), redirect_uri }
+    }
 }
 
 /// How the provider misbehaves (test knob). Applies to requests made after it
@@ -226,6 +235,13 @@ fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// RFC 7636 S256: the code challenge for a verifier, base64url(SHA-256(verifier)).
+pub fn pkce_challenge(verifier: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
 }
 
 /// The stable subject for a test person: the first 32 hex characters of
