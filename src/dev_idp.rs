@@ -8,7 +8,7 @@
 use axum::Router;
 use latchkey_dev_idp::{DevClient, DevIdp};
 use latchkey_server::Config;
-use latchkey_server::config::{DEV_PROVIDER_ID, ProviderConfig, ProviderKind, Secret};
+use latchkey_server::config::{DEV_PROVIDER_ID, ProviderConfig, ProviderSettings, Secret};
 
 /// A running development provider and where it is mounted.
 #[derive(Clone, Debug)]
@@ -32,7 +32,7 @@ pub fn configure(config: &mut Config) -> Vec<MountedDevIdp> {
                 usize::from(n - 1),
                 ProviderConfig {
                     id,
-                    kind: ProviderKind::Oidc,
+                    settings: ProviderSettings::Oidc,
                     name,
                     issuer: idp.issuer().clone(),
                     client_id: client.client_id,

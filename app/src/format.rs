@@ -5,6 +5,7 @@
 //! matches.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use latchkey_types::ActivityKind;
 
 /// "22 Nov 2026, 14:05 UTC".
 pub fn date_time(at: &DateTime<Utc>) -> String {
@@ -79,31 +80,22 @@ fn os_name(ua: &str) -> Option<&'static str> {
 }
 
 /// What happened, for people: "Signed in", "Failed sign-in", …
-pub fn activity_label(kind: &str) -> String {
+pub fn activity_label(kind: ActivityKind) -> &'static str {
     match kind {
-        "signed_in" => "Signed in".to_string(),
-        "sign_in_failed" => "Failed sign-in".to_string(),
-        "signed_out" => "Signed out".to_string(),
-        "identity_linked" => "Linked an account".to_string(),
-        "identity_unlinked" => "Unlinked an account".to_string(),
-        "profile_updated" => "Changed profile".to_string(),
-        "session_revoked" => "Ended a session".to_string(),
-        "account_deleted" => "Deleted the account".to_string(),
-        other => {
-            // A kind this UI does not know yet: "password_reset" → "Password reset".
-            let text = other.replace('_', " ");
-            let mut chars = text.chars();
-            match chars.next() {
-                Some(first) => first.to_uppercase().chain(chars).collect(),
-                None => "Activity".to_string(),
-            }
-        }
+        ActivityKind::SignedIn => "Signed in",
+        ActivityKind::SignInFailed => "Failed sign-in",
+        ActivityKind::SignedOut => "Signed out",
+        ActivityKind::IdentityLinked => "Linked an account",
+        ActivityKind::IdentityUnlinked => "Unlinked an account",
+        ActivityKind::ProfileUpdated => "Changed profile",
+        ActivityKind::SessionRevoked => "Ended a session",
+        ActivityKind::AccountDeleted => "Deleted the account",
     }
 }
 
-/// Whether an activity kind is worth drawing attention to.
-pub fn activity_is_warning(kind: &str) -> bool {
-    matches!(kind, "sign_in_failed")
+/// Events worth a second look.
+pub fn activity_is_warning(kind: ActivityKind) -> bool {
+    matches!(kind, ActivityKind::SignInFailed)
 }
 
 #[cfg(test)]
@@ -153,8 +145,9 @@ mod tests {
 
     #[test]
     fn labels_activity() {
-        assert_eq!(activity_label("signed_in"), "Signed in");
-        assert_eq!(activity_label("session_revoked"), "Ended a session");
-        assert_eq!(activity_label("password_reset"), "Password reset");
+        assert_eq!(activity_label(ActivityKind::SignedIn), "Signed in");
+        assert_eq!(activity_label(ActivityKind::SessionRevoked), "Ended a session");
+        assert!(activity_is_warning(ActivityKind::SignInFailed));
+        assert!(!activity_is_warning(ActivityKind::SignedIn));
     }
 }

@@ -4,7 +4,7 @@
 //! crate talks to it through [`Latchkey`], the one handle to everything here.
 
 pub mod account;
-pub mod audit;
+pub mod activity;
 pub mod config;
 pub mod error;
 pub mod http;
@@ -17,8 +17,7 @@ pub mod tokens;
 mod state;
 mod util;
 
-pub use account::{ActivityPage, ActivityView, CurrentUser, IdentityView, PendingLinkView, SessionView, UserView};
 pub use config::Config;
 pub use error::AppError;
-pub use provider::ProviderSummary;
+pub use latchkey_types as types;
 pub use state::{Latchkey, StartupError};

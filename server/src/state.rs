@@ -8,16 +8,17 @@ use crate::session::Sessions;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::account::ProvisionError;
-use crate::audit::{self, EventKind};
+use crate::activity::{self, ActivityKind};
 use crate::provider::VerifiedIdentity;
 use crate::session::ClientInfo;
 use crate::storage::entities::{pending_link, session};
 use crate::storage::{Database, retry};
 use crate::tokens::{RefreshLocks, TokenCipher, TokenError};
 use crate::util::sha256_hex;
-use crate::{
-    ActivityPage, ActivityView, AppError, Config, CurrentUser, IdentityView, PendingLinkView, ProviderSummary,
-    SessionView, UserView, account, http,
+use crate::{AppError, Config, account, http};
+use latchkey_types::{
+    ActivityEvent, ActivityPage, DisplayName, Identity, IdentityId, Me, PendingLinkInfo, ProviderId, ProviderKind,
+    ProviderSummary, SavedProfile, SessionId, SessionInfo, TokenStatus, UserId,
 };
 
 /// The one handle to latchkey's core; cheap to clone.
@@ -146,13 +147,9 @@ impl Latchkey {
     }
 
     /// The signed-in person for this browser's session cookie, if any.
-    pub async fn current_user(&self, cookies: &CookieJar) -> Result<Option<CurrentUser>, AppError> {
+    pub async fn current_user(&self, cookies: &CookieJar) -> Result<Option<Me>, AppError> {
         let Some((session, user)) = self.signed_in(cookies).await? else { return Ok(None) };
         let identities = account::identities_of(self.db().reads(), &user.id).await?;
-        let signed_in_with = identities
-            .iter()
-            .find(|identity| Some(&identity.id) == session.identity_id.as_ref())
-            .map(|identity| identity.provider_id.clone());
         let token_rows = crate::storage::entities::provider_token::Entity::find()
             .filter(
                 crate::storage::entities::provider_token::Column::IdentityId
@@ -164,29 +161,36 @@ impl Latchkey {
         let identities = identities
             .iter()
             .map(|identity| {
-                let mut view = IdentityView::new(identity, self.provider_name(&identity.provider_id));
-                if let Some(row) = token_rows.iter().find(|row| row.identity_id == identity.id) {
-                    view.token_status = Some(
-                        if row.status == crate::tokens::STATUS_RECONNECT_NEEDED {
-                            "reconnect_needed"
-                        } else if row.expires_at.is_some_and(|at| at <= now) {
-                            "expired"
-                        } else {
-                            "ok"
-                        }
-                        .to_string(),
-                    );
-                    view.token_scopes = row.scopes.split_whitespace().map(str::to_string).collect();
+                let tokens = token_rows.iter().find(|row| row.identity_id == identity.id);
+                Identity {
+                    id: IdentityId::new(&identity.id),
+                    provider: ProviderId::new(&identity.provider_id),
+                    provider_name: self.provider_name(&identity.provider_id),
+                    issuer: identity.issuer.clone(),
+                    subject: identity.subject.clone(),
+                    name: identity.name.clone(),
+                    email: identity.email.clone(),
+                    email_verified: identity.email_verified,
+                    picture: identity.picture.clone(),
+                    linked_at: identity.created_at,
+                    last_used_at: identity.last_used_at,
+                    token_status: tokens.map(|row| match row.status {
+                        TokenStatus::Ok if row.expires_at.is_some_and(|at| at <= now) => TokenStatus::Expired,
+                        status => status,
+                    }),
+                    token_scopes: tokens
+                        .map(|row| row.scopes.split_whitespace().map(str::to_string).collect())
+                        .unwrap_or_default(),
                 }
-                view
             })
             .collect();
-        Ok(Some(CurrentUser {
-            user: UserView::from(&user),
+        Ok(Some(Me {
+            id: UserId::new(user.id),
+            name: user.display_name,
+            email: user.email,
+            picture: user.picture,
             identities,
-            signed_in_with,
-            signed_in_with_identity: session.identity_id.clone(),
-            signed_in_at: session.created_at,
+            signed_in_with: session.identity_id.clone().map(IdentityId::new),
             recently_signed_in: is_recent(&session),
         }))
     }
@@ -194,13 +198,20 @@ impl Latchkey {
     /// Changes the display name of the signed-in person; returns the name as stored.
     pub async fn update_display_name(&self, cookies: &CookieJar, name: &str) -> Result<String, AppError> {
         let (_, user) = self.require_signed_in(cookies).await?;
-        let name = account::validate_display_name(name).map_err(AppError::InvalidInput)?;
+        let name = DisplayName::parse(name).map_err(|e| AppError::InvalidInput(e.to_string()))?;
         let (user, name) = (&user, &name);
         let user = retry(|| async move {
             let txn = self.db().begin().await?;
             let user = account::rename(&txn, user.clone(), name.clone()).await?;
-            self.audit(&txn, &user.id, EventKind::ProfileUpdated, None, Some("display name changed".into()), None)
-                .await?;
+            self.record_activity(
+                &txn,
+                &user.id,
+                ActivityKind::ProfileUpdated,
+                None,
+                Some("display name changed".into()),
+                None,
+            )
+            .await?;
             txn.commit().await?;
             Ok::<_, AppError>(user)
         })
@@ -215,7 +226,7 @@ impl Latchkey {
         cookies: &CookieJar,
         primary_email: Option<&str>,
         picture_from_identity: Option<&str>,
-    ) -> Result<UserView, AppError> {
+    ) -> Result<SavedProfile, AppError> {
         let (_, user) = self.require_signed_in(cookies).await?;
         let identities = account::identities_of(self.db().reads(), &user.id).await?;
         let email = match primary_email.filter(|e| !e.is_empty()) {
@@ -244,12 +255,12 @@ impl Latchkey {
             let txn = self.db().begin().await?;
             let user = account::set_email_and_picture(&txn, user.clone(), email.clone(), picture.clone()).await?;
             let detail = Some("primary email or picture changed".into());
-            self.audit(&txn, &user.id, EventKind::ProfileUpdated, None, detail, None).await?;
+            self.record_activity(&txn, &user.id, ActivityKind::ProfileUpdated, None, detail, None).await?;
             txn.commit().await?;
             Ok::<_, AppError>(user)
         })
         .await?;
-        Ok(UserView::from(&user))
+        Ok(SavedProfile { email: user.email, picture: user.picture })
     }
 
     /// Ends this browser's session (if any).
@@ -259,7 +270,7 @@ impl Latchkey {
             retry(|| async move {
                 let txn = self.db().begin().await?;
                 session::Entity::delete_by_id(session.id.clone()).exec(&txn).await?;
-                self.audit(&txn, &user.id, EventKind::SignedOut, None, None, None).await?;
+                self.record_activity(&txn, &user.id, ActivityKind::SignedOut, None, None, None).await?;
                 txn.commit().await?;
                 Ok::<_, AppError>(())
             })
@@ -269,7 +280,7 @@ impl Latchkey {
     }
 
     /// The person's sessions, most recently used first.
-    pub async fn sessions_of(&self, cookies: &CookieJar) -> Result<Vec<SessionView>, AppError> {
+    pub async fn sessions_of(&self, cookies: &CookieJar) -> Result<Vec<SessionInfo>, AppError> {
         let (current, user) = self.require_signed_in(cookies).await?;
         let identities = account::identities_of(self.db().reads(), &user.id).await?;
         let sessions = session::Entity::find()
@@ -280,14 +291,14 @@ impl Latchkey {
         Ok(sessions
             .into_iter()
             .filter(|s| !self.inner.sessions.is_expired(s, chrono::Utc::now()))
-            .map(|s| SessionView {
+            .map(|s| SessionInfo {
                 current: s.id == current.id,
                 provider: s
                     .identity_id
                     .as_ref()
                     .and_then(|id| identities.iter().find(|i| &i.id == id))
                     .map(|i| self.provider_name(&i.provider_id)),
-                id: s.id,
+                id: SessionId::new(s.id),
                 created_at: s.created_at,
                 last_seen_at: s.last_seen_at,
                 user_agent: s.user_agent,
@@ -315,7 +326,7 @@ impl Latchkey {
             if deleted.rows_affected == 0 {
                 return Err(AppError::NotFound);
             }
-            self.audit(&txn, &user.id, EventKind::SessionRevoked, None, None, Some(client)).await?;
+            self.record_activity(&txn, &user.id, ActivityKind::SessionRevoked, None, None, Some(client)).await?;
             txn.commit().await?;
             Ok(())
         })
@@ -329,11 +340,11 @@ impl Latchkey {
         const LAST_PAGE: u64 = 1_000_000;
         let page = page.min(LAST_PAGE);
         let (_, user) = self.require_signed_in(cookies).await?;
-        let (events, pages) = audit::page_of(self.db().reads(), &user.id, page, PER_PAGE).await?;
+        let (events, pages) = activity::page_of(self.db().reads(), &user.id, page, PER_PAGE).await?;
         Ok(ActivityPage {
             events: events
                 .into_iter()
-                .map(|e| ActivityView {
+                .map(|e| ActivityEvent {
                     kind: e.kind,
                     provider: e.provider_id.map(|id| self.provider_name(&id)),
                     detail: e.detail,
@@ -368,7 +379,7 @@ impl Latchkey {
             let held = crate::tokens::held_tokens(&txn, &self.inner.cipher, &target.id).await.ok().flatten();
             account::unlink(&txn, target).await?;
             let (provider, email) = (Some(target.provider_id.as_str()), target.email.clone());
-            self.audit(&txn, &user.id, EventKind::IdentityUnlinked, provider, email, Some(client)).await?;
+            self.record_activity(&txn, &user.id, ActivityKind::IdentityUnlinked, provider, email, Some(client)).await?;
             txn.commit().await?;
             Ok((target.provider_id.clone(), held))
         })
@@ -405,7 +416,7 @@ impl Latchkey {
             other => AppError::InvalidInput(format!("{provider_name} could not be asked right now ({other}).")),
         })?;
         // Microsoft's userinfo `sub` is not the identity's subject (that is the `oid`).
-        let subject = (provider.kind() != "microsoft").then_some(identity.subject.as_str());
+        let subject = (provider.kind() != ProviderKind::Microsoft).then_some(identity.subject.as_str());
         let profile = provider.fetch_profile(&access_token, subject).await.map_err(|e| {
             AppError::InvalidInput(format!("{provider_name} did not answer as expected, so nothing was changed ({e})."))
         })?;
@@ -414,10 +425,10 @@ impl Latchkey {
             let txn = self.db().begin().await?;
             account::set_identity_profile(&txn, identity.clone(), profile.name.clone(), profile.picture.clone())
                 .await?;
-            self.audit(
+            self.record_activity(
                 &txn,
                 &user.id,
-                EventKind::ProfileUpdated,
+                ActivityKind::ProfileUpdated,
                 Some(&identity.provider_id),
                 Some(format!("profile refreshed from {provider_name}")),
                 Some(client),
@@ -430,12 +441,12 @@ impl Latchkey {
     }
 
     /// The identity waiting in this browser to be linked to the signed-in account, if any.
-    pub async fn pending_link(&self, cookies: &CookieJar) -> Result<Option<PendingLinkView>, AppError> {
+    pub async fn pending_link(&self, cookies: &CookieJar) -> Result<Option<PendingLinkInfo>, AppError> {
         let Some((_, user)) = self.signed_in(cookies).await? else { return Ok(None) };
         let Some(pending) = self.find_pending_link(cookies, &user.id).await? else { return Ok(None) };
-        Ok(Some(PendingLinkView {
+        Ok(Some(PendingLinkInfo {
             provider_name: self.provider_name(&pending.provider_id),
-            provider: pending.provider_id,
+            provider: ProviderId::new(pending.provider_id),
             email: pending.email,
             name: pending.name,
         }))
@@ -484,7 +495,7 @@ impl Latchkey {
                 ProvisionError::Database(e) => AppError::Database(e),
             })?;
             let (provider, email) = (Some(pending.provider_id.as_str()), pending.email.clone());
-            self.audit(&txn, &user.id, EventKind::IdentityLinked, provider, email, Some(client)).await?;
+            self.record_activity(&txn, &user.id, ActivityKind::IdentityLinked, provider, email, Some(client)).await?;
             txn.commit().await?;
             Ok(())
         })
@@ -513,14 +524,14 @@ impl Latchkey {
                 held.push((identity.provider_id, tokens));
             }
             account::delete_user(&txn, &user.id).await?;
-            let event = audit::Event {
+            let event = activity::Event {
                 user_id: None,
-                kind: EventKind::AccountDeleted,
+                kind: ActivityKind::AccountDeleted,
                 provider_id: None,
                 detail: None,
                 client: Some(client),
             };
-            audit::record(&txn, event).await?;
+            activity::record(&txn, event).await?;
             txn.commit().await?;
             Ok::<_, AppError>(held)
         })
@@ -541,16 +552,16 @@ impl Latchkey {
         }
     }
 
-    async fn audit(
+    async fn record_activity(
         &self,
         db: &impl sea_orm::ConnectionTrait,
         user_id: &str,
-        kind: EventKind,
+        kind: ActivityKind,
         provider_id: Option<&str>,
         detail: Option<String>,
         client: Option<&ClientInfo>,
     ) -> Result<(), AppError> {
-        audit::record(db, audit::Event { user_id: Some(user_id), kind, provider_id, detail, client }).await?;
+        activity::record(db, activity::Event { user_id: Some(user_id), kind, provider_id, detail, client }).await?;
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! The account pages' actions: sessions, activity, deletion.
 
+use latchkey::latchkey_server::types::ActivityKind;
 use reqwest::StatusCode;
 
 use crate::on_every_backend;
@@ -25,7 +26,7 @@ async fn a_person_can_end_their_session_in_another_browser(app: TestApp) {
     assert_eq!(phone.me().await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(laptop.me().await.0, StatusCode::OK);
     let activity = app.latchkey.activity(&laptop.cookie_jar(), 0).await.expect("activity");
-    assert_eq!(activity.events[0].kind, "session_revoked");
+    assert_eq!(activity.events[0].kind, ActivityKind::SessionRevoked);
 }
 
 async fn deleting_the_account_removes_everything_but_anonymised_activity(app: TestApp) {
@@ -39,12 +40,12 @@ async fn deleting_the_account_removes_everything_but_anonymised_activity(app: Te
     assert_eq!(location(&response).path(), "/");
     assert_eq!(me_with_cookie(&app, &token).await, StatusCode::UNAUTHORIZED);
     app.assert_nobody_signed_in().await;
-    use latchkey::latchkey_server::storage::entities::audit_event;
+    use latchkey::latchkey_server::storage::entities::activity_event;
     use sea_orm::EntityTrait;
-    let events = audit_event::Entity::find().all(&app.db).await.expect("query");
+    let events = activity_event::Entity::find().all(&app.db).await.expect("query");
     assert!(!events.is_empty(), "the log keeps its rows");
     assert!(events.iter().all(|e| e.user_id.is_none()), "anonymised");
-    assert!(events.iter().any(|e| e.kind == "account_deleted"));
+    assert!(events.iter().any(|e| e.kind == ActivityKind::AccountDeleted));
 }
 
 #[tokio::test]
@@ -62,5 +63,7 @@ async fn the_activity_log_is_newest_first_and_paginated() {
     assert_eq!(first.events.len(), 20);
     assert_eq!(second.events.len(), 1);
     assert!(first.events.windows(2).all(|w| w[0].at >= w[1].at), "newest first");
-    assert!(first.events.iter().all(|e| e.kind == "signed_in" && e.provider.as_deref() == Some("Dev provider")));
+    assert!(
+        first.events.iter().all(|e| e.kind == ActivityKind::SignedIn && e.provider.as_deref() == Some("Dev provider"))
+    );
 }

@@ -104,7 +104,11 @@ async fn unlinking_needs_a_recent_sign_in(app: TestApp) {
     assert_eq!(fresh.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.identities().await, 1);
     let activity = app.latchkey.activity(&browser.cookie_jar(), 0).await.expect("activity");
-    assert_eq!(activity.events[0].kind, "identity_unlinked", "newest first");
+    assert_eq!(
+        activity.events[0].kind,
+        latchkey::latchkey_server::types::ActivityKind::IdentityUnlinked,
+        "newest first"
+    );
 }
 
 async fn a_verified_email_match_waits_for_the_owner_to_link_it(app: TestApp) {

@@ -2,6 +2,7 @@
 
 use latchkey::latchkey_server::storage::entities::provider_token;
 use latchkey::latchkey_server::tokens;
+use latchkey::latchkey_server::types::TokenStatus;
 use sea_orm::EntityTrait;
 
 use crate::on_every_backend;
@@ -13,10 +14,10 @@ async fn the_database_holds_no_plaintext_provider_token(app: TestApp) {
     let browser = app.browser();
     browser.sign_in_as(&Person::ada()).await;
     let current = app.latchkey.current_user(&browser.cookie_jar()).await.expect("query").expect("signed in");
-    let identity_id = &current.identities[0].id;
+    let identity_id = current.identities[0].id.as_str();
 
     let row =
-        provider_token::Entity::find_by_id(identity_id.clone()).one(&app.db).await.expect("query").expect("stored");
+        provider_token::Entity::find_by_id(identity_id.to_string()).one(&app.db).await.expect("query").expect("stored");
     let access_token = tokens::access_token(&app.db, app.latchkey.token_cipher(), identity_id)
         .await
         .expect("opens with the app's key")
@@ -29,7 +30,7 @@ async fn the_database_holds_no_plaintext_provider_token(app: TestApp) {
     assert_eq!(row.key_id, app.latchkey.token_cipher().current_key_id());
     assert_eq!(row.scopes, "openid email profile");
     assert!(row.expires_at.is_some(), "the expiry is kept");
-    assert_eq!(row.status, "ok");
+    assert_eq!(row.status, TokenStatus::Ok);
 }
 
 async fn expire_access_token(app: &TestApp) {
@@ -48,7 +49,7 @@ async fn signed_in_identity(app: &TestApp) -> String {
     let browser = app.browser();
     browser.sign_in_as(&Person::ada()).await;
     let current = app.latchkey.current_user(&browser.cookie_jar()).await.expect("query").expect("signed in");
-    current.identities[0].id.clone()
+    current.identities[0].id.to_string()
 }
 
 on_every_backend!(an_expired_access_token_is_refreshed_once_under_20_concurrent_requests);
@@ -96,7 +97,7 @@ async fn a_refresh_the_provider_rejects_marks_the_identity_reconnect_needed() {
 
     assert!(matches!(outcome, Err(tokens::TokenError::ReconnectNeeded)), "{outcome:?}");
     let row = provider_token::Entity::find_by_id(identity_id.clone()).one(&app.db).await.expect("query").expect("row");
-    assert_eq!(row.status, "reconnect_needed");
+    assert_eq!(row.status, TokenStatus::ReconnectNeeded);
     // It stays that way (no refresh storm) until the person signs in with the provider again.
     app.misbehave(latchkey::latchkey_dev_idp::Misbehaviour::None);
     assert!(matches!(app.latchkey.provider_access_token(&identity_id).await, Err(tokens::TokenError::ReconnectNeeded)));
@@ -114,7 +115,7 @@ async fn refresh_profile_reads_the_provider_api_with_the_stored_token() {
     browser.sign_in_as(&Person::ada()).await;
     let current = app.latchkey.current_user(&browser.cookie_jar()).await.expect("query").expect("signed in");
     let identity_id = current.identities[0].id.clone();
-    assert_eq!(current.identities[0].token_status.as_deref(), Some("ok"));
+    assert_eq!(current.identities[0].token_status, Some(TokenStatus::Ok));
     identity::Entity::update_many()
         .col_expr(identity::Column::Name, Expr::value(Some("Stale name".to_string())))
         .exec(&app.db)
@@ -145,7 +146,7 @@ async fn the_page_says_reconnect_needed_when_the_provider_refuses_the_refresh() 
     assert_eq!(response.status(), reqwest::StatusCode::BAD_REQUEST);
     assert!(response.text().await.expect("page").contains("Sign in with Dev provider again to reconnect"));
     let current = app.latchkey.current_user(&browser.cookie_jar()).await.expect("q").expect("in");
-    assert_eq!(current.identities[0].token_status.as_deref(), Some("reconnect_needed"));
+    assert_eq!(current.identities[0].token_status, Some(TokenStatus::ReconnectNeeded));
     let page = browser.get("/accounts").await.text().await.expect("html");
     assert!(page.contains("Reconnect needed"), "the linked-accounts page says so: {page}");
     assert!(page.contains("Sign in with Dev provider again to reconnect."));

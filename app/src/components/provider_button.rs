@@ -1,18 +1,18 @@
 use leptos::prelude::*;
 
-use crate::api::ProviderButton;
+use crate::api::{ProviderKind, ProviderSummary, routes};
 
 /// "Sign in with …": a plain link to the server's login route.
 ///
 /// `rel="external"` keeps the client-side router out of it: signing in is a
 /// full-page navigation to the server (and on to the provider).
 #[component]
-pub fn ProviderButtonLink(provider: ProviderButton) -> impl IntoView {
-    let class = format!("signin-button signin-button--{}", provider.style_kind());
+pub fn ProviderButtonLink(provider: ProviderSummary) -> impl IntoView {
+    let class = format!("signin-button signin-button--{}", style_kind(provider.kind));
     let label = format!("Sign in with {}", provider.name);
     view! {
-        <a href=provider.login_href() rel="external" class=class>
-            <ProviderIcon kind=provider.style_kind()/>
+        <a href=routes::login(&provider.id, routes::PROFILE) rel="external" class=class>
+            <ProviderIcon kind=provider.kind/>
             <span class="signin-button__label">{label}</span>
         </a>
     }
@@ -22,13 +22,13 @@ pub fn ProviderButtonLink(provider: ProviderButton) -> impl IntoView {
 /// provider to the signed-in person (the server answers with a redirect to the
 /// provider). Styled like the sign-in buttons.
 #[component]
-pub fn ProviderLinkForm(provider: ProviderButton) -> impl IntoView {
-    let class = format!("signin-button signin-button--{}", provider.style_kind());
+pub fn ProviderLinkForm(provider: ProviderSummary) -> impl IntoView {
+    let class = format!("signin-button signin-button--{}", style_kind(provider.kind));
     let label = format!("Link {}", provider.name);
     view! {
-        <form class="link-form" method="post" action=provider.link_action()>
+        <form class="link-form" method="post" action=routes::link(&provider.id)>
             <button type="submit" class=class>
-                <ProviderIcon kind=provider.style_kind()/>
+                <ProviderIcon kind=provider.kind/>
                 <span class="signin-button__label">{label}</span>
             </button>
         </form>
@@ -37,7 +37,7 @@ pub fn ProviderLinkForm(provider: ProviderButton) -> impl IntoView {
 
 /// One button per provider, or a note when none is configured.
 #[component]
-pub fn ProviderList(providers: Vec<ProviderButton>) -> impl IntoView {
+pub fn ProviderList(providers: Vec<ProviderSummary>) -> impl IntoView {
     if providers.is_empty() {
         return view! {
             <p class="muted">"No sign-in providers are configured yet."</p>
@@ -55,11 +55,21 @@ pub fn ProviderList(providers: Vec<ProviderButton>) -> impl IntoView {
     .into_any()
 }
 
+/// The style modifier of a provider's buttons.
+fn style_kind(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::Google => "google",
+        ProviderKind::Microsoft => "microsoft",
+        ProviderKind::GitHub => "github",
+        ProviderKind::Oidc => "oidc",
+    }
+}
+
 /// The provider's mark, drawn inline (decorative: the label says it all).
 #[component]
-fn ProviderIcon(kind: &'static str) -> impl IntoView {
+fn ProviderIcon(kind: ProviderKind) -> impl IntoView {
     match kind {
-        "google" => view! {
+        ProviderKind::Google => view! {
             <svg class="signin-button__icon" viewBox="0 0 48 48" aria-hidden="true" focusable="false">
                 <path fill="#EA4335" d="M24 9.5c3.54 0 6.71 1.22 9.21 3.6l6.85-6.85C35.9 2.38 30.47 0 24 0 14.62 0 6.51 5.38 2.56 13.22l7.98 6.19C12.43 13.72 17.74 9.5 24 9.5z"></path>
                 <path fill="#4285F4" d="M46.98 24.55c0-1.57-.15-3.09-.38-4.55H24v9.02h12.94c-.58 2.96-2.26 5.48-4.78 7.18l7.73 6c4.51-4.18 7.09-10.36 7.09-17.65z"></path>
@@ -68,7 +78,7 @@ fn ProviderIcon(kind: &'static str) -> impl IntoView {
             </svg>
         }
         .into_any(),
-        "microsoft" => view! {
+        ProviderKind::Microsoft => view! {
             <svg class="signin-button__icon" viewBox="0 0 21 21" aria-hidden="true" focusable="false">
                 <rect x="1" y="1" width="9" height="9" fill="#f25022"></rect>
                 <rect x="11" y="1" width="9" height="9" fill="#7fba00"></rect>
@@ -77,7 +87,7 @@ fn ProviderIcon(kind: &'static str) -> impl IntoView {
             </svg>
         }
         .into_any(),
-        "github" => view! {
+        ProviderKind::GitHub => view! {
             <svg class="signin-button__icon" viewBox="0 0 16 16" aria-hidden="true" focusable="false">
                 <path
                     fill="currentColor"
@@ -86,7 +96,7 @@ fn ProviderIcon(kind: &'static str) -> impl IntoView {
             </svg>
         }
         .into_any(),
-        _ => view! {
+        ProviderKind::Oidc => view! {
             <svg class="signin-button__icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
                 <circle cx="8" cy="12" r="4" fill="none" stroke="currentColor" stroke-width="2.2"></circle>
                 <path d="M12 12h9m-3 0v3.5m-3-3.5v2.5" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round"></path>

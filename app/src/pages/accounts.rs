@@ -3,8 +3,8 @@ use leptos_meta::Title;
 
 use crate::{
     api::{
-        Identity, Me, PendingLinkInfo, ProviderButton, TokenState, current_user, encode_component, error_message,
-        pending_link, sign_in_providers,
+        Identity, Me, PendingLinkInfo, ProviderSummary, TokenStatus, current_user, error_message, pending_link, routes,
+        sign_in_providers,
     },
     components::{ProviderLinkForm, Timestamp},
     pages::{LoadError, Loading, PageFrame, signed_out_redirect},
@@ -33,7 +33,7 @@ pub fn AccountsPage() -> impl IntoView {
                             view! { <LinkedAccounts me pending providers/> }.into_any()
                         }
                         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => view! {
-                            <LoadError message=error_message(&e) retry_href="/accounts"/>
+                            <LoadError message=error_message(&e) retry_href=routes::ACCOUNTS/>
                         }
                         .into_any(),
                     }
@@ -45,7 +45,7 @@ pub fn AccountsPage() -> impl IntoView {
 }
 
 #[component]
-fn LinkedAccounts(me: Me, pending: Option<PendingLinkInfo>, providers: Vec<ProviderButton>) -> impl IntoView {
+fn LinkedAccounts(me: Me, pending: Option<PendingLinkInfo>, providers: Vec<ProviderSummary>) -> impl IntoView {
     let only_one = me.identities.len() <= 1;
     let reauth_note = (!me.recently_signed_in && !only_one).then(|| {
         view! {
@@ -117,10 +117,10 @@ fn PendingLinkBanner(pending: PendingLinkInfo) -> impl IntoView {
             <h2 id="pending-title" class="banner__title">{question}</h2>
             <p class="banner__text">{explanation}</p>
             <div class="banner__actions">
-                <form class="inline-form" method="post" action="/auth/pending-link/confirm">
+                <form class="inline-form" method="post" action=routes::PENDING_LINK_CONFIRM>
                     <button type="submit" class="button">"Link it"</button>
                 </form>
-                <form class="inline-form" method="post" action="/auth/pending-link/dismiss">
+                <form class="inline-form" method="post" action=routes::PENDING_LINK_DISMISS>
                     <button type="submit" class="button button--secondary">"Not now"</button>
                 </form>
             </div>
@@ -135,7 +135,7 @@ fn LinkedIdentity(identity: Identity, index: usize, only_one: bool) -> impl Into
     let title_id = format!("identity-{index}");
     let note_id = format!("identity-{index}-note");
     let heading_id = title_id.clone();
-    let action = format!("/account/identities/{}/unlink", encode_component(&identity.id));
+    let action = routes::unlink(&identity.id);
 
     let email = match identity.email.clone() {
         Some(email) => {
@@ -159,7 +159,7 @@ fn LinkedIdentity(identity: Identity, index: usize, only_one: bool) -> impl Into
         identity.name.clone().filter(|n| !n.trim().is_empty()).map(|n| view! { <p class="linked__name">{n}</p> });
 
     let access = identity
-        .token_state()
+        .token_status
         .map(|state| view! { <ProviderAccess identity=identity.clone() state title_id=title_id.clone()/> });
 
     let unlink = if only_one {
@@ -211,11 +211,11 @@ fn LinkedIdentity(identity: Identity, index: usize, only_one: bool) -> impl Into
 /// tokens still work, and what to do about it (refresh the profile with them,
 /// or sign in with the provider again when it refused a refresh).
 #[component]
-fn ProviderAccess(identity: Identity, state: TokenState, title_id: String) -> impl IntoView {
+fn ProviderAccess(identity: Identity, state: TokenStatus, title_id: String) -> impl IntoView {
     let (badge_class, badge) = match state {
-        TokenState::Ok => ("badge badge--verified", "Connected"),
-        TokenState::Expired => ("badge badge--pending", "Will refresh"),
-        TokenState::ReconnectNeeded => ("badge badge--unverified", "Reconnect needed"),
+        TokenStatus::Ok => ("badge badge--verified", "Connected"),
+        TokenStatus::Expired => ("badge badge--pending", "Will refresh"),
+        TokenStatus::ReconnectNeeded => ("badge badge--unverified", "Reconnect needed"),
     };
     let scopes = (!identity.token_scopes.is_empty()).then(|| {
         view! {
@@ -230,8 +230,8 @@ fn ProviderAccess(identity: Identity, state: TokenState, title_id: String) -> im
     });
 
     let follow_up = match state {
-        TokenState::Ok | TokenState::Expired => view! {
-            <form class="access__form" method="post" action=identity.refresh_profile_action()>
+        TokenStatus::Ok | TokenStatus::Expired => view! {
+            <form class="access__form" method="post" action=routes::refresh_profile(&identity.id)>
                 <button
                     type="submit"
                     class="button button--secondary button--small"
@@ -242,7 +242,7 @@ fn ProviderAccess(identity: Identity, state: TokenState, title_id: String) -> im
             </form>
         }
         .into_any(),
-        TokenState::ReconnectNeeded => {
+        TokenStatus::ReconnectNeeded => {
             // One text node, so the sentence reads (and is found) as a whole.
             let sentence = format!(
                 "The provider no longer accepts latchkey's access. Sign in with {} again to reconnect.",
@@ -253,7 +253,7 @@ fn ProviderAccess(identity: Identity, state: TokenState, title_id: String) -> im
                 <p class="access__warning">
                     {sentence}
                     " "
-                    <a href=identity.reconnect_href() rel="external" aria-describedby=title_id>
+                    <a href=routes::login(&identity.provider, routes::ACCOUNTS) rel="external" aria-describedby=title_id>
                         "Reconnect"
                     </a>
                 </p>

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::{
-    api::{ActivityEvent, ActivityPage, error_message, security_activity},
+    api::{ActivityEvent, ActivityPage, error_message, routes, security_activity},
     components::Timestamp,
     format::{activity_is_warning, activity_label, browser_summary},
     pages::{LoadError, Loading, PageFrame, signed_out_redirect},
@@ -30,7 +30,7 @@ pub fn SecurityActivityPage() -> impl IntoView {
                         Ok(Some(activity)) => view! { <ActivityLog activity/> }.into_any(),
                         Ok(None) => signed_out_redirect(),
                         Err(e) => view! {
-                            <LoadError message=error_message(&e) retry_href="/activity"/>
+                            <LoadError message=error_message(&e) retry_href=routes::ACTIVITY/>
                         }
                         .into_any(),
                     }
@@ -47,16 +47,12 @@ pub fn zero_based_page(param: Option<&str>) -> u64 {
     param.and_then(|p| p.trim().parse::<u64>().ok()).filter(|n| *n >= 1).map(|n| n.min(MAX_PAGE) - 1).unwrap_or(0)
 }
 
-fn page_href(one_based: u64) -> String {
-    format!("/activity?page={one_based}")
-}
-
 #[component]
 fn ActivityLog(activity: ActivityPage) -> impl IntoView {
     let current = activity.page + 1;
     let pages = activity.pages;
-    let newer = (current > 1).then(|| page_href((current - 1).min(pages.max(1))));
-    let older = (current < pages).then(|| page_href(current + 1));
+    let newer = (current > 1).then(|| routes::activity_page((current - 1).min(pages.max(1)) - 1));
+    let older = (current < pages).then(|| routes::activity_page(current));
     let position = (pages > 1 && current <= pages).then(|| format!("Page {current} of {pages}"));
 
     let body = if activity.events.is_empty() {
@@ -123,8 +119,8 @@ fn ActivityLog(activity: ActivityPage) -> impl IntoView {
 #[component]
 fn ActivityRow(event: ActivityEvent) -> impl IntoView {
     let class =
-        if activity_is_warning(&event.kind) { "activity__event activity__event--warning" } else { "activity__event" };
-    let label = activity_label(&event.kind);
+        if activity_is_warning(event.kind) { "activity__event activity__event--warning" } else { "activity__event" };
+    let label = activity_label(event.kind);
     let browser = event.user_agent.as_deref().map(|ua| browser_summary(Some(ua)));
     let dash = || {
         view! {

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::{
-    api::{Me, current_user, error_message, sign_in_providers},
+    api::{Me, current_user, error_message, routes, sign_in_providers},
     components::{Avatar, ProviderList, SignOutButton, brand::Logo},
     pages::{Loading, PageFrame},
 };
@@ -61,7 +61,7 @@ fn SignedIn(me: Me) -> impl IntoView {
                 <p class="signed-in__text">{signed_in_as}</p>
             </div>
             <p class="actions">
-                <a class="button" href="/profile">"Go to your profile"</a>
+                <a class="button" href=routes::PROFILE>"Go to your profile"</a>
             </p>
             <SignOutButton class="button button--link"/>
         </div>

@@ -10,6 +10,7 @@ pub mod sessions;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 
+use crate::api::routes;
 use crate::components::{AccountNav, Brand};
 
 /// The frame shared by every page: a slim header and the main column.
@@ -40,7 +41,7 @@ pub fn LoadError(message: String, #[prop(into)] retry_href: String) -> impl Into
             <p class="actions">
                 <a class="button" href=retry_href rel="external">"Try again"</a>
                 " "
-                <a class="button button--secondary" href="/">"Home"</a>
+                <a class="button button--secondary" href=routes::HOME>"Home"</a>
             </p>
         </section>
     }
@@ -61,8 +62,8 @@ pub fn Loading() -> impl IntoView {
 /// What a signed-in-only page shows a signed-out visitor: a redirect home
 /// (a real `302` for the page request, a client-side one in the browser).
 pub(crate) fn signed_out_redirect() -> AnyView {
-    redirect_on_server("/");
-    view! { <Redirect path="/"/> }.into_any()
+    redirect_on_server(routes::HOME);
+    view! { <Redirect path=routes::HOME/> }.into_any()
 }
 
 /// A real `302 Found` for the page request, whatever its `Accept` header.

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::{
-    api::{Identity, Me, UpdateDisplayName, UpdateProfile, current_user, error_message},
+    api::{Identity, Me, UpdateDisplayName, UpdateProfile, current_user, error_message, routes},
     components::{Avatar, FormStatus, SignOutButton},
     pages::{LoadError, Loading, PageFrame, signed_out_redirect},
 };
@@ -22,7 +22,7 @@ pub fn ProfilePage() -> impl IntoView {
                         Ok(Some(me)) => view! { <Profile me/> }.into_any(),
                         Ok(None) => signed_out_redirect(),
                         Err(e) => view! {
-                            <LoadError message=error_message(&e) retry_href="/profile"/>
+                            <LoadError message=error_message(&e) retry_href=routes::PROFILE/>
                         }
                         .into_any(),
                     }
@@ -70,8 +70,9 @@ fn Profile(me: Me) -> impl IntoView {
     let seed = me.id.clone();
     let choices = me.clone();
 
+    let session_identity = me.session_identity().cloned();
     let other_identities: Vec<Identity> =
-        me.identities.iter().filter(|i| me.session_identity.as_ref() != Some(*i)).cloned().collect();
+        me.identities.iter().filter(|i| session_identity.as_ref() != Some(*i)).cloned().collect();
 
     view! {
         <section class="card card--profile" aria-labelledby="profile-name">
@@ -90,7 +91,7 @@ fn Profile(me: Me) -> impl IntoView {
 
             <section class="panel" aria-labelledby="session-title">
                 <h2 id="session-title">"This session"</h2>
-                {match me.session_identity.clone() {
+                {match session_identity {
                     Some(identity) => view! { <IdentityDetails identity/> }.into_any(),
                     None => view! { <p class="muted">"Signed in."</p> }.into_any(),
                 }}
@@ -209,7 +210,7 @@ fn ProfileChoices(me: Me, action: ServerAction<UpdateProfile>) -> impl IntoView 
         .map(|(index, identity)| {
             let value = identity.id.clone();
             let label = identity.label();
-            view! { <option value=value selected=current_picture == Some(index)>{label}</option> }
+            view! { <option value=value.to_string() selected=current_picture == Some(index)>{label}</option> }
         })
         .collect_view();
     let email_options = emails
@@ -291,7 +292,7 @@ fn DeleteAccount(recently_signed_in: bool) -> impl IntoView {
                         </p>
                     }
                 })}
-            <form class="delete-form" method="post" action="/account/delete">
+            <form class="delete-form" method="post" action=routes::DELETE_ACCOUNT>
                 <label class="checkbox">
                     <input type="checkbox" name="confirm" value="yes" required/>
                     <span>"I understand that my account will be deleted for good."</span>

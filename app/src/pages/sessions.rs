@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::{
-    api::{SessionInfo, encode_component, error_message, my_sessions},
+    api::{SessionInfo, error_message, my_sessions, routes},
     components::{SignOutButton, Timestamp},
     format::browser_summary,
     pages::{LoadError, Loading, PageFrame, signed_out_redirect},
@@ -24,7 +24,7 @@ pub fn SessionsPage() -> impl IntoView {
                         Ok(Some(sessions)) => view! { <SessionList sessions/> }.into_any(),
                         Ok(None) => signed_out_redirect(),
                         Err(e) => view! {
-                            <LoadError message=error_message(&e) retry_href="/sessions"/>
+                            <LoadError message=error_message(&e) retry_href=routes::SESSIONS/>
                         }
                         .into_any(),
                     }
@@ -77,7 +77,7 @@ fn SessionItem(session: SessionInfo, index: usize) -> impl IntoView {
     let action = if session.current {
         view! { <SignOutButton/> }.into_any()
     } else {
-        let revoke = format!("/account/sessions/{}/revoke", encode_component(&session.id));
+        let revoke = routes::revoke_session(&session.id);
         // `aria-describedby` says which session, without changing the button's name.
         view! {
             <form class="inline-form" method="post" action=revoke>

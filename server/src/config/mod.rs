@@ -531,15 +531,17 @@ mod tests {
         assert_eq!(google.name, "Google");
         assert_eq!(google.issuer.as_str(), "https://accounts.google.com/");
         assert_eq!(google.scopes, ["openid", "email", "profile"]);
-        assert_eq!(google.kind, ProviderKind::Google(GoogleSettings { allowed_domains: vec![] }));
+        assert_eq!(google.settings, ProviderSettings::Google(GoogleSettings { allowed_domains: vec![] }));
 
         let google =
             provider("google", &[("ALLOWED_DOMAINS", "Example.com, example.org"), ("ISSUER", "http://127.0.0.1:9")])
                 .expect("valid");
         assert_eq!(google.issuer.as_str(), "http://127.0.0.1:9/");
         assert_eq!(
-            google.kind,
-            ProviderKind::Google(GoogleSettings { allowed_domains: vec!["example.com".into(), "example.org".into()] })
+            google.settings,
+            ProviderSettings::Google(GoogleSettings {
+                allowed_domains: vec!["example.com".into(), "example.org".into()]
+            })
         );
         assert_eq!(
             provider("google", &[("ALLOWED_DOMAINS", "not a domain")]).unwrap_err(),
@@ -556,7 +558,7 @@ mod tests {
         let microsoft = provider("microsoft", &[]).expect("valid");
         assert_eq!(microsoft.name, "Microsoft");
         assert_eq!(microsoft.issuer.as_str(), "https://login.microsoftonline.com/common/v2.0");
-        let ProviderKind::Microsoft(settings) = microsoft.kind else { panic!("a Microsoft provider") };
+        let ProviderSettings::Microsoft(settings) = microsoft.settings else { panic!("a Microsoft provider") };
         assert_eq!(settings.tenant, "common");
         assert!(settings.is_multi_tenant());
         assert_eq!(settings.issuer_template, "https://login.microsoftonline.com/{tenantid}/v2.0");
@@ -574,7 +576,7 @@ mod tests {
         let local = provider("microsoft", &[("ISSUER", "http://127.0.0.1:9/{tenant}/v2.0"), ("ALLOWED_TENANTS", tid)])
             .expect("valid");
         assert_eq!(local.issuer.as_str(), "http://127.0.0.1:9/common/v2.0");
-        let ProviderKind::Microsoft(settings) = local.kind else { panic!("a Microsoft provider") };
+        let ProviderSettings::Microsoft(settings) = local.settings else { panic!("a Microsoft provider") };
         assert_eq!(settings.issuer_template, "http://127.0.0.1:9/{tenantid}/v2.0");
         assert_eq!(settings.allowed_tenants, [tid]);
         let literal = provider("microsoft", &[("ISSUER", "http://127.0.0.1:9/common/v2.0")]).expect("valid");
@@ -597,7 +599,7 @@ mod tests {
         assert_eq!(github.name, "GitHub");
         assert_eq!(github.scopes, ["read:user", "user:email"]);
         assert_eq!(github.issuer.as_str(), "https://github.com/");
-        let ProviderKind::GitHub(settings) = github.kind else { panic!("a GitHub provider") };
+        let ProviderSettings::GitHub(settings) = github.settings else { panic!("a GitHub provider") };
         assert_eq!(settings.authorize_url.as_str(), GITHUB_AUTHORIZE_URL);
         assert_eq!(settings.token_url.as_str(), GITHUB_TOKEN_URL);
         assert_eq!(settings.api("/user"), "https://api.github.com/user");
@@ -605,7 +607,7 @@ mod tests {
         let local =
             provider("github", &[("API_URL", "http://127.0.0.1:9/api/v3/"), ("SCOPES", "read:user")]).expect("valid");
         assert_eq!(local.issuer.as_str(), "http://127.0.0.1:9/api/v3");
-        let ProviderKind::GitHub(settings) = local.kind else { panic!("a GitHub provider") };
+        let ProviderSettings::GitHub(settings) = local.settings else { panic!("a GitHub provider") };
         assert_eq!(settings.api("/user"), "http://127.0.0.1:9/api/v3/user");
 
         assert_eq!(

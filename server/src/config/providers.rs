@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use url::Url;
 
+use latchkey_types::ProviderKind;
+
 use super::{Problems, Secret, require_https_unless_loopback};
 
 const DEFAULT_SCOPES: &str = "openid email profile";
@@ -26,9 +28,9 @@ const PROVIDER_FIELDS: [&str; 13] = [
     "API_URL",
 ];
 
-/// What kind of provider this is, with the settings only that kind has.
+/// What kind of provider this is ([`ProviderKind`]), with the settings only that kind has.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ProviderKind {
+pub enum ProviderSettings {
     /// Any OpenID Connect provider, by its issuer.
     Oidc,
     /// Google: OpenID Connect with Google's issuer quirks and hosted-domain restriction.
@@ -39,13 +41,13 @@ pub enum ProviderKind {
     GitHub(GitHubSettings),
 }
 
-impl ProviderKind {
-    pub fn as_str(&self) -> &'static str {
+impl ProviderSettings {
+    pub fn kind(&self) -> ProviderKind {
         match self {
-            ProviderKind::Oidc => "oidc",
-            ProviderKind::Google(_) => "google",
-            ProviderKind::Microsoft(_) => "microsoft",
-            ProviderKind::GitHub(_) => "github",
+            ProviderSettings::Oidc => ProviderKind::Oidc,
+            ProviderSettings::Google(_) => ProviderKind::Google,
+            ProviderSettings::Microsoft(_) => ProviderKind::Microsoft,
+            ProviderSettings::GitHub(_) => ProviderKind::GitHub,
         }
     }
 }
@@ -114,7 +116,7 @@ pub const GITHUB_ISSUER: &str = "https://github.com";
 pub struct ProviderConfig {
     /// Lower-case id, the URL segment in `/auth/{id}/…`.
     pub id: String,
-    pub kind: ProviderKind,
+    pub settings: ProviderSettings,
     /// Button label.
     pub name: String,
     /// OpenID Connect kinds: the issuer whose discovery document is read (for Microsoft, the
@@ -173,7 +175,7 @@ pub(super) fn parse_providers(values: &BTreeMap<String, String>, p: &mut Problem
         };
         // The kind's own settings, and the issuer (for GitHub: the issuer identities are
         // recorded under).
-        let (kind, issuer) = match kind_name.as_deref() {
+        let (settings, issuer) = match kind_name.as_deref() {
             Some("oidc") => {
                 let issuer = match get("ISSUER") {
                     None => {
@@ -182,7 +184,7 @@ pub(super) fn parse_providers(values: &BTreeMap<String, String>, p: &mut Problem
                     }
                     Some(text) => provider_url(p, &var("ISSUER"), text),
                 };
-                (Some(ProviderKind::Oidc), issuer)
+                (Some(ProviderSettings::Oidc), issuer)
             }
             Some("google") => {
                 let issuer = provider_url(p, &var("ISSUER"), get("ISSUER").unwrap_or(GOOGLE_ISSUER));
@@ -196,7 +198,7 @@ pub(super) fn parse_providers(values: &BTreeMap<String, String>, p: &mut Problem
                         format!("`{bad}` is not a domain name (expected e.g. `example.com,example.org`)"),
                     );
                 }
-                (Some(ProviderKind::Google(GoogleSettings { allowed_domains })), issuer)
+                (Some(ProviderSettings::Google(GoogleSettings { allowed_domains })), issuer)
             }
             Some("microsoft") => {
                 let tenant = get("TENANT").unwrap_or("common").to_ascii_lowercase();
@@ -232,7 +234,7 @@ pub(super) fn parse_providers(values: &BTreeMap<String, String>, p: &mut Problem
                     template
                 });
                 let kind = template.map(|issuer_template| {
-                    ProviderKind::Microsoft(MicrosoftSettings { tenant, allowed_tenants, issuer_template })
+                    ProviderSettings::Microsoft(MicrosoftSettings { tenant, allowed_tenants, issuer_template })
                 });
                 (kind, issuer)
             }
@@ -248,7 +250,7 @@ pub(super) fn parse_providers(values: &BTreeMap<String, String>, p: &mut Problem
                         } else {
                             Url::parse(api_url.as_str().trim_end_matches('/')).ok()
                         };
-                        (Some(ProviderKind::GitHub(GitHubSettings { authorize_url, token_url, api_url })), issuer)
+                        (Some(ProviderSettings::GitHub(GitHubSettings { authorize_url, token_url, api_url })), issuer)
                     }
                     _ => (None, None),
                 }
@@ -301,17 +303,26 @@ pub(super) fn parse_providers(values: &BTreeMap<String, String>, p: &mut Problem
         if p.0.len() != before {
             continue;
         }
-        if let (Some(kind), Some(issuer), Some(client_id), Some(client_secret)) =
-            (kind, issuer, client_id, client_secret)
+        if let (Some(settings), Some(issuer), Some(client_id), Some(client_secret)) =
+            (settings, issuer, client_id, client_secret)
         {
-            let default_name = match &kind {
-                ProviderKind::Oidc => raw_id.clone(),
-                ProviderKind::Google(_) => "Google".to_string(),
-                ProviderKind::Microsoft(_) => "Microsoft".to_string(),
-                ProviderKind::GitHub(_) => "GitHub".to_string(),
+            let default_name = match &settings {
+                ProviderSettings::Oidc => raw_id.clone(),
+                ProviderSettings::Google(_) => "Google".to_string(),
+                ProviderSettings::Microsoft(_) => "Microsoft".to_string(),
+                ProviderSettings::GitHub(_) => "GitHub".to_string(),
             };
             let name = get("NAME").map(str::to_string).unwrap_or(default_name);
-            providers.push(ProviderConfig { id, kind, name, issuer, client_id, client_secret, scopes, trust_email });
+            providers.push(ProviderConfig {
+                id,
+                settings,
+                name,
+                issuer,
+                client_id,
+                client_secret,
+                scopes,
+                trust_email,
+            });
         }
     }
     providers

@@ -9,6 +9,8 @@ use axum_extra::extract::CookieJar;
 use super::auth::{client_info, private};
 use super::cookies;
 use super::error_page::ErrorPage;
+use latchkey_types::routes;
+
 use crate::{AppError, Latchkey};
 
 pub async fn confirm_pending_link(
@@ -18,12 +20,12 @@ pub async fn confirm_pending_link(
     jar: CookieJar,
 ) -> Response {
     let result = latchkey.confirm_pending_link(&jar, &client_info(&headers, &extensions)).await;
-    back_to(&latchkey, &jar, "/accounts", result).await
+    back_to(&latchkey, &jar, routes::ACCOUNTS, result).await
 }
 
 pub async fn dismiss_pending_link(State(latchkey): State<Latchkey>, jar: CookieJar) -> Response {
     let result = latchkey.dismiss_pending_link(&jar).await;
-    back_to(&latchkey, &jar, "/accounts", result).await
+    back_to(&latchkey, &jar, routes::ACCOUNTS, result).await
 }
 
 pub async fn unlink(
@@ -34,7 +36,7 @@ pub async fn unlink(
     jar: CookieJar,
 ) -> Response {
     let result = latchkey.unlink_identity(&jar, &identity_id, &client_info(&headers, &extensions)).await;
-    back_to(&latchkey, &jar, "/accounts", result).await
+    back_to(&latchkey, &jar, routes::ACCOUNTS, result).await
 }
 
 pub async fn refresh_profile(
@@ -45,7 +47,7 @@ pub async fn refresh_profile(
     jar: CookieJar,
 ) -> Response {
     let result = latchkey.refresh_profile(&jar, &identity_id, &client_info(&headers, &extensions)).await;
-    back_to(&latchkey, &jar, "/accounts", result).await
+    back_to(&latchkey, &jar, routes::ACCOUNTS, result).await
 }
 
 pub async fn revoke_session(
@@ -56,7 +58,7 @@ pub async fn revoke_session(
     jar: CookieJar,
 ) -> Response {
     let result = latchkey.revoke_session(&jar, &session_id, &client_info(&headers, &extensions)).await;
-    back_to(&latchkey, &jar, "/sessions", result).await
+    back_to(&latchkey, &jar, routes::SESSIONS, result).await
 }
 
 pub async fn delete_account(
@@ -68,9 +70,9 @@ pub async fn delete_account(
     match latchkey.delete_account(&jar, &client_info(&headers, &extensions)).await {
         Ok(()) => {
             let jar = jar.add(cookies::expired_session_cookie(latchkey.config()));
-            private((jar, Redirect::to("/")).into_response())
+            private((jar, Redirect::to(routes::HOME)).into_response())
         }
-        Err(error) => problem_page(&latchkey, &jar, "/profile", error).await.into_response(),
+        Err(error) => problem_page(&latchkey, &jar, routes::PROFILE, error).await.into_response(),
     }
 }
 
@@ -88,10 +90,10 @@ async fn problem_page(latchkey: &Latchkey, jar: &CookieJar, page: &str, error: A
         tracing::error!(error = %e, "database error");
     }
     let (title, actions) = match &error {
-        AppError::Unauthenticated => ("Please sign in", vec![("Home".to_string(), "/".to_string())]),
+        AppError::Unauthenticated => ("Please sign in", vec![("Home".to_string(), routes::HOME.to_string())]),
         AppError::ReauthenticationRequired => {
             let providers = match latchkey.current_user(jar).await {
-                Ok(Some(current)) => current.identities.into_iter().map(|i| (i.provider, i.provider_name)).collect(),
+                Ok(Some(me)) => me.identities.into_iter().map(|i| (i.provider, i.provider_name)).collect(),
                 _ => Vec::new(),
             };
             let mut seen = Vec::new();
@@ -102,7 +104,7 @@ async fn problem_page(latchkey: &Latchkey, jar: &CookieJar, page: &str, error: A
                     seen.push(id.clone());
                     new
                 })
-                .map(|(id, name)| (format!("Sign in again with {name}"), format!("/auth/{id}/login?return_to={page}")))
+                .map(|(id, name)| (format!("Sign in again with {name}"), routes::login(&id, page)))
                 .collect();
             ("Please confirm it's you", actions)
         }

@@ -13,6 +13,8 @@ use super::error_page::ErrorPage;
 use crate::login::{CallbackOutcome, CallbackParams, LoginError, LoginStart, Purpose};
 use crate::provider::ProviderError;
 use crate::session::ClientInfo;
+use latchkey_types::{ProviderId, routes};
+
 use crate::{AppError, Latchkey};
 
 #[derive(serde::Deserialize)]
@@ -39,13 +41,13 @@ pub async fn login(
 pub async fn link(State(latchkey): State<Latchkey>, Path(provider_id): Path<String>, jar: CookieJar) -> Response {
     let user = match latchkey.signed_in_user(&jar).await {
         Ok(Some(user)) => user,
-        Ok(None) => return private(Redirect::to("/").into_response()),
+        Ok(None) => return private(Redirect::to(routes::HOME).into_response()),
         Err(e) => return e.into_response(),
     };
     let browser_token = cookies::login_token(latchkey.config(), &jar);
     let start = latchkey
         .login_flow()
-        .start(&provider_id, Some("/accounts"), browser_token.as_deref(), Purpose::Link { user_id: user.id })
+        .start(&provider_id, Some(routes::ACCOUNTS), browser_token.as_deref(), Purpose::Link { user_id: user.id })
         .await;
     to_provider(&latchkey, &provider_id, jar, start)
 }
@@ -110,13 +112,13 @@ pub async fn logout(State(latchkey): State<Latchkey>, jar: CookieJar) -> Respons
         return e.into_response();
     }
     let jar = jar.add(cookies::expired_session_cookie(config));
-    private((jar, Redirect::to("/")).into_response())
+    private((jar, Redirect::to(routes::HOME)).into_response())
 }
 
 pub async fn me(State(latchkey): State<Latchkey>, jar: CookieJar) -> Response {
     match latchkey.current_user(&jar).await {
-        Ok(Some(current)) => {
-            let accounts: Vec<_> = current
+        Ok(Some(me)) => {
+            let accounts: Vec<_> = me
                 .identities
                 .iter()
                 .map(|identity| {
@@ -129,7 +131,7 @@ pub async fn me(State(latchkey): State<Latchkey>, jar: CookieJar) -> Response {
                 })
                 .collect();
             let body = serde_json::json!({
-                "user": { "id": current.user.id, "name": current.user.name, "email": current.user.email },
+                "user": { "id": me.id, "name": me.name, "email": me.email },
                 "accounts": accounts,
             });
             private(Json(body).into_response())
@@ -158,7 +160,7 @@ pub(super) fn client_info(headers: &HeaderMap, extensions: &Extensions) -> Clien
 /// What a person sees when a sign-in fails: what happened, in plain words, and a way back.
 fn failure_page(latchkey: &Latchkey, provider_id: &str, error: &LoginError) -> ErrorPage {
     let provider_name = latchkey.provider_name(provider_id);
-    let retry = Some(format!("/auth/{provider_id}/login"));
+    let retry = Some(routes::login_default(&ProviderId::new(provider_id)));
     let (status, title, message, retry_href) = match error {
         LoginError::UnknownProvider(_) => (
             StatusCode::NOT_FOUND,
@@ -238,8 +240,8 @@ fn email_in_use_page(latchkey: &Latchkey, provider_id: &str, email: &str, provid
     let configured = latchkey.providers();
     let actions = provider_ids
         .iter()
-        .filter(|id| configured.iter().any(|p| &p.id == *id))
-        .map(|id| (format!("Sign in with {}", name_of(id)), format!("/auth/{id}/login?return_to=/accounts")))
+        .filter(|id| configured.iter().any(|p| p.id == id.as_str()))
+        .map(|id| (format!("Sign in with {}", name_of(id)), routes::login(&ProviderId::new(id), routes::ACCOUNTS)))
         .collect();
     ErrorPage {
         status: StatusCode::CONFLICT,

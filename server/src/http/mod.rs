@@ -8,6 +8,7 @@ mod guard;
 
 use axum::Router;
 use axum::routing::{get, post};
+use latchkey_types::routes;
 
 pub use cookies::{login_token, session_token};
 pub use error_page::ErrorPage;
@@ -17,16 +18,16 @@ use crate::Latchkey;
 
 pub fn router(latchkey: Latchkey) -> Router {
     Router::new()
-        .route("/auth/{provider}/login", get(auth::login))
-        .route("/auth/{provider}/callback", get(auth::callback))
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/{provider}/link", post(auth::link))
-        .route("/auth/pending-link/confirm", post(account::confirm_pending_link))
-        .route("/auth/pending-link/dismiss", post(account::dismiss_pending_link))
-        .route("/account/identities/{identity}/unlink", post(account::unlink))
-        .route("/account/identities/{identity}/refresh-profile", post(account::refresh_profile))
-        .route("/account/sessions/{session}/revoke", post(account::revoke_session))
-        .route("/account/delete", post(account::delete_account))
-        .route("/api/me", get(auth::me))
+        .route(routes::LOGIN_TEMPLATE, get(auth::login))
+        .route(routes::CALLBACK_TEMPLATE, get(auth::callback))
+        .route(routes::LOGOUT, post(auth::logout))
+        .route(routes::LINK_TEMPLATE, post(auth::link))
+        .route(routes::PENDING_LINK_CONFIRM, post(account::confirm_pending_link))
+        .route(routes::PENDING_LINK_DISMISS, post(account::dismiss_pending_link))
+        .route(routes::UNLINK_TEMPLATE, post(account::unlink))
+        .route(routes::REFRESH_PROFILE_TEMPLATE, post(account::refresh_profile))
+        .route(routes::REVOKE_SESSION_TEMPLATE, post(account::revoke_session))
+        .route(routes::DELETE_ACCOUNT, post(account::delete_account))
+        .route(routes::API_ME, get(auth::me))
         .with_state(latchkey)
 }

@@ -15,7 +15,7 @@ use url::Url;
 pub use return_to::safe_return_to;
 
 use crate::account::{self, ProvisionError};
-use crate::audit::{self, Event, EventKind};
+use crate::activity::{self, ActivityKind, Event};
 use crate::provider::VerifiedIdentity;
 use crate::provider::{ProviderError, Providers};
 use crate::session::{ClientInfo, Sessions};
@@ -23,9 +23,7 @@ use crate::storage::entities::{pending_link, pending_login, session};
 use crate::storage::{self, Database, Transient};
 use crate::tokens::{self, TokenCipher};
 use crate::util::{random_token, sha256_hex};
-
-const PURPOSE_SIGN_IN: &str = "sign_in";
-const PURPOSE_LINK: &str = "link";
+use latchkey_types::LoginPurpose;
 
 /// How long a person may take at the provider.
 pub const PENDING_LOGIN_LIFETIME: TimeDelta = TimeDelta::minutes(10);
@@ -138,8 +136,8 @@ impl LoginFlow {
             state_hash: Set(sha256_hex(&request.state)),
             browser_hash: Set(sha256_hex(&browser_token)),
             purpose: Set(match &purpose {
-                Purpose::SignIn => PURPOSE_SIGN_IN.to_string(),
-                Purpose::Link { .. } => PURPOSE_LINK.to_string(),
+                Purpose::SignIn => LoginPurpose::SignIn,
+                Purpose::Link { .. } => LoginPurpose::Link,
             }),
             user_id: Set(match purpose {
                 Purpose::SignIn => None,
@@ -209,12 +207,12 @@ impl LoginFlow {
         storage::retry(|| self.complete(context)).await.map_err(Failure::into_login_error)
     }
 
-    /// Provisioning (or linking), the audit event and the session land together or not at all.
+    /// Provisioning (or linking), the activity event and the session land together or not at all.
     async fn complete(&self, c: &Completion<'_>) -> Result<CallbackOutcome, Failure> {
         let txn = self.db.begin().await?;
         let existing = account::find_identity(&txn, &c.verified.issuer, &c.verified.subject).await?;
-        let (user_id, identity_id, created_user, linked) = match c.pending.purpose.as_str() {
-            PURPOSE_LINK => {
+        let (user_id, identity_id, created_user, linked) = match c.pending.purpose {
+            LoginPurpose::Link => {
                 let linking_user = c.pending.user_id.clone().unwrap_or_default();
                 let still_signed_in = match c.previous_session_token {
                     Some(token) => self.sessions.find_live(&txn, token).await?.map(|(_, user)| user.id),
@@ -231,11 +229,11 @@ impl LoginFlow {
                     Some(_) => {
                         // Never move an identity between accounts; tell the person who tried.
                         drop(txn);
-                        audit::record(
+                        activity::record(
                             self.db.writes(),
                             Event {
                                 user_id: Some(&linking_user),
-                                kind: EventKind::SignInFailed,
+                                kind: ActivityKind::SignInFailed,
                                 provider_id: Some(c.provider_id),
                                 detail: Some("link refused: that identity belongs to another account".into()),
                                 client: Some(c.client),
@@ -255,7 +253,7 @@ impl LoginFlow {
                     }
                 }
             }
-            _ => match existing {
+            LoginPurpose::SignIn => match existing {
                 Some((found, owner)) => {
                     let identity = account::refresh_identity(&txn, found, c.verified).await?;
                     (owner.id, identity.id, false, false)
@@ -299,11 +297,11 @@ impl LoginFlow {
         }
         let issued = self.sessions.issue(&txn, &user_id, Some(&identity_id), c.client).await?;
         if linked {
-            audit::record(
+            activity::record(
                 &txn,
                 Event {
                     user_id: Some(&user_id),
-                    kind: EventKind::IdentityLinked,
+                    kind: ActivityKind::IdentityLinked,
                     provider_id: Some(c.provider_id),
                     detail: c.verified.email.clone(),
                     client: Some(c.client),
@@ -311,11 +309,11 @@ impl LoginFlow {
             )
             .await?;
         }
-        audit::record(
+        activity::record(
             &txn,
             Event {
                 user_id: Some(&user_id),
-                kind: EventKind::SignedIn,
+                kind: ActivityKind::SignedIn,
                 provider_id: Some(c.provider_id),
                 detail: None,
                 client: Some(c.client),

@@ -18,7 +18,9 @@ use url::Url;
 pub use github::GitHubProvider;
 pub use oidc::OidcProvider;
 
-use crate::config::{Config, ProviderConfig, ProviderKind};
+use latchkey_types::{ProviderId, ProviderKind, ProviderSummary};
+
+use crate::config::{Config, ProviderConfig, ProviderSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
@@ -91,17 +93,6 @@ impl ProviderTokens {
     }
 }
 
-/// A provider as the sign-in page shows it.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct ProviderSummary {
-    /// URL segment: `/auth/{id}/login`.
-    pub id: String,
-    /// Button label, e.g. "Google".
-    pub name: String,
-    /// `oidc`, `google`, `microsoft`, `github`.
-    pub kind: String,
-}
-
 /// One configured provider, of whichever kind. Built once and shared behind an `Arc`, so
 /// the size difference between the variants does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -119,12 +110,12 @@ impl Provider {
         http: reqwest::Client,
         jwks_refetch_interval: Duration,
     ) -> Self {
-        match &config.kind {
-            ProviderKind::GitHub(settings) => {
+        match &config.settings {
+            ProviderSettings::GitHub(settings) => {
                 let settings = settings.clone();
                 Provider::GitHub(GitHubProvider::new(config, settings, redirect_uri, http))
             }
-            ProviderKind::Oidc | ProviderKind::Google(_) | ProviderKind::Microsoft(_) => {
+            ProviderSettings::Oidc | ProviderSettings::Google(_) | ProviderSettings::Microsoft(_) => {
                 Provider::Oidc(OidcProvider::new(config, redirect_uri, http, jwks_refetch_interval))
             }
         }
@@ -181,9 +172,8 @@ impl Provider {
     pub fn name(&self) -> &str {
         &self.config().name
     }
-    /// `oidc`, `google`, `microsoft` or `github`.
-    pub fn kind(&self) -> &str {
-        self.config().kind.as_str()
+    pub fn kind(&self) -> ProviderKind {
+        self.config().settings.kind()
     }
     /// Whether this provider's verified emails may link accounts automatically.
     pub fn trusts_email(&self) -> bool {
@@ -261,9 +251,9 @@ impl Providers {
         self.list
             .iter()
             .map(|provider| ProviderSummary {
-                id: provider.id().to_string(),
+                id: ProviderId::new(provider.id()),
                 name: provider.name().to_string(),
-                kind: provider.kind().to_string(),
+                kind: provider.kind(),
             })
             .collect()
     }

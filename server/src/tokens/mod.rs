@@ -5,6 +5,7 @@ mod cipher;
 mod refresh;
 
 use chrono::Utc;
+use latchkey_types::TokenStatus;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
 
 pub use cipher::{CipherError, Sealed, TokenCipher};
@@ -12,11 +13,6 @@ pub use refresh::{RefreshLocks, valid_access_token};
 
 use crate::provider::ProviderTokens;
 use crate::storage::entities::provider_token;
-
-/// The status of tokens the provider still honours.
-pub const STATUS_OK: &str = "ok";
-/// The provider refused a refresh: the person must sign in with it again.
-pub const STATUS_RECONNECT_NEEDED: &str = "reconnect_needed";
 
 /// Replaces the stored tokens of an identity with fresh ones from a sign-in or link.
 /// The identity id is the associated data: a sealed token only opens on its own row.
@@ -36,7 +32,7 @@ pub async fn store(
         refresh_token: Set(refresh),
         expires_at: Set(tokens.expires_at),
         scopes: Set(tokens.scopes.join(" ")),
-        status: Set(STATUS_OK.to_string()),
+        status: Set(TokenStatus::Ok),
         refresh_lock_until: Set(None),
         updated_at: Set(Utc::now()),
     };

@@ -9,10 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
+use latchkey_types::TokenStatus;
 use sea_orm::sea_query::{Condition, Expr};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveEnum as _, ColumnTrait, EntityTrait, QueryFilter};
 
-use super::{STATUS_RECONNECT_NEEDED, Sealed, TokenCipher, TokenError};
+use super::{Sealed, TokenCipher, TokenError};
 use crate::provider::{Provider, ProviderError, ProviderTokens};
 use crate::storage::entities::provider_token;
 use crate::storage::{Database, retry};
@@ -75,7 +76,7 @@ async fn fresh_access_token(
         .one(db.reads())
         .await?
         .ok_or(TokenError::NoTokens)?;
-    if row.status == STATUS_RECONNECT_NEEDED {
+    if row.status == TokenStatus::ReconnectNeeded {
         return Err(TokenError::ReconnectNeeded);
     }
     let expired = row.expires_at.is_some_and(|at| at - EARLY <= Utc::now());
@@ -160,7 +161,7 @@ async fn store_refreshed(
 async fn mark_reconnect_needed(db: &Database, identity_id: &str) -> Result<(), TokenError> {
     retry(|| {
         provider_token::Entity::update_many()
-            .col_expr(provider_token::Column::Status, Expr::value(STATUS_RECONNECT_NEEDED))
+            .col_expr(provider_token::Column::Status, Expr::value(TokenStatus::ReconnectNeeded.to_value()))
             .col_expr(provider_token::Column::RefreshLockUntil, Expr::value(Option::<chrono::DateTime<Utc>>::None))
             .filter(provider_token::Column::IdentityId.eq(identity_id))
             .exec(db.writes())

@@ -32,7 +32,7 @@ use jws::{allowed_algorithms, respell_issuer, unverified_issuer, verify_signatur
 
 use super::microsoft;
 use super::{AuthorizationRequest, ProviderError, VerifiedIdentity, error_chain, google};
-use crate::config::{GoogleSettings, MicrosoftSettings, ProviderConfig, ProviderKind};
+use crate::config::{GoogleSettings, MicrosoftSettings, ProviderConfig, ProviderSettings};
 
 /// How long discovery results are trusted before they are fetched again.
 const METADATA_LIFETIME: Duration = Duration::from_secs(24 * 3600);
@@ -209,8 +209,8 @@ impl OidcProvider {
     pub fn name(&self) -> &str {
         &self.config.name
     }
-    pub fn kind(&self) -> &str {
-        self.config.kind.as_str()
+    pub fn kind(&self) -> latchkey_types::ProviderKind {
+        self.config.settings.kind()
     }
     /// Whether this provider's verified emails may link accounts automatically.
     pub fn trusts_email(&self) -> bool {
@@ -223,10 +223,10 @@ impl OidcProvider {
     }
 
     fn flavor(&self) -> Flavor<'_> {
-        match &self.config.kind {
-            ProviderKind::Google(settings) => Flavor::Google(settings),
-            ProviderKind::Microsoft(settings) => Flavor::Microsoft(settings),
-            ProviderKind::Oidc | ProviderKind::GitHub(_) => Flavor::Generic,
+        match &self.config.settings {
+            ProviderSettings::Google(settings) => Flavor::Google(settings),
+            ProviderSettings::Microsoft(settings) => Flavor::Microsoft(settings),
+            ProviderSettings::Oidc | ProviderSettings::GitHub(_) => Flavor::Generic,
         }
     }
 

@@ -1,4 +1,4 @@
-pub mod audit_event;
+pub mod activity_event;
 pub mod identity;
 pub mod pending_link;
 pub mod pending_login;

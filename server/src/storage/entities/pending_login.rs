@@ -1,3 +1,4 @@
+use latchkey_types::LoginPurpose;
 use sea_orm::entity::prelude::*;
 
 /// A sign-in that went to a provider and has not come back yet.
@@ -9,8 +10,8 @@ pub struct Model {
     pub state_hash: String,
     /// Hash of the browser-binding cookie that started this sign-in.
     pub browser_hash: String,
-    /// `sign_in` or `link` (attach the identity to `user_id`).
-    pub purpose: String,
+    /// `Link`: attach the identity to `user_id`.
+    pub purpose: LoginPurpose,
     pub user_id: Option<String>,
     pub provider_id: String,
     pub pkce_verifier: String,

@@ -1,3 +1,4 @@
+use latchkey_types::TokenStatus;
 use sea_orm::entity::prelude::*;
 
 /// A provider's tokens for one identity. The token columns hold sealed values (base64 of
@@ -13,8 +14,8 @@ pub struct Model {
     pub expires_at: Option<ChronoDateTimeUtc>,
     /// Granted scopes, space-separated.
     pub scopes: String,
-    /// `ok`, or `reconnect_needed` once the provider refused a refresh.
-    pub status: String,
+    /// `Ok`, or `ReconnectNeeded` once the provider refused a refresh (never `Expired`).
+    pub status: TokenStatus,
     /// Set while one server instance refreshes (so two never spend one rotating refresh token).
     pub refresh_lock_until: Option<ChronoDateTimeUtc>,
     pub updated_at: ChronoDateTimeUtc,

@@ -5,51 +5,25 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 
+pub use latchkey_types::ActivityKind;
+
 use crate::session::ClientInfo;
-use crate::storage::entities::audit_event;
-
-/// Kinds of events, as stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EventKind {
-    SignedIn,
-    SignInFailed,
-    SignedOut,
-    IdentityLinked,
-    IdentityUnlinked,
-    ProfileUpdated,
-    SessionRevoked,
-    AccountDeleted,
-}
-
-impl EventKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::SignedIn => "signed_in",
-            EventKind::SignInFailed => "sign_in_failed",
-            EventKind::SignedOut => "signed_out",
-            EventKind::IdentityLinked => "identity_linked",
-            EventKind::IdentityUnlinked => "identity_unlinked",
-            EventKind::ProfileUpdated => "profile_updated",
-            EventKind::SessionRevoked => "session_revoked",
-            EventKind::AccountDeleted => "account_deleted",
-        }
-    }
-}
+use crate::storage::entities::activity_event;
 
 /// One event to record.
 pub struct Event<'a> {
     pub user_id: Option<&'a str>,
-    pub kind: EventKind,
+    pub kind: ActivityKind,
     pub provider_id: Option<&'a str>,
     pub detail: Option<String>,
     pub client: Option<&'a ClientInfo>,
 }
 
 pub async fn record(db: &impl ConnectionTrait, event: Event<'_>) -> Result<(), DbErr> {
-    audit_event::ActiveModel {
+    activity_event::ActiveModel {
         id: Set(uuid::Uuid::new_v4().to_string()),
         user_id: Set(event.user_id.map(str::to_string)),
-        kind: Set(event.kind.as_str().to_string()),
+        kind: Set(event.kind),
         provider_id: Set(event.provider_id.map(str::to_string)),
         detail: Set(event.detail),
         ip: Set(event.client.and_then(|c| c.ip.clone())),
@@ -67,11 +41,11 @@ pub async fn page_of(
     user_id: &str,
     page: u64,
     per_page: u64,
-) -> Result<(Vec<audit_event::Model>, u64), DbErr> {
-    let paginator = audit_event::Entity::find()
-        .filter(audit_event::Column::UserId.eq(user_id))
-        .order_by_desc(audit_event::Column::CreatedAt)
-        .order_by_desc(audit_event::Column::Id)
+) -> Result<(Vec<activity_event::Model>, u64), DbErr> {
+    let paginator = activity_event::Entity::find()
+        .filter(activity_event::Column::UserId.eq(user_id))
+        .order_by_desc(activity_event::Column::CreatedAt)
+        .order_by_desc(activity_event::Column::Id)
         .paginate(db, per_page.max(1));
     let pages = paginator.num_pages().await?;
     Ok((paginator.fetch_page(page).await?, pages))

@@ -1,0 +1,128 @@
+//! Every path latchkey serves, in one place: pages, the sign-in protocol and the JSON API.
+//! Builders percent-encode what they put in a path, so an id can never change the route.
+//!
+//! The `*_TEMPLATE` constants are the same routes in axum's `{name}` syntax.
+
+use crate::{IdentityId, ProviderId, SessionId};
+
+pub const HOME: &str = "/";
+pub const PROFILE: &str = "/profile";
+pub const ACCOUNTS: &str = "/accounts";
+pub const SESSIONS: &str = "/sessions";
+pub const ACTIVITY: &str = "/activity";
+
+/// The signed-in person as JSON.
+pub const API_ME: &str = "/api/me";
+/// `POST`: ends this browser's session.
+pub const LOGOUT: &str = "/auth/logout";
+/// `POST`: links the identity waiting in this browser.
+pub const PENDING_LINK_CONFIRM: &str = "/auth/pending-link/confirm";
+/// `POST`: forgets the identity waiting in this browser.
+pub const PENDING_LINK_DISMISS: &str = "/auth/pending-link/dismiss";
+/// `POST`: deletes the signed-in account.
+pub const DELETE_ACCOUNT: &str = "/account/delete";
+
+pub const LOGIN_TEMPLATE: &str = "/auth/{provider}/login";
+pub const CALLBACK_TEMPLATE: &str = "/auth/{provider}/callback";
+pub const LINK_TEMPLATE: &str = "/auth/{provider}/link";
+pub const UNLINK_TEMPLATE: &str = "/account/identities/{identity}/unlink";
+pub const REFRESH_PROFILE_TEMPLATE: &str = "/account/identities/{identity}/refresh-profile";
+pub const REVOKE_SESSION_TEMPLATE: &str = "/account/sessions/{session}/revoke";
+
+/// `GET`: starts signing in with `provider`; afterwards the browser lands on `return_to`
+/// (a path on this site).
+pub fn login(provider: &ProviderId, return_to: &str) -> String {
+    format!("/auth/{}/login?return_to={}", encode_component(provider.as_str()), encode_query_value(return_to))
+}
+
+/// `GET`: starts signing in with `provider`; afterwards the browser lands where a sign-in
+/// lands by default.
+pub fn login_default(provider: &ProviderId) -> String {
+    format!("/auth/{}/login", encode_component(provider.as_str()))
+}
+
+/// Where `provider` sends the browser back after a sign-in (the redirect URI's path).
+pub fn callback(provider: &ProviderId) -> String {
+    format!("/auth/{}/callback", encode_component(provider.as_str()))
+}
+
+/// `POST`: starts linking an identity of `provider` to the signed-in account.
+pub fn link(provider: &ProviderId) -> String {
+    format!("/auth/{}/link", encode_component(provider.as_str()))
+}
+
+/// `POST`: removes `identity` from the signed-in account.
+pub fn unlink(identity: &IdentityId) -> String {
+    format!("/account/identities/{}/unlink", encode_component(identity.as_str()))
+}
+
+/// `POST`: reads name and picture of `identity` again from its provider.
+pub fn refresh_profile(identity: &IdentityId) -> String {
+    format!("/account/identities/{}/refresh-profile", encode_component(identity.as_str()))
+}
+
+/// `POST`: ends `session` (any browser of the signed-in person).
+pub fn revoke_session(session: &SessionId) -> String {
+    format!("/account/sessions/{}/revoke", encode_component(session.as_str()))
+}
+
+/// The activity log's page `page` (zero-based; shown one-based).
+pub fn activity_page(page: u64) -> String {
+    format!("{ACTIVITY}?page={}", page.saturating_add(1))
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+pub fn encode_component(value: &str) -> String {
+    encode(value, |_| false)
+}
+
+/// Like [`encode_component`], but leaves `/` alone (a path given as a query value).
+pub fn encode_query_value(value: &str) -> String {
+    encode(value, |byte| byte == b'/')
+}
+
+fn encode(value: &str, also_keep: impl Fn(u8) -> bool) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(byte as char),
+            _ if also_keep(byte) => out.push(byte as char),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builders_encode_what_they_put_in_a_path() {
+        assert_eq!(encode_component("a b/é?&"), "a%20b%2F%C3%A9%3F%26");
+        assert_eq!(login(&ProviderId::new("corp sso"), ACCOUNTS), "/auth/corp%20sso/login?return_to=/accounts");
+        assert_eq!(
+            login(&ProviderId::new("google"), "/profile?tab=1"),
+            "/auth/google/login?return_to=/profile%3Ftab%3D1"
+        );
+        assert_eq!(link(&ProviderId::new("corp-sso")), "/auth/corp-sso/link");
+        assert_eq!(refresh_profile(&IdentityId::new("id/1")), "/account/identities/id%2F1/refresh-profile");
+        assert_eq!(unlink(&IdentityId::new("x")), "/account/identities/x/unlink");
+        assert_eq!(revoke_session(&SessionId::new("s 1")), "/account/sessions/s%201/revoke");
+        assert_eq!(activity_page(0), "/activity?page=1");
+    }
+
+    #[test]
+    fn templates_match_the_builders() {
+        let fill = |template: &str, value: &str| {
+            template.replace("{provider}", value).replace("{identity}", value).replace("{session}", value)
+        };
+        assert_eq!(fill(CALLBACK_TEMPLATE, "p"), callback(&ProviderId::new("p")));
+        assert_eq!(fill(LINK_TEMPLATE, "p"), link(&ProviderId::new("p")));
+        assert_eq!(fill(UNLINK_TEMPLATE, "i"), unlink(&IdentityId::new("i")));
+        assert_eq!(fill(REFRESH_PROFILE_TEMPLATE, "i"), refresh_profile(&IdentityId::new("i")));
+        assert_eq!(fill(REVOKE_SESSION_TEMPLATE, "s"), revoke_session(&SessionId::new("s")));
+        assert!(login(&ProviderId::new("p"), HOME).starts_with(&fill(LOGIN_TEMPLATE, "p")));
+        assert_eq!(fill(LOGIN_TEMPLATE, "p"), login_default(&ProviderId::new("p")));
+    }
+}
