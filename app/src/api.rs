@@ -12,9 +12,8 @@ pub use latchkey_types::{
 /// The person signed in in this browser, if any.
 #[server(endpoint = "current_user")]
 pub async fn current_user() -> Result<Option<Me>, ServerFnError> {
-    let latchkey = latchkey()?;
-    let cookies = leptos_axum::extract::<axum_extra::extract::CookieJar>().await?;
-    latchkey.current_user(&cookies).await.map_err(|e| ServerFnError::new(e.to_string()))
+    let Some(session) = session().await? else { return Ok(None) };
+    latchkey()?.accounts().me(&session).await.map(Some).map_err(|e| failed(e.into()))
 }
 
 /// The providers people can sign in with, in configuration order.
@@ -29,25 +28,20 @@ pub async fn sign_in_providers() -> Result<Vec<ProviderSummary>, ServerFnError> 
 /// back to `/profile`, carrying any error message in `?error=`.
 #[server(endpoint = "update_display_name")]
 pub async fn update_display_name(display_name: String) -> Result<String, ServerFnError> {
-    let latchkey = latchkey()?;
-    let cookies = leptos_axum::extract::<axum_extra::extract::CookieJar>().await?;
-    let result = latchkey.update_display_name(&cookies, display_name.trim()).await.map_err(|e| {
-        // 422 for a name the core refuses, 401 without a session, …
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(status_of(&e));
-        }
-        e.to_string()
-    });
+    let result = match session().await? {
+        Some(session) => latchkey()?.accounts().rename(&session, &display_name).await.map_err(Into::into),
+        None => Err(latchkey_server::AppError::Unauthenticated),
+    };
+    let result = result.map(|name| name.into_string()).map_err(failed);
 
     if is_plain_form_post() {
         let location = match &result {
             Ok(_) => routes::PROFILE.to_string(),
-            Err(message) => format!("{}?error={}", routes::PROFILE, routes::encode_component(message)),
+            Err(error) => format!("{}?error={}", routes::PROFILE, routes::encode_component(&error_message(error))),
         };
         leptos_axum::redirect(&location);
     }
-
-    result.map_err(ServerFnError::new)
+    result
 }
 
 /// Chooses the primary email (one of the verified emails of the linked
@@ -59,60 +53,50 @@ pub async fn update_display_name(display_name: String) -> Result<String, ServerF
 /// `form=profile`, so the page shows it next to this form).
 #[server(endpoint = "update_profile")]
 pub async fn update_profile(primary_email: String, picture_identity: String) -> Result<SavedProfile, ServerFnError> {
-    let latchkey = latchkey()?;
-    let cookies = leptos_axum::extract::<axum_extra::extract::CookieJar>().await?;
     let primary_email = Some(primary_email.trim()).filter(|e| !e.is_empty());
     let picture_identity = Some(picture_identity.trim()).filter(|p| !p.is_empty());
-    let result = latchkey.update_profile(&cookies, primary_email, picture_identity).await.map_err(|e| {
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(status_of(&e));
+    let result = match session().await? {
+        Some(session) => {
+            latchkey()?.accounts().update_profile(&session, primary_email, picture_identity).await.map_err(Into::into)
         }
-        e.to_string()
-    });
+        None => Err(latchkey_server::AppError::Unauthenticated),
+    };
+    let result = result.map_err(failed);
 
     if is_plain_form_post() {
         let location = match &result {
             Ok(_) => routes::PROFILE.to_string(),
-            Err(message) => format!("{}?form=profile&error={}", routes::PROFILE, routes::encode_component(message)),
+            Err(error) => {
+                format!("{}?form=profile&error={}", routes::PROFILE, routes::encode_component(&error_message(error)))
+            }
         };
         leptos_axum::redirect(&location);
     }
-
-    result.map_err(ServerFnError::new)
+    result
 }
 
 /// The provider account waiting in this browser to be linked, if any.
 #[server(endpoint = "pending_link")]
 pub async fn pending_link() -> Result<Option<PendingLinkInfo>, ServerFnError> {
-    let latchkey = latchkey()?;
-    let cookies = leptos_axum::extract::<axum_extra::extract::CookieJar>().await?;
-    latchkey.pending_link(&cookies).await.map_err(|e| ServerFnError::new(e.to_string()))
+    let Some(session) = session().await? else { return Ok(None) };
+    let latchkey_server::http::extract::BrowserBinding(browser) = leptos_axum::extract().await?;
+    latchkey()?.accounts().pending_link(&session, browser.as_deref()).await.map_err(|e| failed(e.into()))
 }
 
 /// The signed-in person's sessions, most recently used first; `None` when
 /// nobody is signed in.
 #[server(endpoint = "my_sessions")]
 pub async fn my_sessions() -> Result<Option<Vec<SessionInfo>>, ServerFnError> {
-    let latchkey = latchkey()?;
-    let cookies = leptos_axum::extract::<axum_extra::extract::CookieJar>().await?;
-    match latchkey.sessions_of(&cookies).await {
-        Ok(sessions) => Ok(Some(sessions)),
-        Err(latchkey_server::AppError::Unauthenticated) => Ok(None),
-        Err(e) => Err(ServerFnError::new(e.to_string())),
-    }
+    let Some(session) = session().await? else { return Ok(None) };
+    latchkey()?.sessions().list(&session).await.map(Some).map_err(|e| failed(e.into()))
 }
 
 /// A page (zero-based) of the signed-in person's security activity, newest
 /// first; `None` when nobody is signed in.
 #[server(endpoint = "security_activity")]
 pub async fn security_activity(page: u64) -> Result<Option<ActivityPage>, ServerFnError> {
-    let latchkey = latchkey()?;
-    let cookies = leptos_axum::extract::<axum_extra::extract::CookieJar>().await?;
-    match latchkey.activity(&cookies, page).await {
-        Ok(activity) => Ok(Some(activity)),
-        Err(latchkey_server::AppError::Unauthenticated) => Ok(None),
-        Err(e) => Err(ServerFnError::new(e.to_string())),
-    }
+    let Some(session) = session().await? else { return Ok(None) };
+    latchkey()?.activity().page(&session, page).await.map(Some).map_err(|e| failed(e.into()))
 }
 
 /// The message to show people for a failed server function.
@@ -130,11 +114,21 @@ fn latchkey() -> Result<latchkey_server::Latchkey, ServerFnError> {
         .ok_or_else(|| ServerFnError::new("The sign-in service is not available."))
 }
 
-/// The HTTP status for a refused update (401 without a session, 422 for input
-/// the core refuses, 503 when the database is unavailable, …).
+/// This request's session, if it has a live one (looked up once per request).
 #[cfg(feature = "ssr")]
-fn status_of(error: &latchkey_server::AppError) -> http::StatusCode {
-    error.status()
+async fn session() -> Result<Option<latchkey_server::session::Session>, ServerFnError> {
+    let latchkey_server::http::extract::MaybeSession(session) = leptos_axum::extract().await?;
+    Ok(session)
+}
+
+/// A refusal as the page shows it, with its HTTP status (401 without a session, 422 for
+/// input the core refuses, 503 when the database is unavailable, …).
+#[cfg(feature = "ssr")]
+fn failed(error: latchkey_server::AppError) -> ServerFnError {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(error.status());
+    }
+    ServerFnError::new(error.message())
 }
 
 /// Whether this request is an HTML form submitted without JavaScript (the

@@ -1,12 +1,13 @@
 //! latchkey's sign-in core.
 //!
-//! Plain Rust with axum routes at the edge: it knows nothing of Leptos. The UI
-//! crate talks to it through [`Latchkey`], the one handle to everything here.
+//! Plain Rust that knows nothing of Leptos: configuration, providers, the login flow,
+//! accounts, sessions, provider tokens, the activity log and storage, with the HTTP edge
+//! (routes, extractors, the same-site guard, error pages) in `http`. The UI crate talks to
+//! it through [`Latchkey`], the one handle to everything here, and the `http` extractors.
 
 pub mod account;
 pub mod activity;
 pub mod config;
-pub mod error;
 pub mod http;
 pub mod login;
 pub mod provider;
@@ -14,10 +15,10 @@ pub mod session;
 pub mod storage;
 pub mod tokens;
 
-mod state;
+mod latchkey;
 mod util;
 
 pub use config::Config;
-pub use error::AppError;
+pub use http::AppError;
+pub use latchkey::{Latchkey, StartupError};
 pub use latchkey_types as types;
-pub use state::{Latchkey, StartupError};

@@ -2,13 +2,20 @@
 //! a new one at every sign-in, idle and absolute expiry, revocable server-side.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use latchkey_types::{SessionId, SessionInfo};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 
+use crate::account;
+use crate::activity::{self, ActivityKind};
 use crate::config::SessionSettings;
+use crate::provider::Providers;
 use crate::storage::entities::{session, user};
-use crate::storage::{self, Database};
+use crate::storage::{self, Database, retry};
 use crate::util::{random_token, sha256_hex};
+
+/// How recent a sign-in must be for linking, unlinking or deleting the account.
+pub const RECENT_SIGN_IN: TimeDelta = TimeDelta::minutes(10);
 
 /// `last_seen_at` is written at most this often, so reads stay cheap.
 const TOUCH_INTERVAL: TimeDelta = TimeDelta::seconds(60);
@@ -23,6 +30,25 @@ pub struct ClientInfo {
     pub ip: Option<String>,
 }
 
+/// A request's live session and the person it belongs to: what every service that acts for
+/// someone takes, instead of cookies.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub record: session::Model,
+    pub user: user::Model,
+}
+
+impl Session {
+    pub fn user_id(&self) -> &str {
+        &self.user.id
+    }
+
+    /// Signed in within [`RECENT_SIGN_IN`]: sensitive changes need it.
+    pub fn is_recent(&self) -> bool {
+        Utc::now() - self.record.created_at < RECENT_SIGN_IN
+    }
+}
+
 /// A session just issued: the token goes into the cookie and nowhere else.
 pub struct IssuedSession {
     pub token: String,
@@ -33,11 +59,12 @@ pub struct IssuedSession {
 pub struct Sessions {
     db: Database,
     settings: SessionSettings,
+    providers: Providers,
 }
 
 impl Sessions {
-    pub fn new(db: Database, settings: SessionSettings) -> Self {
-        Sessions { db, settings }
+    pub fn new(db: Database, settings: SessionSettings, providers: Providers) -> Self {
+        Sessions { db, settings, providers }
     }
 
     pub fn settings(&self) -> SessionSettings {
@@ -73,7 +100,7 @@ impl Sessions {
     /// The live session and its user for a cookie token; `None` if unknown or expired.
     /// Expired sessions are deleted on sight; `last_seen_at` is kept (roughly) current.
     /// Neither write can fail the request: the answer is already known.
-    pub async fn authenticate(&self, token: &str) -> Result<Option<(session::Model, user::Model)>, DbErr> {
+    pub async fn authenticate(&self, token: &str) -> Result<Option<Session>, DbErr> {
         let Some((session, user)) = Self::find(self.db.reads(), token).await? else { return Ok(None) };
         let now = Utc::now();
         if self.is_expired(&session, now) {
@@ -97,7 +124,66 @@ impl Sessions {
                 Err(_) => tracing::debug!("the writer is busy: the session's last use is noted later"),
             }
         }
-        Ok(Some((session, user)))
+        Ok(Some(Session { record: session, user }))
+    }
+
+    /// The person's live sessions, most recently used first.
+    pub async fn list(&self, current: &Session) -> Result<Vec<SessionInfo>, DbErr> {
+        let identities = account::identities_of(self.db.reads(), current.user_id()).await?;
+        let sessions = session::Entity::find()
+            .filter(session::Column::UserId.eq(current.user_id()))
+            .order_by_desc(session::Column::LastSeenAt)
+            .all(self.db.reads())
+            .await?;
+        let now = Utc::now();
+        Ok(sessions
+            .into_iter()
+            .filter(|s| !self.is_expired(s, now))
+            .map(|s| SessionInfo {
+                current: s.id == current.record.id,
+                provider: s
+                    .identity_id
+                    .as_ref()
+                    .and_then(|id| identities.iter().find(|i| &i.id == id))
+                    .map(|i| self.providers.name_of(&i.provider_id)),
+                id: SessionId::new(s.id),
+                created_at: s.created_at,
+                last_seen_at: s.last_seen_at,
+                user_agent: s.user_agent,
+                ip: s.ip,
+            })
+            .collect())
+    }
+
+    /// Ends one of the person's sessions (any browser); `false` if they have no such session.
+    pub async fn revoke(&self, current: &Session, session_id: &str, client: &ClientInfo) -> Result<bool, DbErr> {
+        retry(|| async move {
+            let txn = self.db.begin().await?;
+            let deleted = session::Entity::delete_many()
+                .filter(session::Column::Id.eq(session_id))
+                .filter(session::Column::UserId.eq(current.user_id()))
+                .exec(&txn)
+                .await?;
+            if deleted.rows_affected == 0 {
+                return Ok(false);
+            }
+            let event = activity::Event::by(current.user_id(), ActivityKind::SessionRevoked).from(client);
+            activity::record(&txn, event).await?;
+            txn.commit().await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Ends this session (signing out).
+    pub async fn end(&self, current: &Session) -> Result<(), DbErr> {
+        retry(|| async move {
+            let txn = self.db.begin().await?;
+            session::Entity::delete_by_id(current.record.id.clone()).exec(&txn).await?;
+            activity::record(&txn, activity::Event::by(current.user_id(), ActivityKind::SignedOut)).await?;
+            txn.commit().await
+        })
+        .await
     }
 
     /// The live session and its user for a cookie token, read through `db` (for example

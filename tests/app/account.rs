@@ -16,7 +16,7 @@ async fn a_person_can_end_their_session_in_another_browser(app: TestApp) {
     laptop.sign_in_as(&Person::ada()).await;
     let phone = app.browser();
     phone.sign_in_as(&Person::ada()).await;
-    let sessions = app.latchkey.sessions_of(&laptop.cookie_jar()).await.expect("sessions");
+    let sessions = app.latchkey.sessions().list(&app.session(&laptop).await).await.expect("sessions");
     assert_eq!(sessions.len(), 2);
     let phone_session = sessions.iter().find(|s| !s.current).expect("the other session").id.clone();
 
@@ -25,7 +25,7 @@ async fn a_person_can_end_their_session_in_another_browser(app: TestApp) {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(phone.me().await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(laptop.me().await.0, StatusCode::OK);
-    let activity = app.latchkey.activity(&laptop.cookie_jar(), 0).await.expect("activity");
+    let activity = app.activity(&laptop, 0).await;
     assert_eq!(activity.events[0].kind, ActivityKind::SessionRevoked);
 }
 
@@ -56,8 +56,8 @@ async fn the_activity_log_is_newest_first_and_paginated() {
         browser.sign_in_as(&Person::ada()).await;
     }
 
-    let first = app.latchkey.activity(&browser.cookie_jar(), 0).await.expect("page 1");
-    let second = app.latchkey.activity(&browser.cookie_jar(), 1).await.expect("page 2");
+    let first = app.activity(&browser, 0).await;
+    let second = app.activity(&browser, 1).await;
 
     assert_eq!(first.pages, 2);
     assert_eq!(first.events.len(), 20);

@@ -64,7 +64,7 @@ async fn an_identity_of_another_account_is_never_moved(app: TestApp) {
 async fn the_last_identity_cannot_be_unlinked(app: TestApp) {
     let browser = app.browser();
     browser.sign_in_with("dev", &Person::ada()).await;
-    let current = app.latchkey.current_user(&browser.cookie_jar()).await.expect("query").expect("signed in");
+    let current = app.me(&browser).await;
 
     let response = browser.post_form(&format!("/account/identities/{}/unlink", current.identities[0].id)).await;
 
@@ -77,7 +77,7 @@ async fn unlinking_needs_a_recent_sign_in(app: TestApp) {
     let browser = app.browser();
     browser.sign_in_with("dev", &Person::ada()).await;
     browser.link("dev2", &ada_at_work()).await;
-    let current = app.latchkey.current_user(&browser.cookie_jar()).await.expect("query").expect("signed in");
+    let current = app.me(&browser).await;
     let dev2 = current.identities.iter().find(|i| i.provider == "dev2").expect("linked").id.clone();
     // Eleven minutes pass.
     {
@@ -103,7 +103,7 @@ async fn unlinking_needs_a_recent_sign_in(app: TestApp) {
 
     assert_eq!(fresh.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.identities().await, 1);
-    let activity = app.latchkey.activity(&browser.cookie_jar(), 0).await.expect("activity");
+    let activity = app.activity(&browser, 0).await;
     assert_eq!(
         activity.events[0].kind,
         latchkey::latchkey_server::types::ActivityKind::IdentityUnlinked,
@@ -129,7 +129,14 @@ async fn a_verified_email_match_waits_for_the_owner_to_link_it(app: TestApp) {
 
     // The person proves they own the account, then links in one click.
     browser.sign_in_with("dev", &Person::ada()).await;
-    let pending = app.latchkey.pending_link(&browser.cookie_jar()).await.expect("query").expect("offered");
+    let browser_token = browser.cookie("latchkey_login");
+    let pending = app
+        .latchkey
+        .accounts()
+        .pending_link(&app.session(&browser).await, browser_token.as_deref())
+        .await
+        .expect("query")
+        .expect("offered");
     assert_eq!(pending.provider, "dev2");
     let confirmed = browser.post_form("/auth/pending-link/confirm").await;
 

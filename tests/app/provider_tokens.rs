@@ -13,12 +13,12 @@ on_every_backend!(the_database_holds_no_plaintext_provider_token);
 async fn the_database_holds_no_plaintext_provider_token(app: TestApp) {
     let browser = app.browser();
     browser.sign_in_as(&Person::ada()).await;
-    let current = app.latchkey.current_user(&browser.cookie_jar()).await.expect("query").expect("signed in");
+    let current = app.me(&browser).await;
     let identity_id = current.identities[0].id.as_str();
 
     let row =
         provider_token::Entity::find_by_id(identity_id.to_string()).one(&app.db).await.expect("query").expect("stored");
-    let access_token = tokens::access_token(&app.db, app.latchkey.token_cipher(), identity_id)
+    let access_token = tokens::access_token(&app.db, app.latchkey.tokens().cipher(), identity_id)
         .await
         .expect("opens with the app's key")
         .expect("an access token");
@@ -27,7 +27,7 @@ async fn the_database_holds_no_plaintext_provider_token(app: TestApp) {
     assert!(!row.access_token.contains(&access_token), "only ciphertext is stored");
     let dump = format!("{row:?}");
     assert!(!dump.contains(&access_token), "no column holds the plaintext");
-    assert_eq!(row.key_id, app.latchkey.token_cipher().current_key_id());
+    assert_eq!(row.key_id, app.latchkey.tokens().cipher().current_key_id());
     assert_eq!(row.scopes, "openid email profile");
     assert!(row.expires_at.is_some(), "the expiry is kept");
     assert_eq!(row.status, TokenStatus::Ok);
@@ -48,7 +48,7 @@ async fn expire_access_token(app: &TestApp) {
 async fn signed_in_identity(app: &TestApp) -> String {
     let browser = app.browser();
     browser.sign_in_as(&Person::ada()).await;
-    let current = app.latchkey.current_user(&browser.cookie_jar()).await.expect("query").expect("signed in");
+    let current = app.me(&browser).await;
     current.identities[0].id.to_string()
 }
 
@@ -56,7 +56,7 @@ on_every_backend!(an_expired_access_token_is_refreshed_once_under_20_concurrent_
 
 async fn an_expired_access_token_is_refreshed_once_under_20_concurrent_requests(app: TestApp) {
     let identity_id = signed_in_identity(&app).await;
-    let before = app.latchkey.provider_access_token(&identity_id).await.expect("a valid token");
+    let before = app.latchkey.tokens().access_token(&identity_id).await.expect("a valid token");
     let refresh_before = provider_token::Entity::find_by_id(identity_id.clone())
         .one(&app.db)
         .await
@@ -69,7 +69,7 @@ async fn an_expired_access_token_is_refreshed_once_under_20_concurrent_requests(
         .map(|_| {
             let latchkey = app.latchkey.clone();
             let id = identity_id.clone();
-            tokio::spawn(async move { latchkey.provider_access_token(&id).await })
+            tokio::spawn(async move { latchkey.tokens().access_token(&id).await })
         })
         .collect();
     let mut tokens = Vec::new();
@@ -93,17 +93,17 @@ async fn a_refresh_the_provider_rejects_marks_the_identity_reconnect_needed() {
     expire_access_token(&app).await;
     app.misbehave(latchkey::latchkey_dev_idp::Misbehaviour::RefreshRejected);
 
-    let outcome = app.latchkey.provider_access_token(&identity_id).await;
+    let outcome = app.latchkey.tokens().access_token(&identity_id).await;
 
     assert!(matches!(outcome, Err(tokens::TokenError::ReconnectNeeded)), "{outcome:?}");
     let row = provider_token::Entity::find_by_id(identity_id.clone()).one(&app.db).await.expect("query").expect("row");
     assert_eq!(row.status, TokenStatus::ReconnectNeeded);
     // It stays that way (no refresh storm) until the person signs in with the provider again.
     app.misbehave(latchkey::latchkey_dev_idp::Misbehaviour::None);
-    assert!(matches!(app.latchkey.provider_access_token(&identity_id).await, Err(tokens::TokenError::ReconnectNeeded)));
+    assert!(matches!(app.latchkey.tokens().access_token(&identity_id).await, Err(tokens::TokenError::ReconnectNeeded)));
     assert_eq!(app.dev_idp().refresh_count(), 0);
     app.browser().sign_in_as(&Person::ada()).await;
-    assert!(app.latchkey.provider_access_token(&identity_id).await.is_ok(), "a new sign-in reconnects");
+    assert!(app.latchkey.tokens().access_token(&identity_id).await.is_ok(), "a new sign-in reconnects");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,7 +113,7 @@ async fn refresh_profile_reads_the_provider_api_with_the_stored_token() {
     let app = TestApp::spawn(crate::support::Backend::Sqlite).await;
     let browser = app.browser();
     browser.sign_in_as(&Person::ada()).await;
-    let current = app.latchkey.current_user(&browser.cookie_jar()).await.expect("query").expect("signed in");
+    let current = app.me(&browser).await;
     let identity_id = current.identities[0].id.clone();
     assert_eq!(current.identities[0].token_status, Some(TokenStatus::Ok));
     identity::Entity::update_many()
@@ -136,8 +136,7 @@ async fn the_page_says_reconnect_needed_when_the_provider_refuses_the_refresh() 
     let app = TestApp::spawn(crate::support::Backend::Sqlite).await;
     let browser = app.browser();
     browser.sign_in_as(&Person::ada()).await;
-    let identity_id =
-        app.latchkey.current_user(&browser.cookie_jar()).await.expect("q").expect("in").identities[0].id.clone();
+    let identity_id = app.me(&browser).await.identities[0].id.clone();
     expire_access_token(&app).await;
     app.misbehave(latchkey::latchkey_dev_idp::Misbehaviour::RefreshRejected);
 
@@ -145,7 +144,7 @@ async fn the_page_says_reconnect_needed_when_the_provider_refuses_the_refresh() 
 
     assert_eq!(response.status(), reqwest::StatusCode::BAD_REQUEST);
     assert!(response.text().await.expect("page").contains("Sign in with Dev provider again to reconnect"));
-    let current = app.latchkey.current_user(&browser.cookie_jar()).await.expect("q").expect("in");
+    let current = app.me(&browser).await;
     assert_eq!(current.identities[0].token_status, Some(TokenStatus::ReconnectNeeded));
     let page = browser.get("/accounts").await.text().await.expect("html");
     assert!(page.contains("Reconnect needed"), "the linked-accounts page says so: {page}");
@@ -159,7 +158,7 @@ async fn unlinking_and_deleting_revoke_the_tokens_at_the_provider() {
     browser.sign_in_with("dev", &Person::ada()).await;
     browser.link("dev2", &Person::new("Ada at work", "ada@work.example")).await;
     let (dev, dev2) = (&app.dev_idps[0], &app.dev_idps[1]);
-    let current = app.latchkey.current_user(&browser.cookie_jar()).await.expect("q").expect("in");
+    let current = app.me(&browser).await;
     let linked = current.identities.iter().find(|i| i.provider == "dev2").expect("linked").id.clone();
 
     browser.post_form(&format!("/account/identities/{linked}/unlink")).await;

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use latchkey::Application;
 use latchkey::latchkey_dev_idp::{DevIdp, Misbehaviour};
+use latchkey::latchkey_server::session::Session;
 use latchkey::latchkey_server::storage::entities::{identity, pending_login, session, user};
+use latchkey::latchkey_server::types::{ActivityPage, Me};
 use latchkey::latchkey_server::{Config, Latchkey};
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
@@ -104,6 +106,22 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> Url {
         self.base.join(path).expect("a valid path")
+    }
+
+    /// The live session of a signed-in browser, as the core's services take it.
+    pub async fn session(&self, browser: &Browser) -> Session {
+        let token = browser.cookie("latchkey_session").expect("the browser holds a session cookie");
+        self.latchkey.sessions().authenticate(&token).await.expect("query").expect("a live session")
+    }
+
+    /// The signed-in person behind a browser, as the pages show them.
+    pub async fn me(&self, browser: &Browser) -> Me {
+        self.latchkey.accounts().me(&self.session(browser).await).await.expect("query")
+    }
+
+    /// A page (zero-based) of the activity log of the person behind a browser.
+    pub async fn activity(&self, browser: &Browser, page: u64) -> ActivityPage {
+        self.latchkey.activity().page(&self.session(browser).await, page).await.expect("query")
     }
 
     pub fn dev_idp(&self) -> &DevIdp {
@@ -256,17 +274,14 @@ impl Browser {
     }
 
     /// The signed-in person's cookies, for calling the core directly.
-    pub fn cookie_jar(&self) -> axum_extra::extract::CookieJar {
+    /// The value of this browser's cookie `name`, if it holds one.
+    pub fn cookie(&self, name: &str) -> Option<String> {
         use reqwest::cookie::CookieStore;
-        let mut jar = axum_extra::extract::CookieJar::new();
-        if let Some(header) = self.jar.cookies(&self.base) {
-            for pair in header.to_str().unwrap_or_default().split("; ") {
-                if let Some((name, value)) = pair.split_once('=') {
-                    jar = jar.add(axum_extra::extract::cookie::Cookie::new(name.to_string(), value.to_string()));
-                }
-            }
-        }
-        jar
+        let header = self.jar.cookies(&self.base)?;
+        header.to_str().ok()?.split("; ").find_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            (key == name).then(|| value.to_string())
+        })
     }
 
     /// The callback URL of an approved sign-in, not yet visited.

@@ -171,13 +171,11 @@ impl From<DisplayName> for String {
 
 impl std::fmt::Display for DisplayNameError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DisplayNameError::Empty => f.write_str("Display name cannot be empty."),
-            DisplayNameError::TooLong => {
-                write!(f, "Display name can be at most {} characters.", DisplayName::MAX_CHARS)
-            }
-            DisplayNameError::ControlCharacter => f.write_str("Display name cannot contain control characters."),
-        }
+        f.write_str(match self {
+            DisplayNameError::Empty => "empty",
+            DisplayNameError::TooLong => "too long",
+            DisplayNameError::ControlCharacter => "contains a control character",
+        })
     }
 }
 

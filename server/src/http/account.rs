@@ -1,124 +1,151 @@
 //! Plain form posts that change an account: they work without JavaScript and answer with a
 //! redirect back to the page, or with a page that says what went wrong.
 
+use std::future::Future;
+
 use axum::extract::{Path, State};
-use axum::http::{Extensions, HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
-
-use super::auth::{client_info, private};
-use super::cookies;
-use super::error_page::ErrorPage;
 use latchkey_types::routes;
 
+use super::auth::private;
+use super::cookies;
+use super::error_page::ErrorPage;
+use super::extract::{BrowserBinding, Client, MaybeSession};
+use crate::account::AccountError;
+use crate::session::Session;
 use crate::{AppError, Latchkey};
 
 pub async fn confirm_pending_link(
     State(latchkey): State<Latchkey>,
-    headers: HeaderMap,
-    extensions: Extensions,
-    jar: CookieJar,
+    MaybeSession(session): MaybeSession,
+    BrowserBinding(browser): BrowserBinding,
+    Client(client): Client,
 ) -> Response {
-    let result = latchkey.confirm_pending_link(&jar, &client_info(&headers, &extensions)).await;
-    back_to(&latchkey, &jar, routes::ACCOUNTS, result).await
+    act(&latchkey, session, routes::ACCOUNTS, |latchkey, session| async move {
+        latchkey.accounts().confirm_pending_link(&session, browser.as_deref(), &client).await?;
+        Ok(())
+    })
+    .await
 }
 
-pub async fn dismiss_pending_link(State(latchkey): State<Latchkey>, jar: CookieJar) -> Response {
-    let result = latchkey.dismiss_pending_link(&jar).await;
-    back_to(&latchkey, &jar, routes::ACCOUNTS, result).await
+pub async fn dismiss_pending_link(
+    State(latchkey): State<Latchkey>,
+    MaybeSession(session): MaybeSession,
+    BrowserBinding(browser): BrowserBinding,
+) -> Response {
+    act(&latchkey, session, routes::ACCOUNTS, |latchkey, session| async move {
+        latchkey.accounts().dismiss_pending_link(&session, browser.as_deref()).await?;
+        Ok(())
+    })
+    .await
 }
 
 pub async fn unlink(
     State(latchkey): State<Latchkey>,
     Path(identity_id): Path<String>,
-    headers: HeaderMap,
-    extensions: Extensions,
-    jar: CookieJar,
+    MaybeSession(session): MaybeSession,
+    Client(client): Client,
 ) -> Response {
-    let result = latchkey.unlink_identity(&jar, &identity_id, &client_info(&headers, &extensions)).await;
-    back_to(&latchkey, &jar, routes::ACCOUNTS, result).await
+    act(&latchkey, session, routes::ACCOUNTS, |latchkey, session| async move {
+        latchkey.accounts().unlink(&session, &identity_id, &client).await?;
+        Ok(())
+    })
+    .await
 }
 
 pub async fn refresh_profile(
     State(latchkey): State<Latchkey>,
     Path(identity_id): Path<String>,
-    headers: HeaderMap,
-    extensions: Extensions,
-    jar: CookieJar,
+    MaybeSession(session): MaybeSession,
+    Client(client): Client,
 ) -> Response {
-    let result = latchkey.refresh_profile(&jar, &identity_id, &client_info(&headers, &extensions)).await;
-    back_to(&latchkey, &jar, routes::ACCOUNTS, result).await
+    act(&latchkey, session, routes::ACCOUNTS, |latchkey, session| async move {
+        latchkey.accounts().refresh_profile(&session, &identity_id, &client).await?;
+        Ok(())
+    })
+    .await
 }
 
 pub async fn revoke_session(
     State(latchkey): State<Latchkey>,
     Path(session_id): Path<String>,
-    headers: HeaderMap,
-    extensions: Extensions,
-    jar: CookieJar,
+    MaybeSession(session): MaybeSession,
+    Client(client): Client,
 ) -> Response {
-    let result = latchkey.revoke_session(&jar, &session_id, &client_info(&headers, &extensions)).await;
-    back_to(&latchkey, &jar, routes::SESSIONS, result).await
+    act(&latchkey, session, routes::SESSIONS, |latchkey, session| async move {
+        if latchkey.sessions().revoke(&session, &session_id, &client).await? {
+            Ok(())
+        } else {
+            Err(AccountError::NotFound.into())
+        }
+    })
+    .await
 }
 
 pub async fn delete_account(
     State(latchkey): State<Latchkey>,
-    headers: HeaderMap,
-    extensions: Extensions,
+    MaybeSession(session): MaybeSession,
+    Client(client): Client,
     jar: CookieJar,
 ) -> Response {
-    match latchkey.delete_account(&jar, &client_info(&headers, &extensions)).await {
+    let Some(session) = session else {
+        return problem_page(&latchkey, None, routes::PROFILE, AppError::Unauthenticated).await;
+    };
+    match latchkey.accounts().delete(&session, &client).await {
         Ok(()) => {
             let jar = jar.add(cookies::expired_session_cookie(latchkey.config()));
             private((jar, Redirect::to(routes::HOME)).into_response())
         }
-        Err(error) => problem_page(&latchkey, &jar, routes::PROFILE, error).await.into_response(),
+        Err(error) => problem_page(&latchkey, Some(&session), routes::PROFILE, error.into()).await,
     }
 }
 
-async fn back_to(latchkey: &Latchkey, jar: &CookieJar, page: &'static str, result: Result<(), AppError>) -> Response {
-    match result {
+/// Runs `action` for the signed-in person, then redirects back to `page`, or shows what went
+/// wrong.
+async fn act<F, Fut>(latchkey: &Latchkey, session: Option<Session>, page: &'static str, action: F) -> Response
+where
+    F: FnOnce(Latchkey, Session) -> Fut,
+    Fut: Future<Output = Result<(), AppError>>,
+{
+    let Some(session) = session else { return problem_page(latchkey, None, page, AppError::Unauthenticated).await };
+    match action(latchkey.clone(), session.clone()).await {
         Ok(()) => private(Redirect::to(page).into_response()),
-        Err(error) => problem_page(latchkey, jar, page, error).await.into_response(),
+        Err(error) => problem_page(latchkey, Some(&session), page, error).await,
     }
 }
 
 /// What went wrong, in plain words, with the way forward: back to the page, or (for a stale
 /// session) a fresh sign-in with any linked provider.
-async fn problem_page(latchkey: &Latchkey, jar: &CookieJar, page: &str, error: AppError) -> ErrorPage {
-    if let AppError::Database(e) = &error {
-        tracing::error!(error = %e, "database error");
-    }
-    let (title, actions) = match &error {
-        AppError::Unauthenticated => ("Please sign in", vec![("Home".to_string(), routes::HOME.to_string())]),
-        AppError::ReauthenticationRequired => {
-            let providers = match latchkey.current_user(jar).await {
-                Ok(Some(me)) => me.identities.into_iter().map(|i| (i.provider, i.provider_name)).collect(),
-                _ => Vec::new(),
+async fn problem_page(latchkey: &Latchkey, session: Option<&Session>, page: &str, error: AppError) -> Response {
+    let (title, actions) = match (&error, session) {
+        (AppError::Account(AccountError::ReauthenticationRequired), Some(session)) => {
+            let identities = match latchkey.accounts().me(session).await {
+                Ok(me) => me.identities,
+                Err(_) => Vec::new(),
             };
             let mut seen = Vec::new();
-            let actions = providers
+            let actions = identities
                 .into_iter()
-                .filter(|(id, _)| {
-                    let new = !seen.contains(id);
-                    seen.push(id.clone());
+                .filter(|identity| {
+                    let new = !seen.contains(&identity.provider);
+                    seen.push(identity.provider.clone());
                     new
                 })
-                .map(|(id, name)| (format!("Sign in again with {name}"), routes::login(&id, page)))
+                .map(|i| (format!("Sign in again with {}", i.provider_name), routes::login(&i.provider, page)))
                 .collect();
             ("Please confirm it's you", actions)
         }
+        (AppError::Unauthenticated, _) => ("Please sign in", vec![("Home".to_string(), routes::HOME.to_string())]),
         _ => ("That did not work", vec![("Back".to_string(), page.to_string())]),
     };
-    ErrorPage {
-        status: if error.status() == StatusCode::UNPROCESSABLE_ENTITY {
-            StatusCode::BAD_REQUEST
-        } else {
-            error.status()
-        },
-        title: title.to_string(),
-        message: error.to_string(),
-        retry_href: None,
-        actions,
+    if let AppError::Database(e) | AppError::Account(AccountError::Database(e)) = &error {
+        tracing::error!(error = %e, "database error");
     }
+    let status = match error.status() {
+        StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
+        status => status,
+    };
+    ErrorPage { status, title: title.to_string(), message: error.message(), retry_href: None, actions }.into_response()
 }

@@ -1,20 +1,17 @@
 //! `/auth/{provider}/login`, `/auth/{provider}/callback`, `/auth/logout` and `/api/me`.
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
+use latchkey_types::{ProviderId, routes};
 
 use super::cookies;
 use super::error_page::ErrorPage;
+use super::extract::{Client, MaybeSession};
 use crate::login::{CallbackOutcome, CallbackParams, LoginError, LoginStart, Purpose};
 use crate::provider::ProviderError;
-use crate::session::ClientInfo;
-use latchkey_types::{ProviderId, routes};
-
 use crate::{AppError, Latchkey};
 
 #[derive(serde::Deserialize)]
@@ -38,16 +35,22 @@ pub async fn login(
 }
 
 /// `POST /auth/{provider}/link`: a signed-in person adds another identity to their account.
-pub async fn link(State(latchkey): State<Latchkey>, Path(provider_id): Path<String>, jar: CookieJar) -> Response {
-    let user = match latchkey.signed_in_user(&jar).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return private(Redirect::to(routes::HOME).into_response()),
-        Err(e) => return e.into_response(),
-    };
+pub async fn link(
+    State(latchkey): State<Latchkey>,
+    Path(provider_id): Path<String>,
+    MaybeSession(session): MaybeSession,
+    jar: CookieJar,
+) -> Response {
+    let Some(session) = session else { return private(Redirect::to(routes::HOME).into_response()) };
     let browser_token = cookies::login_token(latchkey.config(), &jar);
     let start = latchkey
         .login_flow()
-        .start(&provider_id, Some(routes::ACCOUNTS), browser_token.as_deref(), Purpose::Link { user_id: user.id })
+        .start(
+            &provider_id,
+            Some(routes::ACCOUNTS),
+            browser_token.as_deref(),
+            Purpose::Link { user_id: session.user.id },
+        )
         .await;
     to_provider(&latchkey, &provider_id, jar, start)
 }
@@ -75,12 +78,10 @@ pub async fn callback(
     State(latchkey): State<Latchkey>,
     Path(provider_id): Path<String>,
     Query(params): Query<CallbackParams>,
-    headers: HeaderMap,
-    extensions: Extensions,
+    Client(client): Client,
     jar: CookieJar,
 ) -> Response {
     let config = latchkey.config();
-    let client = client_info(&headers, &extensions);
     let outcome = latchkey
         .login_flow()
         .callback(
@@ -106,18 +107,20 @@ pub async fn callback(
     }
 }
 
-pub async fn logout(State(latchkey): State<Latchkey>, jar: CookieJar) -> Response {
-    let config = latchkey.config();
-    if let Err(e) = latchkey.sign_out(&jar).await {
-        return e.into_response();
+pub async fn logout(State(latchkey): State<Latchkey>, MaybeSession(session): MaybeSession, jar: CookieJar) -> Response {
+    if let Some(session) = session
+        && let Err(e) = latchkey.sessions().end(&session).await
+    {
+        return AppError::from(e).into_response();
     }
-    let jar = jar.add(cookies::expired_session_cookie(config));
+    let jar = jar.add(cookies::expired_session_cookie(latchkey.config()));
     private((jar, Redirect::to(routes::HOME)).into_response())
 }
 
-pub async fn me(State(latchkey): State<Latchkey>, jar: CookieJar) -> Response {
-    match latchkey.current_user(&jar).await {
-        Ok(Some(me)) => {
+pub async fn me(State(latchkey): State<Latchkey>, MaybeSession(session): MaybeSession) -> Response {
+    let Some(session) = session else { return private(AppError::Unauthenticated.into_response()) };
+    match latchkey.accounts().me(&session).await {
+        Ok(me) => {
             let accounts: Vec<_> = me
                 .identities
                 .iter()
@@ -136,8 +139,7 @@ pub async fn me(State(latchkey): State<Latchkey>, jar: CookieJar) -> Response {
             });
             private(Json(body).into_response())
         }
-        Ok(None) => private(AppError::Unauthenticated.into_response()),
-        Err(e) => e.into_response(),
+        Err(e) => AppError::from(e).into_response(),
     }
 }
 
@@ -150,16 +152,9 @@ pub(super) fn private(mut response: Response) -> Response {
     response
 }
 
-pub(super) fn client_info(headers: &HeaderMap, extensions: &Extensions) -> ClientInfo {
-    ClientInfo {
-        user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string),
-        ip: extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string()),
-    }
-}
-
 /// What a person sees when a sign-in fails: what happened, in plain words, and a way back.
 fn failure_page(latchkey: &Latchkey, provider_id: &str, error: &LoginError) -> ErrorPage {
-    let provider_name = latchkey.provider_name(provider_id);
+    let provider_name = latchkey.provider_list().name_of(provider_id);
     let retry = Some(routes::login_default(&ProviderId::new(provider_id)));
     let (status, title, message, retry_href) = match error {
         LoginError::UnknownProvider(_) => (
@@ -236,7 +231,7 @@ fn failure_page(latchkey: &Latchkey, provider_id: &str, error: &LoginError) -> E
 /// A new identity whose verified email already has an account: explain, and offer to sign in
 /// to that account with one of its providers (which then offers the link in one click).
 fn email_in_use_page(latchkey: &Latchkey, provider_id: &str, email: &str, provider_ids: &[String]) -> ErrorPage {
-    let name_of = |id: &str| latchkey.provider_name(id);
+    let name_of = |id: &str| latchkey.provider_list().name_of(id);
     let configured = latchkey.providers();
     let actions = provider_ids
         .iter()

@@ -1,17 +1,22 @@
-//! The core's HTTP surface: `/auth/*`, `/account/*` form posts and `/api/me`.
+//! The HTTP edge: the core's routes (`/auth/*`, the `/account/*` form posts, `/api/me`), the
+//! extractors that turn a request into what the services take, the same-site guard, cookies,
+//! and errors mapped to statuses and pages. The UI's server functions use the same extractors.
 
 mod account;
 mod auth;
 mod cookies;
+mod error;
 mod error_page;
+pub mod extract;
 mod guard;
 
 use axum::Router;
 use axum::routing::{get, post};
 use latchkey_types::routes;
 
-pub use cookies::{login_token, session_token};
+pub use error::AppError;
 pub use error_page::ErrorPage;
+pub use extract::attach_request_context;
 pub use guard::reject_cross_origin_writes;
 
 use crate::Latchkey;

@@ -247,6 +247,11 @@ impl Providers {
         self.list.iter().find(|provider| provider.id() == id)
     }
 
+    /// The button label of a configured provider (its id if it is no longer configured).
+    pub fn name_of(&self, id: &str) -> String {
+        self.get(id).map(|provider| provider.name().to_string()).unwrap_or_else(|| id.to_string())
+    }
+
     pub fn summaries(&self) -> Vec<ProviderSummary> {
         self.list
             .iter()

@@ -9,10 +9,62 @@ use latchkey_types::TokenStatus;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
 
 pub use cipher::{CipherError, Sealed, TokenCipher};
-pub use refresh::{RefreshLocks, valid_access_token};
+use refresh::{RefreshLocks, valid_access_token};
 
-use crate::provider::ProviderTokens;
-use crate::storage::entities::provider_token;
+use std::sync::Arc;
+
+use crate::provider::{ProviderTokens, Providers};
+use crate::storage::Database;
+use crate::storage::entities::{identity, provider_token};
+
+/// The provider tokens latchkey holds: sealed at rest, refreshed one at a time, revoked
+/// when an identity goes. Cheap to clone.
+#[derive(Clone)]
+pub struct Tokens {
+    db: Database,
+    cipher: Arc<TokenCipher>,
+    locks: Arc<RefreshLocks>,
+    providers: Providers,
+}
+
+impl Tokens {
+    pub fn new(db: Database, cipher: Arc<TokenCipher>, providers: Providers) -> Self {
+        Tokens { db, cipher, locks: Arc::default(), providers }
+    }
+
+    /// Seals and opens the providers' tokens at rest.
+    pub fn cipher(&self) -> &TokenCipher {
+        &self.cipher
+    }
+
+    /// A valid access token for one of latchkey's stored identities, refreshed at the provider
+    /// when expired (one refresh at a time per identity, across instances). Server-side only.
+    pub async fn access_token(&self, identity_id: &str) -> Result<String, TokenError> {
+        let identity = identity::Entity::find_by_id(identity_id.to_string())
+            .one(self.db.reads())
+            .await?
+            .ok_or(TokenError::NoTokens)?;
+        let provider = self.providers.get(&identity.provider_id).ok_or(TokenError::NoTokens)?;
+        valid_access_token(&self.db, &self.cipher, &self.locks, provider, identity_id).await
+    }
+
+    /// The opened tokens of an identity, read inside `db` (the transaction that removes it).
+    pub async fn held(&self, db: &impl ConnectionTrait, identity_id: &str) -> Option<HeldTokens> {
+        held_tokens(db, &self.cipher, identity_id).await.ok().flatten()
+    }
+
+    /// Tells the provider to forget latchkey's tokens. Best effort: the identity is already
+    /// gone here, and a provider that is down must not keep anyone from unlinking.
+    pub async fn revoke_at_provider(&self, provider_id: &str, tokens: Option<HeldTokens>) {
+        let (Some(provider), Some((access, refresh))) = (self.providers.get(provider_id), tokens) else { return };
+        if let Err(error) = provider.revoke(access.as_deref(), refresh.as_deref()).await {
+            tracing::warn!(provider = provider_id, %error, "could not revoke latchkey's tokens at the provider");
+        }
+    }
+}
+
+/// An identity's opened tokens: (access, refresh).
+pub type HeldTokens = (Option<String>, Option<String>);
 
 /// Replaces the stored tokens of an identity with fresh ones from a sign-in or link.
 /// The identity id is the associated data: a sealed token only opens on its own row.
@@ -59,12 +111,12 @@ pub async fn access_token(
     Ok(Some(cipher.open(&sealed, identity_id)?))
 }
 
-/// The opened tokens of an identity, for revocation: (access, refresh).
-pub async fn held_tokens(
+/// The opened tokens of an identity, for revocation.
+async fn held_tokens(
     db: &impl ConnectionTrait,
     cipher: &TokenCipher,
     identity_id: &str,
-) -> Result<Option<(Option<String>, Option<String>)>, TokenError> {
+) -> Result<Option<HeldTokens>, TokenError> {
     let Some(row) = provider_token::Entity::find_by_id(identity_id.to_string()).one(db).await? else {
         return Ok(None);
     };

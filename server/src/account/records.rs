@@ -9,7 +9,6 @@ use sea_orm::{
 use crate::provider::VerifiedIdentity;
 use crate::storage::entities::{identity, user};
 
-pub use crate::storage::entities::identity::Model as Identity;
 pub use crate::storage::entities::user::Model as User;
 
 /// The outcome of provisioning: the user and identity the sign-in resolved to.

@@ -1,0 +1,123 @@
+//! Accounts: the person behind a session, their profile, the identities they link and
+//! unlink, and deleting it all. Users and identities are provisioned by `(issuer, subject)`,
+//! never by email (`records`).
+//!
+//! Every service here takes the request's authenticated [`Session`], never cookies; the
+//! HTTP edge and the UI's server functions turn a request into one.
+
+mod deletion;
+mod linking;
+mod profile;
+mod records;
+
+use latchkey_types::{DisplayNameError, Identity, IdentityId, Me, ProviderId, TokenStatus, UserId};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
+
+pub use records::*;
+
+use crate::provider::Providers;
+use crate::session::Session;
+use crate::storage::Database;
+use crate::storage::entities::provider_token;
+use crate::tokens::Tokens;
+
+/// Why an account change was refused. The edge words it for people.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("the change needs a recent sign-in")]
+    ReauthenticationRequired,
+    #[error("no such identity, session or pending link for this person")]
+    NotFound,
+    #[error("the only identity of an account cannot be unlinked")]
+    LastIdentity,
+    #[error("not a verified email of a linked identity")]
+    NotAVerifiedEmail,
+    #[error("not a picture of a linked identity")]
+    NotALinkedPicture,
+    #[error("display name refused: {0}")]
+    DisplayName(#[from] DisplayNameError),
+    #[error("the identity was linked to another account in the meantime")]
+    LinkedElsewhere,
+    #[error("{provider}: latchkey holds no access for this identity")]
+    NoProviderAccess { provider: String },
+    #[error("{provider} refused latchkey's refresh token")]
+    ReconnectNeeded { provider: String },
+    #[error("{provider} could not be asked: {reason}")]
+    ProviderUnavailable { provider: String, reason: String },
+    #[error("{provider} answered unexpectedly: {reason}")]
+    ProviderAnswer { provider: String, reason: String },
+    #[error(transparent)]
+    Database(#[from] DbErr),
+}
+
+impl crate::storage::Transient for AccountError {
+    fn is_transient(&self) -> bool {
+        matches!(self, AccountError::Database(e) if e.is_transient())
+    }
+}
+
+/// The account services. Cheap to clone.
+#[derive(Clone)]
+pub struct Accounts {
+    db: Database,
+    providers: Providers,
+    tokens: Tokens,
+}
+
+impl Accounts {
+    pub fn new(db: Database, providers: Providers, tokens: Tokens) -> Self {
+        Accounts { db, providers, tokens }
+    }
+
+    /// The signed-in person as the pages show them: profile, identities and the state of
+    /// the provider tokens held for each.
+    pub async fn me(&self, session: &Session) -> Result<Me, DbErr> {
+        let identities = identities_of(self.db.reads(), session.user_id()).await?;
+        let token_rows = provider_token::Entity::find()
+            .filter(provider_token::Column::IdentityId.is_in(identities.iter().map(|i| i.id.clone())))
+            .all(self.db.reads())
+            .await?;
+        let now = chrono::Utc::now();
+        let identities = identities
+            .into_iter()
+            .map(|identity| {
+                let tokens = token_rows.iter().find(|row| row.identity_id == identity.id);
+                Identity {
+                    provider_name: self.providers.name_of(&identity.provider_id),
+                    id: IdentityId::new(identity.id),
+                    provider: ProviderId::new(identity.provider_id),
+                    issuer: identity.issuer,
+                    subject: identity.subject,
+                    name: identity.name,
+                    email: identity.email,
+                    email_verified: identity.email_verified,
+                    picture: identity.picture,
+                    linked_at: identity.created_at,
+                    last_used_at: identity.last_used_at,
+                    token_status: tokens.map(|row| match row.status {
+                        TokenStatus::Ok if row.expires_at.is_some_and(|at| at <= now) => TokenStatus::Expired,
+                        status => status,
+                    }),
+                    token_scopes: tokens
+                        .map(|row| row.scopes.split_whitespace().map(str::to_string).collect())
+                        .unwrap_or_default(),
+                }
+            })
+            .collect();
+        let user = &session.user;
+        Ok(Me {
+            id: UserId::new(&user.id),
+            name: user.display_name.clone(),
+            email: user.email.clone(),
+            picture: user.picture.clone(),
+            identities,
+            signed_in_with: session.record.identity_id.clone().map(IdentityId::new),
+            recently_signed_in: session.is_recent(),
+        })
+    }
+}
+
+/// Sensitive changes (linking, unlinking, deleting) need a recent sign-in.
+fn require_recent(session: &Session) -> Result<(), AccountError> {
+    if session.is_recent() { Ok(()) } else { Err(AccountError::ReauthenticationRequired) }
+}

@@ -1,0 +1,99 @@
+//! Turning a request into what the services take: the authenticated [`Session`] (looked up
+//! once per request, however many extractors and server functions ask), the client's
+//! address and browser, and the browser-binding cookie.
+//!
+//! Every request passes through [`attach_request_context`] first, which makes these work in axum
+//! handlers and in the UI's server functions (`leptos_axum::extract`) alike.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
+use axum_extra::extract::CookieJar;
+use tokio::sync::OnceCell;
+
+use super::{AppError, cookies};
+use crate::Latchkey;
+use crate::session::{ClientInfo, Session};
+
+/// What the edge keeps per request: the core, and the session once it has been looked up.
+#[derive(Clone)]
+struct RequestContext {
+    latchkey: Latchkey,
+    session: Arc<OnceCell<Option<Session>>>,
+}
+
+/// Middleware: attaches the per-request context the extractors read.
+pub async fn attach_request_context(
+    axum::extract::State(latchkey): axum::extract::State<Latchkey>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    request.extensions_mut().insert(RequestContext { latchkey, session: Arc::default() });
+    next.run(request).await
+}
+
+fn context(parts: &Parts) -> Result<RequestContext, AppError> {
+    parts.extensions.get::<RequestContext>().cloned().ok_or(AppError::Internal("the request context is missing"))
+}
+
+/// The request's session, if it has a live one.
+pub struct MaybeSession(pub Option<Session>);
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeSession {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
+        let context = context(parts)?;
+        let jar = CookieJar::from_headers(&parts.headers);
+        let Some(token) = cookies::session_token(context.latchkey.config(), &jar) else {
+            return Ok(MaybeSession(None));
+        };
+        let session =
+            context.session.get_or_try_init(|| context.latchkey.sessions().authenticate(&token)).await?.clone();
+        Ok(MaybeSession(session))
+    }
+}
+
+/// The request's live session; refused with 401 when there is none.
+pub struct Authenticated(pub Session);
+
+impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let MaybeSession(session) = MaybeSession::from_request_parts(parts, state).await?;
+        session.map(Authenticated).ok_or(AppError::Unauthenticated)
+    }
+}
+
+/// Who is asking, from where: recorded on sessions and in the activity log.
+pub struct Client(pub ClientInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Client(ClientInfo {
+            user_agent: parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string),
+            ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string()),
+        }))
+    }
+}
+
+/// The browser-binding cookie's token: pending sign-ins and links belong to one browser.
+pub struct BrowserBinding(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for BrowserBinding {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
+        let context = context(parts)?;
+        let jar = CookieJar::from_headers(&parts.headers);
+        Ok(BrowserBinding(cookies::login_token(context.latchkey.config(), &jar)))
+    }
+}

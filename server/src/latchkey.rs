@@ -1,0 +1,106 @@
+//! [`Latchkey`]: the one handle to the core, built once at start-up. Construction and
+//! accessors only; the work is in the services it hands out.
+
+use std::sync::Arc;
+
+use latchkey_types::ProviderSummary;
+
+use crate::Config;
+use crate::account::Accounts;
+use crate::activity::ActivityLog;
+use crate::login::LoginFlow;
+use crate::provider::{self, Providers};
+use crate::session::Sessions;
+use crate::storage::Database;
+use crate::tokens::{TokenCipher, Tokens};
+
+/// The one handle to latchkey's core; cheap to clone.
+#[derive(Clone)]
+pub struct Latchkey {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    db: Database,
+    providers: Providers,
+    sessions: Sessions,
+    login_flow: LoginFlow,
+    accounts: Accounts,
+    activity: ActivityLog,
+    tokens: Tokens,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(#[from] reqwest::Error),
+    #[error(
+        "LATCHKEY_DEV_IDP asks for the development provider, but this binary was built without it (see the README's development command)"
+    )]
+    DevIdpNotBuilt,
+}
+
+impl Latchkey {
+    /// Connects the database (migrating it) and sets up the configured providers. Providers
+    /// are discovered lazily, so start-up never waits on them.
+    pub async fn start(config: Config) -> Result<Self, StartupError> {
+        let db = Database::connect(&config.database_url).await?;
+        let http = provider::http_client(config.provider_timeout)?;
+        let providers = Providers::from_config(&config, http, config.jwks_refetch_interval);
+        let sessions = Sessions::new(db.clone(), config.sessions, providers.clone());
+        let cipher = Arc::new(TokenCipher::new(&config.secret_key, &[]));
+        let tokens = Tokens::new(db.clone(), cipher.clone(), providers.clone());
+        let login_flow = LoginFlow::new(db.clone(), providers.clone(), sessions.clone(), cipher);
+        let accounts = Accounts::new(db.clone(), providers.clone(), tokens.clone());
+        let activity = ActivityLog::new(db.clone(), providers.clone());
+        Ok(Latchkey {
+            inner: Arc::new(Inner { config, db, providers, sessions, login_flow, accounts, activity, tokens }),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn db(&self) -> &Database {
+        &self.inner.db
+    }
+
+    /// Issuing, authenticating, listing and ending sessions.
+    pub fn sessions(&self) -> &Sessions {
+        &self.inner.sessions
+    }
+
+    /// Signing in and linking through a provider.
+    pub fn login_flow(&self) -> &LoginFlow {
+        &self.inner.login_flow
+    }
+
+    /// The signed-in person's account: profile, identities, deletion.
+    pub fn accounts(&self) -> &Accounts {
+        &self.inner.accounts
+    }
+
+    /// The security activity log.
+    pub fn activity(&self) -> &ActivityLog {
+        &self.inner.activity
+    }
+
+    /// The provider tokens held for identities.
+    pub fn tokens(&self) -> &Tokens {
+        &self.inner.tokens
+    }
+
+    /// The configured providers.
+    pub fn provider_list(&self) -> &Providers {
+        &self.inner.providers
+    }
+
+    /// Providers people can sign in with, in configuration order.
+    pub fn providers(&self) -> Vec<ProviderSummary> {
+        self.inner.providers.summaries()
+    }
+}
