@@ -1,8 +1,9 @@
 //! latchkey's user interface: the HTML shell, the router, pages, components and
 //! the server functions they call.
 //!
-//! Components only ever see the serializable DTOs in [`api`]; everything that
-//! touches the sign-in core (`latchkey-server`) lives behind `feature = "ssr"`.
+//! Components only ever see the shared types (`latchkey-types`, re-exported by [`api`]);
+//! everything that touches the sign-in core (`latchkey-server`) lives behind
+//! `feature = "ssr"`.
 
 pub mod api;
 pub mod components;
@@ -13,13 +14,13 @@ use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
     SsrMode,
-    components::{Route, Router, Routes},
+    components::{ParentRoute, Route, Router, Routes},
     path,
 };
 
 use crate::pages::{
-    accounts::AccountsPage, activity::SecurityActivityPage, home::HomePage, not_found::NotFound, profile::ProfilePage,
-    sessions::SessionsPage,
+    AccountLayout, accounts::AccountsPage, activity::SecurityActivityPage, home::HomePage, not_found::NotFound,
+    profile::ProfilePage, sessions::SessionsPage,
 };
 
 /// The HTML document around the app, rendered on the server for every page.
@@ -60,10 +61,12 @@ pub fn App() -> impl IntoView {
                 // Async: the page is sent once its data has resolved, so it reads
                 // fine without JavaScript and a redirect can still set headers.
                 <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
-                <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
-                <Route path=path!("/accounts") view=AccountsPage ssr=SsrMode::Async/>
-                <Route path=path!("/sessions") view=SessionsPage ssr=SsrMode::Async/>
-                <Route path=path!("/activity") view=SecurityActivityPage ssr=SsrMode::Async/>
+                <ParentRoute path=path!("") view=AccountLayout ssr=SsrMode::Async>
+                    <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
+                    <Route path=path!("/accounts") view=AccountsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/sessions") view=SessionsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/activity") view=SecurityActivityPage ssr=SsrMode::Async/>
+                </ParentRoute>
             </Routes>
         </Router>
     }

@@ -20,9 +20,10 @@ async fn a_person_can_end_their_session_in_another_browser(app: TestApp) {
     assert_eq!(sessions.len(), 2);
     let phone_session = sessions.iter().find(|s| !s.current).expect("the other session").id.clone();
 
-    let response = laptop.post_form(&format!("/account/sessions/{phone_session}/revoke")).await;
+    let response = laptop.submit("revoke_session", &[("session_id", phone_session.as_str())]).await;
 
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response).as_str().rsplit_once('/').map(|(_, page)| page), Some("sessions?done=ended"));
     assert_eq!(phone.me().await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(laptop.me().await.0, StatusCode::OK);
     let activity = app.activity(&laptop, 0).await;
@@ -34,7 +35,7 @@ async fn deleting_the_account_removes_everything_but_anonymised_activity(app: Te
     browser.sign_in_as(&Person::ada()).await;
     let token = browser.session_cookie().expect("signed in");
 
-    let response = browser.post_form("/account/delete").await;
+    let response = browser.submit("delete_account", &[("confirm", "yes")]).await;
 
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response).path(), "/");

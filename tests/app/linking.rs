@@ -66,10 +66,10 @@ async fn the_last_identity_cannot_be_unlinked(app: TestApp) {
     browser.sign_in_with("dev", &Person::ada()).await;
     let current = app.me(&browser).await;
 
-    let response = browser.post_form(&format!("/account/identities/{}/unlink", current.identities[0].id)).await;
+    let response = browser.submit("unlink_identity", &[("identity", current.identities[0].id.as_str())]).await;
 
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert!(response.text().await.expect("a page").contains("only way to sign in"));
+    assert_eq!(location(&response).query(), Some("form=unlinked&problem=last_identity"));
+    assert!(browser.page_after(response).await.contains("only way to sign in"));
     assert_eq!(app.identities().await, 1);
 }
 
@@ -91,17 +91,19 @@ async fn unlinking_needs_a_recent_sign_in(app: TestApp) {
             .expect("update");
     }
 
-    let stale = browser.post_form(&format!("/account/identities/{dev2}/unlink")).await;
+    let stale = browser.call("unlink_identity", &[("identity", dev2.as_str())]).await;
 
-    assert_eq!(stale.status(), StatusCode::FORBIDDEN);
-    let page = stale.text().await.expect("a page");
+    assert_eq!(stale.status(), StatusCode::FORBIDDEN, "the hydrated page gets the status");
+    assert_eq!(stale.json::<serde_json::Value>().await.expect("JSON"), serde_json::json!("RecentSignInNeeded"));
+    let stale = browser.submit("unlink_identity", &[("identity", dev2.as_str())]).await;
+    let page = browser.page_after(stale).await;
     assert!(page.contains("Sign in again with Dev provider"), "{page}");
     assert_eq!(app.identities().await, 2, "nothing was unlinked");
 
     browser.sign_in_with("dev", &Person::ada()).await;
-    let fresh = browser.post_form(&format!("/account/identities/{dev2}/unlink")).await;
+    let fresh = browser.submit("unlink_identity", &[("identity", dev2.as_str())]).await;
 
-    assert_eq!(fresh.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&fresh).query(), Some("done=unlinked"));
     assert_eq!(app.identities().await, 1);
     let activity = app.activity(&browser, 0).await;
     assert_eq!(
@@ -138,7 +140,7 @@ async fn a_verified_email_match_waits_for_the_owner_to_link_it(app: TestApp) {
         .expect("query")
         .expect("offered");
     assert_eq!(pending.provider, "dev2");
-    let confirmed = browser.post_form("/auth/pending-link/confirm").await;
+    let confirmed = browser.submit("confirm_pending_link", &[]).await;
 
     assert_eq!(confirmed.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.users().await, 1);

@@ -6,6 +6,7 @@ mod fakes;
 mod support;
 
 mod account;
+mod account_forms;
 mod callback_checks;
 mod id_token_checks;
 mod linking;

@@ -123,9 +123,9 @@ async fn refresh_profile_reads_the_provider_api_with_the_stored_token() {
         .expect("update");
     expire_access_token(&app).await;
 
-    let response = browser.post_form(&format!("/account/identities/{identity_id}/refresh-profile")).await;
+    let response = browser.submit("refresh_identity_profile", &[("identity", identity_id.as_str())]).await;
 
-    assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER);
+    assert_eq!(crate::support::location(&response).query(), Some("done=refreshed"));
     let stored = identity::Entity::find_by_id(identity_id).one(&app.db).await.expect("query").expect("row");
     assert_eq!(stored.name.as_deref(), Some("Ada Lovelace"), "read again from userinfo");
     assert_eq!(app.dev_idp().refresh_count(), 1, "the expired token was refreshed first");
@@ -140,10 +140,9 @@ async fn the_page_says_reconnect_needed_when_the_provider_refuses_the_refresh() 
     expire_access_token(&app).await;
     app.misbehave(latchkey::latchkey_dev_idp::Misbehaviour::RefreshRejected);
 
-    let response = browser.post_form(&format!("/account/identities/{identity_id}/refresh-profile")).await;
+    let response = browser.submit("refresh_identity_profile", &[("identity", identity_id.as_str())]).await;
 
-    assert_eq!(response.status(), reqwest::StatusCode::BAD_REQUEST);
-    assert!(response.text().await.expect("page").contains("Sign in with Dev provider again to reconnect"));
+    assert!(browser.page_after(response).await.contains("Sign in with Dev provider again to reconnect"));
     let current = app.me(&browser).await;
     assert_eq!(current.identities[0].token_status, Some(TokenStatus::ReconnectNeeded));
     let page = browser.get("/accounts").await.text().await.expect("html");
@@ -161,13 +160,13 @@ async fn unlinking_and_deleting_revoke_the_tokens_at_the_provider() {
     let current = app.me(&browser).await;
     let linked = current.identities.iter().find(|i| i.provider == "dev2").expect("linked").id.clone();
 
-    browser.post_form(&format!("/account/identities/{linked}/unlink")).await;
+    browser.submit("unlink_identity", &[("identity", linked.as_str())]).await;
 
     assert_eq!(dev2.revocation_count(), 1, "the unlinked identity's grant was revoked");
     assert_eq!(dev.revocation_count(), 0);
     assert_eq!(provider_token::Entity::find().all(&app.db).await.expect("q").len(), 1);
 
-    browser.post_form("/account/delete").await;
+    browser.submit("delete_account", &[("confirm", "yes")]).await;
 
     assert_eq!(dev.revocation_count(), 1, "deleting the account revokes the rest");
     assert!(provider_token::Entity::find().all(&app.db).await.expect("q").is_empty());

@@ -196,6 +196,11 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// A request from this browser (its cookies), to finish and send.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.base.join(path).expect("a valid URL"))
+    }
+
     pub async fn get(&self, path_or_url: &str) -> reqwest::Response {
         let url = self.base.join(path_or_url).expect("a valid URL");
         self.client.get(url).send().await.expect("the request completes")
@@ -262,6 +267,37 @@ impl Browser {
             .send()
             .await
             .expect("an answer")
+    }
+
+    /// Submits a page's form to server function `name` as a browser without JavaScript does
+    /// (an HTML form post from this site): the answer is a redirect back to the page.
+    pub async fn submit(&self, name: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.server_fn(name, fields, "text/html,application/xhtml+xml").await
+    }
+
+    /// Calls server function `name` as the hydrated page does: the answer is its value, or
+    /// its error (JSON) with the status that goes with it.
+    pub async fn call(&self, name: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.server_fn(name, fields, "application/json").await
+    }
+
+    async fn server_fn(&self, name: &str, fields: &[(&str, &str)], accept: &str) -> reqwest::Response {
+        let url = self.base.join(&format!("/api/{name}")).expect("a valid URL");
+        self.client
+            .post(url)
+            .header("origin", self.base.origin().ascii_serialization())
+            .header("accept", accept)
+            .form(fields)
+            .send()
+            .await
+            .expect("an answer")
+    }
+
+    /// The page a redirect from [`Browser::submit`] leads to, as HTML.
+    pub async fn page_after(&self, response: reqwest::Response) -> String {
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "a form post is answered with a redirect");
+        let page = location(&response);
+        self.get(&format!("{}?{}", page.path(), page.query().unwrap_or_default())).await.text().await.expect("html")
     }
 
     /// Links `provider` to the signed-in account as `person`; returns the callback's response.

@@ -113,7 +113,8 @@ pub struct SavedProfile {
 pub struct DisplayName(String);
 
 /// Why a display name was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DisplayNameError {
     Empty,
     TooLong,

@@ -1,9 +1,10 @@
-//! Every path latchkey serves, in one place: pages, the sign-in protocol and the JSON API.
-//! Builders percent-encode what they put in a path, so an id can never change the route.
+//! Every path latchkey serves, in one place: pages, the sign-in protocol and the JSON API
+//! (the UI's server functions name their own, under `/api/`). Builders percent-encode what
+//! they put in a path, so an id can never change the route.
 //!
 //! The `*_TEMPLATE` constants are the same routes in axum's `{name}` syntax.
 
-use crate::{IdentityId, ProviderId, SessionId};
+use crate::ProviderId;
 
 pub const HOME: &str = "/";
 pub const PROFILE: &str = "/profile";
@@ -15,19 +16,10 @@ pub const ACTIVITY: &str = "/activity";
 pub const API_ME: &str = "/api/me";
 /// `POST`: ends this browser's session.
 pub const LOGOUT: &str = "/auth/logout";
-/// `POST`: links the identity waiting in this browser.
-pub const PENDING_LINK_CONFIRM: &str = "/auth/pending-link/confirm";
-/// `POST`: forgets the identity waiting in this browser.
-pub const PENDING_LINK_DISMISS: &str = "/auth/pending-link/dismiss";
-/// `POST`: deletes the signed-in account.
-pub const DELETE_ACCOUNT: &str = "/account/delete";
 
 pub const LOGIN_TEMPLATE: &str = "/auth/{provider}/login";
 pub const CALLBACK_TEMPLATE: &str = "/auth/{provider}/callback";
 pub const LINK_TEMPLATE: &str = "/auth/{provider}/link";
-pub const UNLINK_TEMPLATE: &str = "/account/identities/{identity}/unlink";
-pub const REFRESH_PROFILE_TEMPLATE: &str = "/account/identities/{identity}/refresh-profile";
-pub const REVOKE_SESSION_TEMPLATE: &str = "/account/sessions/{session}/revoke";
 
 /// `GET`: starts signing in with `provider`; afterwards the browser lands on `return_to`
 /// (a path on this site).
@@ -49,21 +41,6 @@ pub fn callback(provider: &ProviderId) -> String {
 /// `POST`: starts linking an identity of `provider` to the signed-in account.
 pub fn link(provider: &ProviderId) -> String {
     format!("/auth/{}/link", encode_component(provider.as_str()))
-}
-
-/// `POST`: removes `identity` from the signed-in account.
-pub fn unlink(identity: &IdentityId) -> String {
-    format!("/account/identities/{}/unlink", encode_component(identity.as_str()))
-}
-
-/// `POST`: reads name and picture of `identity` again from its provider.
-pub fn refresh_profile(identity: &IdentityId) -> String {
-    format!("/account/identities/{}/refresh-profile", encode_component(identity.as_str()))
-}
-
-/// `POST`: ends `session` (any browser of the signed-in person).
-pub fn revoke_session(session: &SessionId) -> String {
-    format!("/account/sessions/{}/revoke", encode_component(session.as_str()))
 }
 
 /// The activity log's page `page` (zero-based; shown one-based).
@@ -106,22 +83,14 @@ mod tests {
             "/auth/google/login?return_to=/profile%3Ftab%3D1"
         );
         assert_eq!(link(&ProviderId::new("corp-sso")), "/auth/corp-sso/link");
-        assert_eq!(refresh_profile(&IdentityId::new("id/1")), "/account/identities/id%2F1/refresh-profile");
-        assert_eq!(unlink(&IdentityId::new("x")), "/account/identities/x/unlink");
-        assert_eq!(revoke_session(&SessionId::new("s 1")), "/account/sessions/s%201/revoke");
         assert_eq!(activity_page(0), "/activity?page=1");
     }
 
     #[test]
     fn templates_match_the_builders() {
-        let fill = |template: &str, value: &str| {
-            template.replace("{provider}", value).replace("{identity}", value).replace("{session}", value)
-        };
+        let fill = |template: &str, value: &str| template.replace("{provider}", value);
         assert_eq!(fill(CALLBACK_TEMPLATE, "p"), callback(&ProviderId::new("p")));
         assert_eq!(fill(LINK_TEMPLATE, "p"), link(&ProviderId::new("p")));
-        assert_eq!(fill(UNLINK_TEMPLATE, "i"), unlink(&IdentityId::new("i")));
-        assert_eq!(fill(REFRESH_PROFILE_TEMPLATE, "i"), refresh_profile(&IdentityId::new("i")));
-        assert_eq!(fill(REVOKE_SESSION_TEMPLATE, "s"), revoke_session(&SessionId::new("s")));
         assert!(login(&ProviderId::new("p"), HOME).starts_with(&fill(LOGIN_TEMPLATE, "p")));
         assert_eq!(fill(LOGIN_TEMPLATE, "p"), login_default(&ProviderId::new("p")));
     }

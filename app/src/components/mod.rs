@@ -11,7 +11,7 @@ pub mod timestamp;
 pub use account_nav::AccountNav;
 pub use avatar::Avatar;
 pub use brand::Brand;
-pub use form_status::FormStatus;
+pub use form_status::{FormStatus, Outcome, form_outcome};
 pub use provider_button::{ProviderButtonLink, ProviderLinkForm, ProviderList};
 pub use sign_out::SignOutButton;
 pub use timestamp::Timestamp;

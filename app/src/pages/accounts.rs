@@ -3,49 +3,97 @@ use leptos_meta::Title;
 
 use crate::{
     api::{
-        Identity, Me, PendingLinkInfo, ProviderSummary, TokenStatus, current_user, error_message, pending_link, routes,
-        sign_in_providers,
+        ConfirmPendingLink, DismissPendingLink, Identity, Me, PendingLinkInfo, ProviderSummary, RefreshIdentityProfile,
+        TokenStatus, UnlinkIdentity, error_message, pending_link, routes, sign_in_providers,
     },
-    components::{ProviderLinkForm, Timestamp},
-    pages::{LoadError, Loading, PageFrame, signed_out_redirect},
+    components::{FormStatus, ProviderLinkForm, Timestamp, form_outcome},
+    pages::{LoadError, Loading, SignedIn},
 };
 
-/// `/accounts`: the provider accounts people can sign in with, a pending link
-/// to confirm, and buttons to link more. Signed-out visitors are sent to `/`.
-///
-/// Every action here is a plain form post to the core, which answers with a
-/// redirect back to this page (or a page saying what went wrong).
+/// The changes this page makes; every form on it shares them, and the outcome of each is
+/// shown at the top of the page.
+#[derive(Clone, Copy)]
+struct Actions {
+    unlink: ServerAction<UnlinkIdentity>,
+    refresh: ServerAction<RefreshIdentityProfile>,
+    confirm: ServerAction<ConfirmPendingLink>,
+    dismiss: ServerAction<DismissPendingLink>,
+}
+
+/// `/accounts`: the provider accounts people can sign in with, a pending link to confirm,
+/// and buttons to link more.
 #[component]
 pub fn AccountsPage() -> impl IntoView {
-    let me = Resource::new(|| (), |_| current_user());
+    let signed_in = SignedIn::get();
     let pending = Resource::new(|| (), |_| pending_link());
     let providers = Resource::new(|| (), |_| sign_in_providers());
+    let actions = Actions {
+        unlink: ServerAction::new(),
+        refresh: ServerAction::new(),
+        confirm: ServerAction::new(),
+        dismiss: ServerAction::new(),
+    };
+    // A change went through: load the person (and what waits to be linked) again.
+    Effect::new({
+        let signed_in = signed_in.clone();
+        move |_| {
+            let changed = matches!(actions.unlink.value().get(), Some(Ok(())))
+                || matches!(actions.refresh.value().get(), Some(Ok(())))
+                || matches!(actions.confirm.value().get(), Some(Ok(())))
+                || matches!(actions.dismiss.value().get(), Some(Ok(())));
+            if changed {
+                pending.refetch();
+                signed_in.reload();
+            }
+        }
+    });
+    let me = signed_in.me;
 
     view! {
         <Title text="Linked accounts · latchkey"/>
-        <PageFrame account_nav=true>
-            <Suspense fallback=Loading>
-                {move || Suspend::new(async move {
-                    let (me, pending, providers) = (me.await, pending.await, providers.await);
-                    match (me, pending, providers) {
-                        (Ok(None), _, _) => signed_out_redirect(),
-                        (Ok(Some(me)), Ok(pending), Ok(providers)) => {
-                            view! { <LinkedAccounts me pending providers/> }.into_any()
+        <Suspense fallback=Loading>
+            {move || {
+                let me = me.clone();
+                Suspend::new(async move {
+                    match (pending.await, providers.await) {
+                        (Ok(pending), Ok(providers)) => {
+                            view! { <LinkedAccounts me pending providers actions/> }.into_any()
                         }
-                        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => view! {
+                        (Err(e), _) | (_, Err(e)) => view! {
                             <LoadError message=error_message(&e) retry_href=routes::ACCOUNTS/>
                         }
                         .into_any(),
                     }
-                })}
-            </Suspense>
-        </PageFrame>
+                })
+            }}
+        </Suspense>
     }
     .into_any()
 }
 
+/// What the last change on this page did, or why it did not.
 #[component]
-fn LinkedAccounts(me: Me, pending: Option<PendingLinkInfo>, providers: Vec<ProviderSummary>) -> impl IntoView {
+fn ActionsStatus(actions: Actions) -> impl IntoView {
+    view! {
+        <div class="page-status" aria-live="polite">
+            <FormStatus outcome=form_outcome(move || actions.unlink.value().get(), "unlinked") done="Unlinked."/>
+            <FormStatus
+                outcome=form_outcome(move || actions.refresh.value().get(), "refreshed")
+                done="Profile refreshed."
+            />
+            <FormStatus outcome=form_outcome(move || actions.confirm.value().get(), "linked") done="Linked."/>
+            <FormStatus outcome=form_outcome(move || actions.dismiss.value().get(), "dismissed") done="Not linked."/>
+        </div>
+    }
+}
+
+#[component]
+fn LinkedAccounts(
+    me: Me,
+    pending: Option<PendingLinkInfo>,
+    providers: Vec<ProviderSummary>,
+    actions: Actions,
+) -> impl IntoView {
     let only_one = me.identities.len() <= 1;
     let reauth_note = (!me.recently_signed_in && !only_one).then(|| {
         view! {
@@ -73,7 +121,8 @@ fn LinkedAccounts(me: Me, pending: Option<PendingLinkInfo>, providers: Vec<Provi
             <h1 id="accounts-title">"Linked accounts"</h1>
             <p class="lede">"You can sign in to latchkey with any of these accounts."</p>
 
-            {pending.map(|pending| view! { <PendingLinkBanner pending/> })}
+            <ActionsStatus actions/>
+            {pending.map(|pending| view! { <PendingLinkBanner pending actions/> })}
 
             {reauth_note}
             <ul class="linked-list">
@@ -82,7 +131,7 @@ fn LinkedAccounts(me: Me, pending: Option<PendingLinkInfo>, providers: Vec<Provi
                     .into_iter()
                     .enumerate()
                     .map(|(index, identity)| {
-                        view! { <li><LinkedIdentity identity index only_one/></li> }
+                        view! { <li><LinkedIdentity identity index only_one actions/></li> }
                     })
                     .collect_view()}
             </ul>
@@ -102,7 +151,7 @@ fn LinkedAccounts(me: Me, pending: Option<PendingLinkInfo>, providers: Vec<Provi
 /// "Link your … account?": an account someone signed in with, waiting to be
 /// linked to this one.
 #[component]
-fn PendingLinkBanner(pending: PendingLinkInfo) -> impl IntoView {
+fn PendingLinkBanner(pending: PendingLinkInfo, actions: Actions) -> impl IntoView {
     // One text node, so the sentence reads (and is found) as a whole.
     let question = match pending.email.as_deref().or(pending.name.as_deref()) {
         Some(who) => format!("Link your {} account ({})?", pending.provider_name, who),
@@ -117,12 +166,12 @@ fn PendingLinkBanner(pending: PendingLinkInfo) -> impl IntoView {
             <h2 id="pending-title" class="banner__title">{question}</h2>
             <p class="banner__text">{explanation}</p>
             <div class="banner__actions">
-                <form class="inline-form" method="post" action=routes::PENDING_LINK_CONFIRM>
+                <ActionForm action=actions.confirm attr:class="inline-form">
                     <button type="submit" class="button">"Link it"</button>
-                </form>
-                <form class="inline-form" method="post" action=routes::PENDING_LINK_DISMISS>
+                </ActionForm>
+                <ActionForm action=actions.dismiss attr:class="inline-form">
                     <button type="submit" class="button button--secondary">"Not now"</button>
-                </form>
+                </ActionForm>
             </div>
         </section>
     }
@@ -131,11 +180,11 @@ fn PendingLinkBanner(pending: PendingLinkInfo) -> impl IntoView {
 
 /// One linked account, with its "Unlink" form.
 #[component]
-fn LinkedIdentity(identity: Identity, index: usize, only_one: bool) -> impl IntoView {
+fn LinkedIdentity(identity: Identity, index: usize, only_one: bool, actions: Actions) -> impl IntoView {
     let title_id = format!("identity-{index}");
     let note_id = format!("identity-{index}-note");
     let heading_id = title_id.clone();
-    let action = routes::unlink(&identity.id);
+    let identity_id = identity.id.to_string();
 
     let email = match identity.email.clone() {
         Some(email) => {
@@ -160,7 +209,7 @@ fn LinkedIdentity(identity: Identity, index: usize, only_one: bool) -> impl Into
 
     let access = identity
         .token_status
-        .map(|state| view! { <ProviderAccess identity=identity.clone() state title_id=title_id.clone()/> });
+        .map(|state| view! { <ProviderAccess identity=identity.clone() state title_id=title_id.clone() actions/> });
 
     let unlink = if only_one {
         view! {
@@ -199,9 +248,10 @@ fn LinkedIdentity(identity: Identity, index: usize, only_one: bool) -> impl Into
                 </p>
                 {access}
             </div>
-            <form class="linked__action" method="post" action=action>
+            <ActionForm action=actions.unlink attr:class="linked__action">
+                <input type="hidden" name="identity" value=identity_id/>
                 {unlink}
-            </form>
+            </ActionForm>
         </article>
     }
     .into_any()
@@ -211,7 +261,7 @@ fn LinkedIdentity(identity: Identity, index: usize, only_one: bool) -> impl Into
 /// tokens still work, and what to do about it (refresh the profile with them,
 /// or sign in with the provider again when it refused a refresh).
 #[component]
-fn ProviderAccess(identity: Identity, state: TokenStatus, title_id: String) -> impl IntoView {
+fn ProviderAccess(identity: Identity, state: TokenStatus, title_id: String, actions: Actions) -> impl IntoView {
     let (badge_class, badge) = match state {
         TokenStatus::Ok => ("badge badge--verified", "Connected"),
         TokenStatus::Expired => ("badge badge--pending", "Will refresh"),
@@ -231,7 +281,8 @@ fn ProviderAccess(identity: Identity, state: TokenStatus, title_id: String) -> i
 
     let follow_up = match state {
         TokenStatus::Ok | TokenStatus::Expired => view! {
-            <form class="access__form" method="post" action=routes::refresh_profile(&identity.id)>
+            <ActionForm action=actions.refresh attr:class="access__form">
+                <input type="hidden" name="identity" value=identity.id.to_string()/>
                 <button
                     type="submit"
                     class="button button--secondary button--small"
@@ -239,7 +290,7 @@ fn ProviderAccess(identity: Identity, state: TokenStatus, title_id: String) -> i
                 >
                     "Refresh profile from provider"
                 </button>
-            </form>
+            </ActionForm>
         }
         .into_any(),
         TokenStatus::ReconnectNeeded => {

@@ -6,15 +6,14 @@ use crate::{
     api::{ActivityEvent, ActivityPage, error_message, routes, security_activity},
     components::Timestamp,
     format::{activity_is_warning, activity_label, browser_summary},
-    pages::{LoadError, Loading, PageFrame, signed_out_redirect},
+    pages::{LoadError, Loading, signed_out_redirect},
 };
 
 /// The highest page number the URL may ask for (the log never gets near it).
 const MAX_PAGE: u64 = 1_000_000;
 
 /// `/activity?page=N` (1-based): the signed-in person's security activity,
-/// newest first, with plain "Newer"/"Older" links. Signed-out visitors are sent
-/// to `/`.
+/// newest first, with plain "Newer"/"Older" links.
 #[component]
 pub fn SecurityActivityPage() -> impl IntoView {
     let query = use_query_map();
@@ -23,20 +22,18 @@ pub fn SecurityActivityPage() -> impl IntoView {
 
     view! {
         <Title text="Security activity · latchkey"/>
-        <PageFrame account_nav=true>
-            <Suspense fallback=Loading>
-                {move || Suspend::new(async move {
-                    match activity.await {
-                        Ok(Some(activity)) => view! { <ActivityLog activity/> }.into_any(),
-                        Ok(None) => signed_out_redirect(),
-                        Err(e) => view! {
-                            <LoadError message=error_message(&e) retry_href=routes::ACTIVITY/>
-                        }
-                        .into_any(),
+        <Suspense fallback=Loading>
+            {move || Suspend::new(async move {
+                match activity.await {
+                    Ok(Some(activity)) => view! { <ActivityLog activity/> }.into_any(),
+                    Ok(None) => signed_out_redirect(),
+                    Err(e) => view! {
+                        <LoadError message=error_message(&e) retry_href=routes::ACTIVITY/>
                     }
-                })}
-            </Suspense>
-        </PageFrame>
+                    .into_any(),
+                }
+            })}
+        </Suspense>
     }
     .into_any()
 }

@@ -57,7 +57,7 @@ fn SignedIn(me: Me) -> impl IntoView {
     view! {
         <div class="signed-in">
             <div class="signed-in__who">
-                <Avatar name=Signal::stored(name) picture=me.picture.clone() seed=me.id.clone()/>
+                <Avatar name=Signal::stored(name) picture=me.picture.clone() seed=me.id.to_string()/>
                 <p class="signed-in__text">{signed_in_as}</p>
             </div>
             <p class="actions">

@@ -8,10 +8,59 @@ pub mod profile;
 pub mod sessions;
 
 use leptos::prelude::*;
-use leptos_router::components::Redirect;
+use leptos_router::components::{Outlet, Redirect};
+use leptos_router::hooks::use_location;
 
-use crate::api::routes;
+use crate::api::{Me, current_user, error_message, routes};
 use crate::components::{AccountNav, Brand};
+
+/// The signed-in person, as the account layout loaded them for the page inside it.
+#[derive(Clone)]
+pub struct SignedIn {
+    pub me: Me,
+    me_resource: Resource<Result<Option<Me>, ServerFnError>>,
+}
+
+impl SignedIn {
+    /// The person, from the page's context (the account layout provides it).
+    pub fn get() -> SignedIn {
+        expect_context::<SignedIn>()
+    }
+
+    /// Loads the person again, after a change the page made.
+    pub fn reload(&self) {
+        self.me_resource.refetch();
+    }
+}
+
+/// The frame of the signed-in person's pages (`/profile`, `/accounts`, `/sessions`,
+/// `/activity`): loads the person once, sends signed-out visitors home, shows a load error,
+/// and otherwise renders the page (`<Outlet/>`) with the person in its context.
+#[component]
+pub fn AccountLayout() -> impl IntoView {
+    let me_resource = Resource::new(|| (), |_| current_user());
+    let here = use_location().pathname;
+    view! {
+        <PageFrame account_nav=true>
+            <Suspense fallback=Loading>
+                {move || Suspend::new(async move {
+                    match me_resource.await {
+                        Ok(Some(me)) => {
+                            provide_context(SignedIn { me, me_resource });
+                            view! { <Outlet/> }.into_any()
+                        }
+                        Ok(None) => signed_out_redirect(),
+                        Err(e) => view! {
+                            <LoadError message=error_message(&e) retry_href=here.get_untracked()/>
+                        }
+                        .into_any(),
+                    }
+                })}
+            </Suspense>
+        </PageFrame>
+    }
+    .into_any()
+}
 
 /// The frame shared by every page: a slim header and the main column.
 ///

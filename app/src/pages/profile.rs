@@ -1,42 +1,18 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
 
 use crate::{
-    api::{Identity, Me, UpdateDisplayName, UpdateProfile, current_user, error_message, routes},
-    components::{Avatar, FormStatus, SignOutButton},
-    pages::{LoadError, Loading, PageFrame, signed_out_redirect},
+    api::{DeleteAccount, Identity, Me, UpdateDisplayName, UpdateProfile, routes},
+    components::{Avatar, FormStatus, SignOutButton, form_outcome},
+    pages::SignedIn,
 };
 
-/// `/profile`: the signed-in person's account. Anyone else is sent to `/`.
+/// `/profile`: the signed-in person's account (inside the account layout, which sends
+/// anyone else home).
 #[component]
 pub fn ProfilePage() -> impl IntoView {
-    let me = Resource::new(|| (), |_| current_user());
-
-    view! {
-        <Title text="Your profile · latchkey"/>
-        <PageFrame account_nav=true>
-            <Suspense fallback=Loading>
-                {move || Suspend::new(async move {
-                    match me.await {
-                        Ok(Some(me)) => view! { <Profile me/> }.into_any(),
-                        Ok(None) => signed_out_redirect(),
-                        Err(e) => view! {
-                            <LoadError message=error_message(&e) retry_href=routes::PROFILE/>
-                        }
-                        .into_any(),
-                    }
-                })}
-            </Suspense>
-        </PageFrame>
-    }
-    .into_any()
-}
-
-#[component]
-fn Profile(me: Me) -> impl IntoView {
+    let me = SignedIn::get().me;
     let update = ServerAction::<UpdateDisplayName>::new();
-    let query = use_query_map();
 
     // The name as stored: starts from the page's data, follows successful saves.
     let name = RwSignal::new(me.name.clone());
@@ -45,16 +21,8 @@ fn Profile(me: Me) -> impl IntoView {
             name.set(saved);
         }
     });
-
-    // Errors from this page's saves; without JavaScript the server sends them
-    // back in `?error=` (see `update_display_name`; `update_profile` adds
-    // `form=profile`, so each form shows only its own).
-    let error = move || match update.value().get() {
-        Some(Err(e)) => Some(error_message(&e)),
-        Some(Ok(_)) => None,
-        None => query_error(&query.read(), false),
-    };
-    let saved = move || matches!(update.value().get(), Some(Ok(_)));
+    let outcome = form_outcome(move || update.value().get(), "name");
+    let invalid = move || matches!(outcome.get(), Some(Err(_)));
     let pending = update.pending();
 
     // The primary email and picture as stored: follow the other form's saves.
@@ -67,7 +35,7 @@ fn Profile(me: Me) -> impl IntoView {
             picture.set(saved.picture);
         }
     });
-    let seed = me.id.clone();
+    let seed = me.id.to_string();
     let choices = me.clone();
 
     let session_identity = me.session_identity().cloned();
@@ -75,6 +43,7 @@ fn Profile(me: Me) -> impl IntoView {
         me.identities.iter().filter(|i| session_identity.as_ref() != Some(*i)).cloned().collect();
 
     view! {
+        <Title text="Your profile · latchkey"/>
         <section class="card card--profile" aria-labelledby="profile-name">
             <header class="profile-header">
                 {move || {
@@ -111,7 +80,7 @@ fn Profile(me: Me) -> impl IntoView {
                                 spellcheck="false"
                                 value=me.name.clone()
                                 prop:value=move || name.get()
-                                aria-invalid=move || if error().is_some() { "true" } else { "false" }
+                                aria-invalid=move || if invalid() { "true" } else { "false" }
                                 aria-describedby="display-name-help display-name-message"
                             />
                             <button
@@ -126,7 +95,7 @@ fn Profile(me: Me) -> impl IntoView {
                             "How latchkey greets you. Other apps may show it too."
                         </p>
                         <div id="display-name-message" class="field__message">
-                            <FormStatus error=Signal::derive(error) saved=Signal::derive(saved)/>
+                            <FormStatus outcome/>
                         </div>
                     </div>
                 </ActionForm>
@@ -152,7 +121,7 @@ fn Profile(me: Me) -> impl IntoView {
             <DeleteAccount recently_signed_in=me.recently_signed_in/>
 
             <footer class="card__footer">
-                <a class="button button--secondary" href="/">"Home"</a>
+                <a class="button button--secondary" href=routes::HOME>"Home"</a>
                 <SignOutButton/>
             </footer>
         </section>
@@ -160,26 +129,10 @@ fn Profile(me: Me) -> impl IntoView {
     .into_any()
 }
 
-/// The `?error=` a form sent back without JavaScript: the display-name form's
-/// (no `form`), or the email-and-picture form's (`form=profile`).
-fn query_error(query: &leptos_router::params::ParamsMap, profile_form: bool) -> Option<String> {
-    let is_profile_form = query.get("form").as_deref() == Some("profile");
-    if is_profile_form != profile_form {
-        return None;
-    }
-    query.get("error").filter(|m| !m.trim().is_empty())
-}
-
 /// "Primary email" and "Picture": chosen among what the linked accounts share.
 #[component]
 fn ProfileChoices(me: Me, action: ServerAction<UpdateProfile>) -> impl IntoView {
-    let query = use_query_map();
-    let error = move || match action.value().get() {
-        Some(Err(e)) => Some(error_message(&e)),
-        Some(Ok(_)) => None,
-        None => query_error(&query.read(), true),
-    };
-    let saved = move || matches!(action.value().get(), Some(Ok(_)));
+    let outcome = form_outcome(move || action.value().get(), "profile");
     let pending = action.pending();
 
     let emails = me.verified_emails();
@@ -265,7 +218,7 @@ fn ProfileChoices(me: Me, action: ServerAction<UpdateProfile>) -> impl IntoView 
                     </button>
                 </div>
                 <div class="field__message" aria-live="polite">
-                    <FormStatus error=Signal::derive(error) saved=Signal::derive(saved)/>
+                    <FormStatus outcome/>
                 </div>
             </ActionForm>
         </section>
@@ -273,10 +226,12 @@ fn ProfileChoices(me: Me, action: ServerAction<UpdateProfile>) -> impl IntoView 
     .into_any()
 }
 
-/// "Delete account": a plain form post; the server asks for a fresh sign-in
-/// first when the last one is not recent.
+/// "Delete account": the server asks for a fresh sign-in first when the last one is not
+/// recent; on success the browser lands signed out on the home page.
 #[component]
 fn DeleteAccount(recently_signed_in: bool) -> impl IntoView {
+    let delete = ServerAction::<DeleteAccount>::new();
+    let outcome = form_outcome(move || delete.value().get(), "deleted");
     view! {
         <section class="panel panel--danger" aria-labelledby="delete-title">
             <h2 id="delete-title">"Delete account"</h2>
@@ -292,13 +247,16 @@ fn DeleteAccount(recently_signed_in: bool) -> impl IntoView {
                         </p>
                     }
                 })}
-            <form class="delete-form" method="post" action=routes::DELETE_ACCOUNT>
+            <ActionForm action=delete attr:class="delete-form">
                 <label class="checkbox">
                     <input type="checkbox" name="confirm" value="yes" required/>
                     <span>"I understand that my account will be deleted for good."</span>
                 </label>
                 <button type="submit" class="button button--danger">"Delete my account"</button>
-            </form>
+                <div class="field__message" aria-live="polite">
+                    <FormStatus outcome done="Deleted."/>
+                </div>
+            </ActionForm>
         </section>
     }
     .into_any()

@@ -2,41 +2,49 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::{
-    api::{SessionInfo, error_message, my_sessions, routes},
-    components::{SignOutButton, Timestamp},
+    api::{RevokeSession, SessionInfo, error_message, my_sessions, routes},
+    components::{FormStatus, SignOutButton, Timestamp, form_outcome},
     format::browser_summary,
-    pages::{LoadError, Loading, PageFrame, signed_out_redirect},
+    pages::{LoadError, Loading, signed_out_redirect},
 };
 
-/// `/sessions`: the browsers signed in to this account, each of which can be
-/// signed out (a plain form post to the core, which redirects back here).
-/// Signed-out visitors are sent to `/`.
+/// `/sessions`: the browsers signed in to this account, each of which can be signed out.
 #[component]
 pub fn SessionsPage() -> impl IntoView {
     let sessions = Resource::new(|| (), |_| my_sessions());
+    let revoke = ServerAction::<RevokeSession>::new();
+    // A session ended: list them again.
+    Effect::new(move |_| {
+        if let Some(Ok(())) = revoke.value().get() {
+            sessions.refetch();
+        }
+    });
+    let outcome = form_outcome(move || revoke.value().get(), "ended");
 
     view! {
         <Title text="Sessions · latchkey"/>
-        <PageFrame account_nav=true>
-            <Suspense fallback=Loading>
-                {move || Suspend::new(async move {
-                    match sessions.await {
-                        Ok(Some(sessions)) => view! { <SessionList sessions/> }.into_any(),
-                        Ok(None) => signed_out_redirect(),
-                        Err(e) => view! {
-                            <LoadError message=error_message(&e) retry_href=routes::SESSIONS/>
-                        }
-                        .into_any(),
+        <Suspense fallback=Loading>
+            {move || Suspend::new(async move {
+                match sessions.await {
+                    Ok(Some(sessions)) => view! { <SessionList sessions revoke outcome/> }.into_any(),
+                    Ok(None) => signed_out_redirect(),
+                    Err(e) => view! {
+                        <LoadError message=error_message(&e) retry_href=routes::SESSIONS/>
                     }
-                })}
-            </Suspense>
-        </PageFrame>
+                    .into_any(),
+                }
+            })}
+        </Suspense>
     }
     .into_any()
 }
 
 #[component]
-fn SessionList(mut sessions: Vec<SessionInfo>) -> impl IntoView {
+fn SessionList(
+    mut sessions: Vec<SessionInfo>,
+    revoke: ServerAction<RevokeSession>,
+    outcome: Signal<crate::components::Outcome>,
+) -> impl IntoView {
     // This browser first; the others as the core sorted them (most recent first).
     sessions.sort_by_key(|s| !s.current);
     let others = sessions.iter().filter(|s| !s.current).count();
@@ -53,11 +61,14 @@ fn SessionList(mut sessions: Vec<SessionInfo>) -> impl IntoView {
             <p class="muted">
                 "If you do not recognise a session, sign it out, and consider unlinking the account it signed in with."
             </p>
+            <div aria-live="polite">
+                <FormStatus outcome done="Signed out."/>
+            </div>
             <ul class="session-list">
                 {sessions
                     .into_iter()
                     .enumerate()
-                    .map(|(index, session)| view! { <li><SessionItem session index/></li> })
+                    .map(|(index, session)| view! { <li><SessionItem session index revoke/></li> })
                     .collect_view()}
             </ul>
         </section>
@@ -66,7 +77,7 @@ fn SessionList(mut sessions: Vec<SessionInfo>) -> impl IntoView {
 }
 
 #[component]
-fn SessionItem(session: SessionInfo, index: usize) -> impl IntoView {
+fn SessionItem(session: SessionInfo, index: usize, revoke: ServerAction<RevokeSession>) -> impl IntoView {
     let title_id = format!("session-{index}");
     let heading_id = title_id.clone();
     let browser = browser_summary(session.user_agent.as_deref());
@@ -77,14 +88,16 @@ fn SessionItem(session: SessionInfo, index: usize) -> impl IntoView {
     let action = if session.current {
         view! { <SignOutButton/> }.into_any()
     } else {
-        let revoke = routes::revoke_session(&session.id);
         // `aria-describedby` says which session, without changing the button's name.
+        let describedby = title_id.clone();
+        let session_id = session.id.to_string();
         view! {
-            <form class="inline-form" method="post" action=revoke>
-                <button type="submit" class="button button--secondary" aria-describedby=title_id.clone()>
+            <ActionForm action=revoke attr:class="inline-form">
+                <input type="hidden" name="session_id" value=session_id.clone()/>
+                <button type="submit" class="button button--secondary" aria-describedby=describedby.clone()>
                     "Sign out this session"
                 </button>
-            </form>
+            </ActionForm>
         }
         .into_any()
     };

@@ -39,13 +39,13 @@ pub enum AccountError {
     #[error("the identity was linked to another account in the meantime")]
     LinkedElsewhere,
     #[error("{provider}: latchkey holds no access for this identity")]
-    NoProviderAccess { provider: String },
+    NoProviderAccess { provider: ProviderId },
     #[error("{provider} refused latchkey's refresh token")]
-    ReconnectNeeded { provider: String },
+    ReconnectNeeded { provider: ProviderId },
     #[error("{provider} could not be asked: {reason}")]
-    ProviderUnavailable { provider: String, reason: String },
+    ProviderUnavailable { provider: ProviderId, reason: String },
     #[error("{provider} answered unexpectedly: {reason}")]
-    ProviderAnswer { provider: String, reason: String },
+    ProviderAnswer { provider: ProviderId, reason: String },
     #[error(transparent)]
     Database(#[from] DbErr),
 }

@@ -1,7 +1,7 @@
 //! The person's profile: display name, primary email, picture, and reading name and picture
 //! again from a provider.
 
-use latchkey_types::{DisplayName, ProviderKind, SavedProfile};
+use latchkey_types::{DisplayName, ProviderId, ProviderKind, SavedProfile};
 
 use super::{AccountError, Accounts, identities_of, rename, set_email_and_picture, set_identity_profile};
 use crate::activity::{self, ActivityKind, Event};
@@ -83,19 +83,20 @@ impl Accounts {
             .find(|i| i.id == identity_id)
             .ok_or(AccountError::NotFound)?;
         let provider = self.providers.get(&identity.provider_id).ok_or(AccountError::NotFound)?;
-        let provider_name = self.providers.name_of(&identity.provider_id);
+        let provider_id = ProviderId::new(&identity.provider_id);
         let access_token = self.tokens.access_token(identity_id).await.map_err(|e| match e {
             TokenError::Database(e) => AccountError::Database(e),
-            TokenError::NoTokens => AccountError::NoProviderAccess { provider: provider_name.clone() },
-            TokenError::ReconnectNeeded => AccountError::ReconnectNeeded { provider: provider_name.clone() },
-            other => AccountError::ProviderUnavailable { provider: provider_name.clone(), reason: other.to_string() },
+            TokenError::NoTokens => AccountError::NoProviderAccess { provider: provider_id.clone() },
+            TokenError::ReconnectNeeded => AccountError::ReconnectNeeded { provider: provider_id.clone() },
+            other => AccountError::ProviderUnavailable { provider: provider_id.clone(), reason: other.to_string() },
         })?;
         // Microsoft's userinfo `sub` is not the identity's subject (that is the `oid`).
         let subject = (provider.kind() != ProviderKind::Microsoft).then_some(identity.subject.as_str());
         let profile = provider
             .fetch_profile(&access_token, subject)
             .await
-            .map_err(|e| AccountError::ProviderAnswer { provider: provider_name.clone(), reason: e.to_string() })?;
+            .map_err(|e| AccountError::ProviderAnswer { provider: provider_id.clone(), reason: e.to_string() })?;
+        let provider_name = self.providers.name_of(&identity.provider_id);
         let (identity, profile, provider_name) = (&identity, &profile, &provider_name);
         retry(|| async move {
             let txn = self.db.begin().await?;

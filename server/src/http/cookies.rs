@@ -38,6 +38,7 @@ pub fn session_cookie(config: &Config, token: String) -> Cookie<'static> {
     build(config, SESSION, token, max_age)
 }
 
+/// Ends the session cookie (sign-out, account deletion).
 pub fn expired_session_cookie(config: &Config) -> Cookie<'static> {
     build(config, SESSION, String::new(), Some(time::Duration::ZERO))
 }

@@ -1,8 +1,14 @@
-//! Server functions. What they return is defined once, in `latchkey-types`, shared
-//! with the core; only the server-function bodies (and the `ssr` helpers at the
-//! bottom) touch the core.
+//! Server functions: the queries the pages load here, the account's changes in `actions`.
+//! What they return is defined once, in `latchkey-types`, shared with the core; only the
+//! server-function bodies (and the `ssr` helpers at the bottom) touch the core.
+
+mod actions;
+mod error;
 
 use leptos::prelude::*;
+
+pub use actions::*;
+pub use error::ActionError;
 
 pub use latchkey_types::{
     ActivityEvent, ActivityKind, ActivityPage, Identity, Me, PendingLinkInfo, ProviderKind, ProviderSummary,
@@ -20,59 +26,6 @@ pub async fn current_user() -> Result<Option<Me>, ServerFnError> {
 #[server(endpoint = "sign_in_providers")]
 pub async fn sign_in_providers() -> Result<Vec<ProviderSummary>, ServerFnError> {
     Ok(latchkey()?.providers())
-}
-
-/// Changes the signed-in person's display name; returns the name as stored.
-///
-/// Posted from a plain HTML form (no JavaScript), it answers with a redirect
-/// back to `/profile`, carrying any error message in `?error=`.
-#[server(endpoint = "update_display_name")]
-pub async fn update_display_name(display_name: String) -> Result<String, ServerFnError> {
-    let result = match session().await? {
-        Some(session) => latchkey()?.accounts().rename(&session, &display_name).await.map_err(Into::into),
-        None => Err(latchkey_server::AppError::Unauthenticated),
-    };
-    let result = result.map(|name| name.into_string()).map_err(failed);
-
-    if is_plain_form_post() {
-        let location = match &result {
-            Ok(_) => routes::PROFILE.to_string(),
-            Err(error) => format!("{}?error={}", routes::PROFILE, routes::encode_component(&error_message(error))),
-        };
-        leptos_axum::redirect(&location);
-    }
-    result
-}
-
-/// Chooses the primary email (one of the verified emails of the linked
-/// identities) and the picture (the picture of the identity with this id);
-/// an empty string means none (no primary email; initials instead of a picture).
-///
-/// Posted from a plain HTML form (no JavaScript), it answers with a redirect
-/// back to `/profile`, carrying any error message in `?error=` (with
-/// `form=profile`, so the page shows it next to this form).
-#[server(endpoint = "update_profile")]
-pub async fn update_profile(primary_email: String, picture_identity: String) -> Result<SavedProfile, ServerFnError> {
-    let primary_email = Some(primary_email.trim()).filter(|e| !e.is_empty());
-    let picture_identity = Some(picture_identity.trim()).filter(|p| !p.is_empty());
-    let result = match session().await? {
-        Some(session) => {
-            latchkey()?.accounts().update_profile(&session, primary_email, picture_identity).await.map_err(Into::into)
-        }
-        None => Err(latchkey_server::AppError::Unauthenticated),
-    };
-    let result = result.map_err(failed);
-
-    if is_plain_form_post() {
-        let location = match &result {
-            Ok(_) => routes::PROFILE.to_string(),
-            Err(error) => {
-                format!("{}?form=profile&error={}", routes::PROFILE, routes::encode_component(&error_message(error)))
-            }
-        };
-        leptos_axum::redirect(&location);
-    }
-    result
 }
 
 /// The provider account waiting in this browser to be linked, if any.
@@ -109,20 +62,19 @@ pub fn error_message(error: &ServerFnError) -> String {
 }
 
 #[cfg(feature = "ssr")]
-fn latchkey() -> Result<latchkey_server::Latchkey, ServerFnError> {
+pub(crate) fn latchkey() -> Result<latchkey_server::Latchkey, ServerFnError> {
     use_context::<latchkey_server::Latchkey>()
         .ok_or_else(|| ServerFnError::new("The sign-in service is not available."))
 }
 
 /// This request's session, if it has a live one (looked up once per request).
 #[cfg(feature = "ssr")]
-async fn session() -> Result<Option<latchkey_server::session::Session>, ServerFnError> {
+pub(crate) async fn session() -> Result<Option<latchkey_server::session::Session>, ServerFnError> {
     let latchkey_server::http::extract::MaybeSession(session) = leptos_axum::extract().await?;
     Ok(session)
 }
 
-/// A refusal as the page shows it, with its HTTP status (401 without a session, 422 for
-/// input the core refuses, 503 when the database is unavailable, …).
+/// A failed query as the page shows it, with its HTTP status.
 #[cfg(feature = "ssr")]
 fn failed(error: latchkey_server::AppError) -> ServerFnError {
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
@@ -134,7 +86,7 @@ fn failed(error: latchkey_server::AppError) -> ServerFnError {
 /// Whether this request is an HTML form submitted without JavaScript (the
 /// browser asks for HTML; the server-function client does not).
 #[cfg(feature = "ssr")]
-fn is_plain_form_post() -> bool {
+pub(crate) fn is_plain_form_post() -> bool {
     use_context::<http::request::Parts>()
         .and_then(|parts| {
             parts.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html"))
