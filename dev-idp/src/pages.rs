@@ -40,19 +40,8 @@ button[value=deny]{background:#fff;color:#b91c1c;border-color:#b91c1c}\
 .error{background:#fee2e2;border:1px solid #b91c1c;color:#7f1d1d;padding:.5rem .75rem;border-radius:.25rem}";
 
 /// Escapes text for HTML element content and quoted attribute values.
-pub(super) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+pub(super) fn escape(s: &str) -> std::borrow::Cow<'_, str> {
+    html_escape::encode_quoted_attribute(s)
 }
 
 fn page(title: &str, body: &str) -> String {
@@ -156,7 +145,7 @@ mod tests {
         assert!(!html.contains("<client>"));
         assert!(!html.contains("<oops>"));
         assert!(html.contains("&quot;&gt;&lt;script&gt;"));
-        assert!(html.contains("O&#39;Brien &lt;b&gt;"));
+        assert!(html.contains("O&#x27;Brien &lt;b&gt;"));
         assert!(html.contains("a=1&amp;b=&quot;2&quot;"));
         assert!(!html.contains("value=\"true\" checked"));
     }

@@ -116,10 +116,10 @@ impl Store {
         Redemption::First(Box::new(entry.grant.clone()))
     }
 
-    /// Records an access token issued for `code`.
+    /// Records an access token issued for `code` (`None`: from a refresh token).
     pub(super) fn insert_access_token(
         &mut self,
-        code: &str,
+        code: Option<&str>,
         access_token: &str,
         grant: AccessGrant,
         now: i64,
@@ -129,7 +129,7 @@ impl Store {
             return Err(Full);
         }
         let key = digest(access_token);
-        if let Some(entry) = self.codes.get_mut(&digest(code)) {
+        if let Some(entry) = code.and_then(|code| self.codes.get_mut(&digest(code))) {
             entry.access_token = Some(key.clone());
         }
         self.tokens.insert(key, grant);
@@ -147,21 +147,6 @@ impl Store {
     /// Spends a refresh token (rotation: a used one never works again).
     pub(super) fn take_refresh_token(&mut self, refresh_token: &str) -> Option<RefreshGrant> {
         self.refresh_tokens.remove(&digest(refresh_token))
-    }
-
-    /// Records an access token issued from a refresh token.
-    pub(super) fn insert_refreshed_access_token(
-        &mut self,
-        access_token: &str,
-        grant: AccessGrant,
-        now: i64,
-    ) -> Result<(), Full> {
-        self.prune(now);
-        if self.tokens.len() >= MAX_ENTRIES {
-            return Err(Full);
-        }
-        self.tokens.insert(digest(access_token), grant);
-        Ok(())
     }
 
     /// Revokes a refresh or access token; whether it was live.
@@ -206,7 +191,7 @@ mod tests {
         assert_eq!(g.user, user());
         store
             .insert_access_token(
-                "code-1",
+                Some("code-1"),
                 "tok",
                 AccessGrant { user: user(), expires_at: 1000 + ACCESS_TOKEN_LIFETIME },
                 1001,
@@ -222,7 +207,7 @@ mod tests {
     fn expired_entries_are_pruned_and_refused() {
         let mut store = Store::default();
         store.insert_code("old", grant(0), 0).unwrap();
-        store.insert_access_token("old", "tok", AccessGrant { user: user(), expires_at: 10 }, 0).unwrap();
+        store.insert_access_token(Some("old"), "tok", AccessGrant { user: user(), expires_at: 10 }, 0).unwrap();
         assert!(store.access_token("tok", 10).is_none());
         store.insert_code("new", grant(100), 100).unwrap();
         assert!(matches!(store.redeem_code("old"), Redemption::Unknown));

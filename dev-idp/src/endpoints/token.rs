@@ -122,7 +122,7 @@ pub(super) fn exchange(
     let access_token = random_token();
     let id_token = id_token(idp, &grant, &access_token, now, misbehaviour);
     let access = AccessGrant { user: grant.user.clone(), expires_at: now + ACCESS_TOKEN_LIFETIME };
-    let recorded = idp.store().insert_access_token(code, &access_token, access, now);
+    let recorded = idp.store().insert_access_token(Some(code), &access_token, access, now);
     if recorded.is_err() {
         return Err(OAuthError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -175,7 +175,7 @@ pub(super) fn refresh(
     let next_refresh_token = random_token();
     let access = AccessGrant { user: grant.user.clone(), expires_at: now + ACCESS_TOKEN_LIFETIME };
     let mut store = idp.store();
-    if store.insert_refreshed_access_token(&access_token, access, now).is_err()
+    if store.insert_access_token(None, &access_token, access, now).is_err()
         || store.insert_refresh_token(&next_refresh_token, grant.clone()).is_err()
     {
         return Err(OAuthError::new(

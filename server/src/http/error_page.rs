@@ -4,7 +4,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::util::escape_html;
+use html_escape::encode_quoted_attribute as escape_html;
 
 pub struct ErrorPage {
     pub status: StatusCode,
@@ -57,5 +57,29 @@ impl IntoResponse for ErrorPage {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn everything_shown_is_escaped() {
+        let page = ErrorPage {
+            status: StatusCode::BAD_REQUEST,
+            title: "<b>title</b>".into(),
+            message: "a \"quoted\" <script>alert('x')</script> & more".into(),
+            retry_href: Some("/auth/x\" onclick=\"evil".into()),
+            actions: vec![("<i>label</i>".into(), "/y'z".into())],
+        };
+
+        let response = page.into_response();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("a body");
+        let html = String::from_utf8(body.to_vec()).expect("utf-8");
+
+        assert!(!html.contains("<script>") && !html.contains("<b>") && !html.contains("<i>"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; more"), "{html}");
+        assert!(html.contains(r#"href="/auth/x&quot; onclick=&quot;evil""#), "{html}");
     }
 }
