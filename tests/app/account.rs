@@ -33,6 +33,9 @@ async fn a_person_can_end_their_session_in_another_browser(app: TestApp) {
 async fn deleting_the_account_removes_everything_but_anonymised_activity(app: TestApp) {
     let browser = app.browser();
     browser.sign_in_as(&Person::ada()).await;
+    // Events whose details name the person: a link (its email) and a profile change.
+    browser.link("dev2", &Person::new("Ada at work", "ada@work.example")).await;
+    browser.submit("update_display_name", &[("display_name", "Countess")]).await;
     let token = browser.session_cookie().expect("signed in");
 
     let response = browser.submit("delete_account", &[("confirm", "yes")]).await;
@@ -46,6 +49,10 @@ async fn deleting_the_account_removes_everything_but_anonymised_activity(app: Te
     let events = activity_event::Entity::find().all(&app.db).await.expect("query");
     assert!(!events.is_empty(), "the log keeps its rows");
     assert!(events.iter().all(|e| e.user_id.is_none()), "anonymised");
+    assert!(
+        events.iter().all(|e| e.detail.is_none() && e.ip.is_none() && e.user_agent.is_none()),
+        "nothing names the person any more: {events:#?}"
+    );
     assert!(events.iter().any(|e| e.kind == ActivityKind::AccountDeleted));
 }
 

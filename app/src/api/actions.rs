@@ -93,8 +93,8 @@ pub async fn revoke_session(session_id: SessionId) -> Result<(), ActionError> {
 #[server(endpoint = "delete_account")]
 pub async fn delete_account() -> Result<(), ActionError> {
     let outcome = Outcome { page: routes::PROFILE, done: "deleted", success_page: Some(routes::HOME) };
-    act(outcome, async |latchkey, session, client| {
-        latchkey.accounts().delete(&session, &client).await?;
+    act(outcome, async |latchkey, session, _| {
+        latchkey.accounts().delete(&session).await?;
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
             let cookie = latchkey_server::http::cookies::expired_session_cookie(latchkey.config());
             if let Ok(value) = http::HeaderValue::from_str(&cookie.to_string()) {

@@ -3,13 +3,13 @@
 
 use super::{AccountError, Accounts, delete_user, identities_of, require_recent};
 use crate::activity::{self, ActivityKind, Event};
-use crate::session::{ClientInfo, Session};
+use crate::session::Session;
 use crate::storage::retry;
 
 impl Accounts {
     /// Deletes the signed-in person's account. Needs a recent sign-in. latchkey's tokens are
     /// revoked at each provider afterwards.
-    pub async fn delete(&self, session: &Session, client: &ClientInfo) -> Result<(), AccountError> {
+    pub async fn delete(&self, session: &Session) -> Result<(), AccountError> {
         require_recent(session)?;
         let held = retry(|| async move {
             let txn = self.db.begin().await?;
@@ -19,7 +19,8 @@ impl Accounts {
                 held.push((identity.provider_id, tokens));
             }
             delete_user(&txn, session.user_id()).await?;
-            activity::record(&txn, Event::anonymous(ActivityKind::AccountDeleted).from(client)).await?;
+            // Anonymous like the rest of the person's log: no address or browser either.
+            activity::record(&txn, Event::anonymous(ActivityKind::AccountDeleted)).await?;
             txn.commit().await?;
             Ok::<_, AccountError>(held)
         })

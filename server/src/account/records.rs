@@ -153,13 +153,19 @@ pub async fn unlink(db: &impl ConnectionTrait, identity: &identity::Model) -> Re
 }
 
 /// Deletes a user; identities and sessions go with it (foreign keys cascade), activity rows are
-/// kept with their user set to NULL.
+/// kept, anonymised.
 pub async fn delete_user(db: &impl ConnectionTrait, user_id: &str) -> Result<(), DbErr> {
     use crate::storage::entities::{activity_event, session};
     use sea_orm::sea_query::Expr;
-    // Explicit rather than relying on every backend enforcing ON DELETE actions.
+    // The log keeps what happened and when, with nothing left that names the person: no
+    // owner, no details (emails, names), no address or browser. Explicit rather than
+    // relying on every backend enforcing ON DELETE actions.
+    let none = || Expr::value(Option::<String>::None);
     activity_event::Entity::update_many()
-        .col_expr(activity_event::Column::UserId, Expr::value(Option::<String>::None))
+        .col_expr(activity_event::Column::UserId, none())
+        .col_expr(activity_event::Column::Detail, none())
+        .col_expr(activity_event::Column::Ip, none())
+        .col_expr(activity_event::Column::UserAgent, none())
         .filter(activity_event::Column::UserId.eq(user_id))
         .exec(db)
         .await?;

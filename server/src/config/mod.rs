@@ -50,6 +50,37 @@ pub struct Config {
     pub provider_timeout: Duration,
     /// Minimum time between JWKS refetches caused by an unknown key id.
     pub jwks_refetch_interval: Duration,
+    /// `LATCHKEY_*` variables (or `latchkey.toml` keys) that are no setting, misspelt most
+    /// likely: reported at start-up, otherwise ignored.
+    pub unrecognized: Vec<String>,
+}
+
+/// The top-level settings; `LATCHKEY_PROVIDER_*` are checked with the providers.
+const SETTINGS: [&str; 10] = [
+    "LATCHKEY_ENV",
+    "LATCHKEY_PUBLIC_URL",
+    "LATCHKEY_DATABASE_URL",
+    "LATCHKEY_DATA_DIR",
+    "LATCHKEY_SECRET_KEY",
+    "LATCHKEY_DEV_IDP",
+    "LATCHKEY_SESSION_IDLE_MINUTES",
+    "LATCHKEY_SESSION_MAX_HOURS",
+    "LATCHKEY_IDP_TIMEOUT_SECONDS",
+    "LATCHKEY_CONFIG_FILE",
+];
+
+/// Variables of latchkey's own tooling (tests, setup, benchmark), which are no settings.
+const TOOLING: [&str; 6] =
+    ["LATCHKEY_TEST_", "LATCHKEY_SETUP_", "LATCHKEY_E2E_", "LATCHKEY_BENCH_", "LATCHKEY_BIN", "LATCHKEY_CHROMIUM"];
+
+/// The `LATCHKEY_*` names among `values` that are neither a setting nor tooling.
+fn unrecognized(values: &BTreeMap<String, String>) -> Vec<String> {
+    values
+        .keys()
+        .filter(|name| name.starts_with("LATCHKEY_") && !name.starts_with(PROVIDER_PREFIX))
+        .filter(|name| !SETTINGS.contains(&name.as_str()) && !TOOLING.iter().any(|tool| name.starts_with(tool)))
+        .cloned()
+        .collect()
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -142,6 +173,13 @@ impl Config {
         }
         values.extend(env.into_iter().filter(|(k, _)| k.starts_with("LATCHKEY_") || k.starts_with("LEPTOS_SITE_ADDR")));
         let mut config = Self::from_values(&values)?;
+        for name in &config.unrecognized {
+            tracing::warn!(
+                variable = %name,
+                settings = %SETTINGS.join(", "),
+                "not a latchkey setting (misspelt?): ignored"
+            );
+        }
         config.ensure_data_dir_and_key(values.contains_key("LATCHKEY_SECRET_KEY"))?;
         Ok(config)
     }
@@ -281,6 +319,7 @@ impl Config {
                 sessions,
                 provider_timeout,
                 jwks_refetch_interval: Duration::from_secs(10),
+                unrecognized: unrecognized(&values),
             }),
             _ => Err(ConfigError { problems: p.0 }),
         }
@@ -494,6 +533,19 @@ mod tests {
             variables(error),
             ["LATCHKEY_PROVIDER_X_ISSUER", "LATCHKEY_PROVIDER_X_CLIENT_ID", "LATCHKEY_PROVIDER_X_CLIENT_SECRET"]
         );
+    }
+
+    #[test]
+    fn misspelt_settings_are_reported_and_tooling_variables_are_not() {
+        let config = Config::from_values([
+            ("LATCHKEY_SECRET_KYE", "x"),
+            ("LATCHKEY_PUBLC_URL", "http://127.0.0.1:3000"),
+            ("LATCHKEY_TEST_POSTGRES_URL", "postgres://x"),
+            ("LATCHKEY_BIN", "/x"),
+            ("LATCHKEY_DEV_IDP", "true"),
+        ])
+        .expect("valid");
+        assert_eq!(config.unrecognized, ["LATCHKEY_PUBLC_URL", "LATCHKEY_SECRET_KYE"]);
     }
 
     #[test]
