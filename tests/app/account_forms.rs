@@ -81,3 +81,29 @@ async fn a_cross_site_post_without_origin_to_a_server_function_changes_nothing()
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(app.me(&browser).await.name, "Ada Lovelace", "nothing changed");
 }
+
+#[tokio::test]
+async fn nobody_can_end_unlink_or_refresh_what_belongs_to_someone_else() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let ada = app.browser();
+    ada.sign_in_with("dev", &Person::ada()).await;
+    ada.link("dev2", &Person::new("Ada at work", "ada@work.example")).await;
+    let grace = app.browser();
+    grace.sign_in_with("dev", &Person::grace()).await;
+    grace.link("dev2", &Person::new("Grace at work", "grace@work.example")).await;
+    let ada_session = app.session(&ada).await.record.id;
+    let ada_identity = app.me(&ada).await.identities[1].id.to_string();
+    let refreshes = app.dev_idps[1].refresh_count();
+
+    let revoke = grace.call("revoke_session", &[("session_id", &ada_session)]).await;
+    let unlink = grace.call("unlink_identity", &[("identity", &ada_identity)]).await;
+    let refresh = grace.call("refresh_identity_profile", &[("identity", &ada_identity)]).await;
+
+    for refused in [revoke, unlink, refresh] {
+        assert_eq!(refused.status(), StatusCode::NOT_FOUND, "{}", refused.url());
+    }
+    assert_eq!(ada.me().await.0, StatusCode::OK, "Ada's session goes on");
+    assert_eq!(app.me(&ada).await.identities.len(), 2, "Ada keeps both identities");
+    assert_eq!(app.identities().await, 4);
+    assert_eq!(app.dev_idps[1].refresh_count(), refreshes, "nothing was asked of the provider");
+}

@@ -125,6 +125,8 @@ fn LinkedAccounts(
             {pending.map(|pending| view! { <PendingLinkBanner pending actions/> })}
 
             {reauth_note}
+            // Names the list for the headings inside it (one per account), so no level is skipped.
+            <h2 class="visually-hidden">"Accounts you sign in with"</h2>
             <ul class="linked-list">
                 {me
                     .identities

@@ -64,6 +64,8 @@ fn SessionList(
             <div aria-live="polite">
                 <FormStatus outcome done="Signed out."/>
             </div>
+            // Names the list for the headings inside it (one per browser), so no level is skipped.
+            <h2 class="visually-hidden">"Signed-in browsers"</h2>
             <ul class="session-list">
                 {sessions
                     .into_iter()
