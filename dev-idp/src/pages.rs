@@ -50,8 +50,8 @@ fn page(title: &str, body: &str) -> String {
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <meta name=\"robots\" content=\"noindex\">\
 <title>{title}</title><style>{STYLE}</style></head><body>\
-<div class=\"banner\" role=\"note\"><strong>Development identity provider — not a real sign-in.</strong> \
-Anyone can sign in as anyone here; never enable it in production.</div>\
+<header class=\"banner\"><strong>Development identity provider — not a real sign-in.</strong> \
+Anyone can sign in as anyone here; never enable it in production.</header>\
 <main>{body}</main></body></html>\n",
         title = escape(title),
     )
