@@ -69,10 +69,12 @@ pub enum Misbehaviour {
     WrongAuthorizedParty,
     /// `iss` = another URL.
     WrongIssuer,
-    /// `exp` in the past (`iat` = now - 3600, `exp` = now - 1800).
+    /// `exp` just passed, everything else valid (`iat` = now - 60, `exp` = now - 1).
     Expired,
     /// `iat` = now + 1 hour (`exp` after it).
     IssuedInFuture,
+    /// `iat` 11 minutes old, `exp` still ahead.
+    IssuedTooLongAgo,
     /// Header `{"alg":"none"}`, empty signature part.
     AlgNone,
     /// Header `alg` HS256, HMAC-SHA256 keyed with the public key's bytes (the

@@ -8,7 +8,8 @@ use reqwest::StatusCode;
 
 use crate::support::{Backend, Options, Person, TestApp, set_cookies};
 
-async fn assert_rejected(app: TestApp, misbehaviour: Misbehaviour) {
+/// Each case breaks exactly one rule, and the page names that rule.
+async fn assert_rejected(app: TestApp, misbehaviour: Misbehaviour, reason: &str) {
     app.misbehave(misbehaviour);
     let browser = app.browser();
 
@@ -21,35 +22,46 @@ async fn assert_rejected(app: TestApp, misbehaviour: Misbehaviour) {
     );
     let page = response.text().await.expect("an error page");
     assert!(page.contains("We could not verify this sign-in"), "the page says what happened: {page}");
+    assert!(page.contains(&format!("Reason: {reason}")), "{misbehaviour:?} is refused for its own reason: {page}");
     assert!(page.contains("Try again"));
     assert_eq!(browser.me().await.0, StatusCode::UNAUTHORIZED);
     app.assert_nobody_signed_in().await;
 }
 
 macro_rules! rejects {
-    ($($name:ident => $misbehaviour:ident),* $(,)?) => {$(
+    ($($name:ident => $misbehaviour:ident, $reason:expr),* $(,)?) => {$(
         async fn $name(app: TestApp) {
-            assert_rejected(app, Misbehaviour::$misbehaviour).await;
+            assert_rejected(app, Misbehaviour::$misbehaviour, $reason).await;
         }
         crate::on_every_backend!($name);
     )*};
 }
 
+const SIGNATURE: &str = "the ID token is not signed by one of the provider's keys with an allowed algorithm.";
+const AUDIENCE: &str = "the ID token was issued for another application, or for others besides latchkey.";
+const NONCE: &str = "the ID token does not belong to this sign-in (nonce).";
+
 rejects!(
-    a_forged_signature_is_rejected => ForgedSignature,
-    alg_none_is_rejected => AlgNone,
-    hmac_keyed_with_the_public_key_is_rejected => HmacWithPublicKey,
-    a_token_for_another_audience_is_rejected => WrongAudience,
-    an_untrusted_extra_audience_is_rejected => ExtraAudience,
+    a_forged_signature_is_rejected => ForgedSignature, SIGNATURE,
+    alg_none_is_rejected => AlgNone, SIGNATURE,
+    hmac_keyed_with_the_public_key_is_rejected => HmacWithPublicKey, SIGNATURE,
+    a_token_for_another_audience_is_rejected => WrongAudience, AUDIENCE,
+    an_untrusted_extra_audience_is_rejected => ExtraAudience, AUDIENCE,
     another_authorized_party_is_rejected => WrongAuthorizedParty,
+        "the ID token was issued to another application (azp).",
     a_token_from_another_issuer_is_rejected => WrongIssuer,
-    an_expired_token_is_rejected => Expired,
+        "the ID token was issued by someone other than the provider.",
+    an_expired_token_is_rejected => Expired, "the ID token has expired.",
     a_token_issued_in_the_future_is_rejected => IssuedInFuture,
-    a_wrong_nonce_is_rejected => WrongNonce,
-    a_missing_nonce_is_rejected => MissingNonce,
+        "the ID token claims to be issued in the future.",
+    a_token_issued_too_long_ago_is_rejected => IssuedTooLongAgo, "the ID token was issued too long ago.",
+    a_wrong_nonce_is_rejected => WrongNonce, NONCE,
+    a_missing_nonce_is_rejected => MissingNonce, NONCE,
     userinfo_about_another_subject_is_rejected => UserinfoSubjectMismatch,
+        "the provider's userinfo answer does not match the ID token.",
     an_iss_parameter_naming_another_issuer_is_rejected => WrongIssParameter,
-    a_code_the_provider_refuses_is_rejected => TokenEndpointError,
+        "the provider's answer is not what OpenID Connect requires (for example, an `iss` naming another issuer).",
+    a_code_the_provider_refuses_is_rejected => TokenEndpointError, "the provider refused the sign-in code.",
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

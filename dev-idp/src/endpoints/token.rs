@@ -282,8 +282,9 @@ pub(super) fn id_token(
     use Misbehaviour as M;
     let client_id = grant.client_id.as_str();
     let (iat, exp, auth_time) = match misbehaviour {
-        M::Expired => (now - 3600, now - 1800, now - 3600),
+        M::Expired => (now - 60, now - 1, grant.auth_time),
         M::IssuedInFuture => (now + 3600, now + 3600 + ID_TOKEN_LIFETIME, grant.auth_time),
+        M::IssuedTooLongAgo => (now - 11 * 60, now + ID_TOKEN_LIFETIME, grant.auth_time),
         _ => (now, now + ID_TOKEN_LIFETIME, grant.auth_time),
     };
     let iss = if misbehaviour == M::WrongIssuer { OTHER_ISSUER } else { idp.issuer_str() };

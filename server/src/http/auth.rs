@@ -11,7 +11,7 @@ use super::cookies;
 use super::error_page::ErrorPage;
 use super::extract::{Client, MaybeSession};
 use crate::login::{CallbackOutcome, CallbackParams, LoginError, LoginStart, Purpose};
-use crate::provider::ProviderError;
+use crate::provider::{IdTokenRule, ProviderError};
 use crate::{AppError, Latchkey};
 
 #[derive(serde::Deserialize)]
@@ -225,7 +225,32 @@ fn failure_page(latchkey: &Latchkey, provider_id: &str, error: &LoginError) -> E
             retry,
         ),
     };
-    ErrorPage { status, title, message, retry_href, actions: Vec::new() }
+    ErrorPage { status, title, message, retry_href, actions: Vec::new(), reason: reason(error) }
+}
+
+/// Which check refused a sign-in, for the failure page; `None` where the title says it all.
+fn reason(error: &LoginError) -> Option<&'static str> {
+    Some(match error {
+        LoginError::Provider(ProviderError::InvalidIdToken { rule, .. }) => match rule {
+            IdTokenRule::Signature => "the ID token is not signed by one of the provider's keys with an allowed algorithm.",
+            IdTokenRule::Issuer => "the ID token was issued by someone other than the provider.",
+            IdTokenRule::Audience => "the ID token was issued for another application, or for others besides latchkey.",
+            IdTokenRule::AuthorizedParty => "the ID token was issued to another application (azp).",
+            IdTokenRule::Expiry => "the ID token has expired.",
+            IdTokenRule::IssuedInFuture => "the ID token claims to be issued in the future.",
+            IdTokenRule::IssuedTooLongAgo => "the ID token was issued too long ago.",
+            IdTokenRule::Nonce => "the ID token does not belong to this sign-in (nonce).",
+            IdTokenRule::Claims => "the ID token lacks a claim this provider requires, or has one it does not allow.",
+        },
+        LoginError::Provider(ProviderError::InvalidUserInfo(_)) => "the provider's userinfo answer does not match the ID token.",
+        LoginError::Provider(ProviderError::CodeRejected(_)) => "the provider refused the sign-in code.",
+        LoginError::Provider(ProviderError::InvalidResponse(_)) => {
+            "the provider's answer is not what OpenID Connect requires (for example, an `iss` naming another issuer)."
+        }
+        LoginError::ProviderMismatch => "the answer came back for another provider.",
+        LoginError::MissingCode => "the answer carries no sign-in code.",
+        _ => return None,
+    })
 }
 
 /// A new identity whose verified email already has an account: explain, and offer to sign in
@@ -249,5 +274,6 @@ fn email_in_use_page(latchkey: &Latchkey, provider_id: &str, email: &str, provid
         ),
         retry_href: None,
         actions,
+        reason: None,
     }
 }

@@ -14,6 +14,8 @@ pub struct ErrorPage {
     pub retry_href: Option<String>,
     /// Further buttons: (label, href).
     pub actions: Vec<(String, String)>,
+    /// Which check refused, in a fixed sentence: for the person who asks their operator why.
+    pub reason: Option<&'static str>,
 }
 
 impl IntoResponse for ErrorPage {
@@ -43,12 +45,13 @@ impl IntoResponse for ErrorPage {
 <section class="card card--error" role="alert">
 <h1>{title}</h1>
 <p>{message}</p>
-<p class="actions">{actions}{retry}<a class="button button--secondary" href="/">Home</a></p>
+{reason}<p class="actions">{actions}{retry}<a class="button button--secondary" href="/">Home</a></p>
 </section>
 </main>
 </body>
 </html>
 "#,
+            reason = self.reason.map(|reason| format!("<p class=\"fineprint\">Reason: {reason}</p>\n")).unwrap_or_default(),
             title = escape_html(&self.title),
             message = escape_html(&self.message),
         );
@@ -72,6 +75,7 @@ mod tests {
             message: "a \"quoted\" <script>alert('x')</script> & more".into(),
             retry_href: Some("/auth/x\" onclick=\"evil".into()),
             actions: vec![("<i>label</i>".into(), "/y'z".into())],
+            reason: None,
         };
 
         let response = page.into_response();

@@ -30,10 +30,33 @@ pub enum ProviderError {
     CodeRejected(String),
     #[error("the provider's answer was not valid: {0}")]
     InvalidResponse(String),
-    #[error("the ID token failed verification: {0}")]
-    InvalidIdToken(String),
+    #[error("the ID token failed verification ({rule:?}): {detail}")]
+    InvalidIdToken { rule: IdTokenRule, detail: String },
     #[error("the userinfo response failed verification: {0}")]
     InvalidUserInfo(String),
+}
+
+/// The rule an ID token broke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdTokenRule {
+    /// Not signed by one of the provider's published keys with an allowed algorithm.
+    Signature,
+    /// `iss` is not the provider.
+    Issuer,
+    /// `aud` is not (only) latchkey.
+    Audience,
+    /// `azp` names another client.
+    AuthorizedParty,
+    /// `exp` has passed.
+    Expiry,
+    /// `iat` is more than the allowed clock skew in the future.
+    IssuedInFuture,
+    /// `iat` is older than the allowed age.
+    IssuedTooLongAgo,
+    /// `nonce` is not this sign-in's.
+    Nonce,
+    /// A claim the provider's kind requires is missing or not allowed (tenant, domain, …).
+    Claims,
 }
 
 /// What a sign-in start needs to send the browser to the provider and to remember.

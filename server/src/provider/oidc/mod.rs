@@ -31,7 +31,7 @@ mod jws;
 use jws::{allowed_algorithms, respell_issuer, unverified_issuer, verify_signature};
 
 use super::microsoft;
-use super::{AuthorizationRequest, ProviderError, VerifiedIdentity, error_chain, google};
+use super::{AuthorizationRequest, IdTokenRule, ProviderError, VerifiedIdentity, error_chain, google};
 use crate::config::{GoogleSettings, MicrosoftSettings, ProviderConfig, ProviderSettings};
 
 /// How long discovery results are trusted before they are fetched again.
@@ -330,18 +330,20 @@ impl OidcProvider {
             }
             other => other.map(|claims| (metadata, claims)),
         }
-        .map_err(|e| ProviderError::InvalidIdToken(describe_claims_error(&e)))?;
+        .map_err(|e| ProviderError::InvalidIdToken { rule: broken_rule(&e), detail: describe_claims_error(&e) })?;
 
         if let Some(azp) = claims.authorized_party()
             && azp.as_str() != self.config.client_id
         {
-            return Err(ProviderError::InvalidIdToken(format!(
-                "it was issued to another party (`azp` is `{}`)",
-                azp.as_str()
-            )));
+            return Err(ProviderError::InvalidIdToken {
+                rule: IdTokenRule::AuthorizedParty,
+                detail: format!("it was issued to another party (`azp` is `{}`)", azp.as_str()),
+            });
         }
 
-        let mut identity = self.identity(&metadata, &claims).map_err(ProviderError::InvalidIdToken)?;
+        let mut identity = self
+            .identity(&metadata, &claims)
+            .map_err(|detail| ProviderError::InvalidIdToken { rule: IdTokenRule::Claims, detail })?;
 
         let client = self.client(&metadata);
         if client.user_info_url().is_some() {
@@ -498,9 +500,9 @@ impl OidcProvider {
             .set_issue_time_verifier_fn(|iat| {
                 let now = chrono::Utc::now();
                 if iat > now + CLOCK_SKEW {
-                    Err(format!("it claims to be issued in the future ({iat})"))
+                    Err(format!("{ISSUED_IN_FUTURE} ({iat})"))
                 } else if iat < now - MAX_ID_TOKEN_AGE {
-                    Err(format!("it was issued too long ago ({iat})"))
+                    Err(format!("{ISSUED_TOO_LONG_AGO} ({iat})"))
                 } else {
                     Ok(())
                 }
@@ -624,6 +626,26 @@ fn is_configured_issuer(discovered: &str, configured: &str) -> bool {
 
 fn parse_id_token(id_token: &str) -> Result<IdToken, ClaimsVerificationError> {
     IdToken::from_str(id_token).map_err(|e| ClaimsVerificationError::Other(format!("it cannot be read ({e})")))
+}
+
+/// How the `iat` check words its refusals (openidconnect reports them as `Expired`).
+const ISSUED_IN_FUTURE: &str = "it claims to be issued in the future";
+const ISSUED_TOO_LONG_AGO: &str = "it was issued too long ago";
+
+/// Which rule openidconnect found broken.
+fn broken_rule(error: &ClaimsVerificationError) -> IdTokenRule {
+    match error {
+        ClaimsVerificationError::SignatureVerification(_) | ClaimsVerificationError::Unsupported(_) => {
+            IdTokenRule::Signature
+        }
+        ClaimsVerificationError::InvalidIssuer(_) => IdTokenRule::Issuer,
+        ClaimsVerificationError::InvalidAudience(_) => IdTokenRule::Audience,
+        ClaimsVerificationError::Expired(why) if why.starts_with(ISSUED_IN_FUTURE) => IdTokenRule::IssuedInFuture,
+        ClaimsVerificationError::Expired(why) if why.starts_with(ISSUED_TOO_LONG_AGO) => IdTokenRule::IssuedTooLongAgo,
+        ClaimsVerificationError::Expired(_) => IdTokenRule::Expiry,
+        ClaimsVerificationError::InvalidNonce(_) => IdTokenRule::Nonce,
+        _ => IdTokenRule::Claims,
+    }
 }
 
 fn describe_claims_error(error: &ClaimsVerificationError) -> String {
