@@ -232,7 +232,9 @@ fn failure_page(latchkey: &Latchkey, provider_id: &str, error: &LoginError) -> E
 fn reason(error: &LoginError) -> Option<&'static str> {
     Some(match error {
         LoginError::Provider(ProviderError::InvalidIdToken { rule, .. }) => match rule {
-            IdTokenRule::Signature => "the ID token is not signed by one of the provider's keys with an allowed algorithm.",
+            IdTokenRule::Signature => {
+                "the ID token is not signed by one of the provider's keys with an allowed algorithm."
+            }
             IdTokenRule::Issuer => "the ID token was issued by someone other than the provider.",
             IdTokenRule::Audience => "the ID token was issued for another application, or for others besides latchkey.",
             IdTokenRule::AuthorizedParty => "the ID token was issued to another application (azp).",
@@ -242,7 +244,9 @@ fn reason(error: &LoginError) -> Option<&'static str> {
             IdTokenRule::Nonce => "the ID token does not belong to this sign-in (nonce).",
             IdTokenRule::Claims => "the ID token lacks a claim this provider requires, or has one it does not allow.",
         },
-        LoginError::Provider(ProviderError::InvalidUserInfo(_)) => "the provider's userinfo answer does not match the ID token.",
+        LoginError::Provider(ProviderError::InvalidUserInfo(_)) => {
+            "the provider's userinfo answer does not match the ID token."
+        }
         LoginError::Provider(ProviderError::CodeRejected(_)) => "the provider refused the sign-in code.",
         LoginError::Provider(ProviderError::InvalidResponse(_)) => {
             "the provider's answer is not what OpenID Connect requires (for example, an `iss` naming another issuer)."

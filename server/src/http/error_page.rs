@@ -51,7 +51,8 @@ impl IntoResponse for ErrorPage {
 </body>
 </html>
 "#,
-            reason = self.reason.map(|reason| format!("<p class=\"fineprint\">Reason: {reason}</p>\n")).unwrap_or_default(),
+            reason =
+                self.reason.map(|reason| format!("<p class=\"fineprint\">Reason: {reason}</p>\n")).unwrap_or_default(),
             title = escape_html(&self.title),
             message = escape_html(&self.message),
         );
