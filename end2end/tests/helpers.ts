@@ -46,14 +46,8 @@ export async function trackWasm(page: Page) {
 export async function waitForHydration(page: Page) {
   await page.waitForLoadState('load');
   await page.waitForLoadState('networkidle');
-  const instantiated = await page
-    .waitForFunction(() => (window as any).__e2eWasmReady === true, null, { timeout: 30_000 })
-    .then(() => true, () => false);
-  if (!instantiated) {
-    // Loaded some other way? Fall back to outwaiting the idle-callback backstop.
-    console.warn('no WebAssembly instantiation seen on the page; waiting 3 s for hydration instead');
-    await page.waitForTimeout(3_000);
-  }
+  // No fixed waits: a page that never instantiates its module fails here, with the reason.
+  await page.waitForFunction(() => (window as any).__e2eWasmReady === true, null, { timeout: 30_000 });
   // hydrate() runs in the promise callbacks after instantiation; let them and
   // any resources resolved from the serialized SSR data settle.
   await page.waitForLoadState('networkidle');

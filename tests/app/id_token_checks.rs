@@ -85,9 +85,13 @@ async fn rotated_provider_keys_are_fetched_once_and_sign_in_still_works() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_key_ids_cannot_make_latchkey_hammer_the_provider() {
-    // Default refetch interval (10 s): keys were just fetched, so unknown keys are refused
-    // without another fetch.
-    let app = TestApp::spawn(Backend::Sqlite).await;
+    // Keys were just fetched, and the refetch interval (an hour here, so that no clock decides
+    // the outcome) has not passed: unknown keys are refused without another fetch.
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        Options { jwks_refetch_interval: Some(Duration::from_secs(3600)), ..Default::default() },
+    )
+    .await;
     app.browser().sign_in_as(&Person::ada()).await;
     let fetches_before = app.dev_idp().jwks_fetch_count();
     app.dev_idp().rotate_signing_key();

@@ -1,7 +1,5 @@
 //! Bad days: a provider that hangs, a database that fails mid-sign-in.
 
-use std::time::Instant;
-
 use latchkey::latchkey_dev_idp::Misbehaviour;
 use reqwest::StatusCode;
 
@@ -30,12 +28,12 @@ async fn a_provider_that_hangs_times_out_with_a_clear_page() {
     app.misbehave(Misbehaviour::SlowTokenEndpoint);
     let browser = app.browser();
     let callback = browser.approved_callback(&Person::ada()).await;
-    let started = Instant::now();
 
+    // The provider stalls for 30 s, longer than this test's browser waits (20 s): only
+    // latchkey's own provider timeout (2 s here) can produce an answer at all.
     let response = browser.follow(&callback).await;
 
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
-    assert!(started.elapsed().as_secs() < 10, "the 2 s provider timeout applied");
     assert!(response.text().await.expect("a page").contains("is not responding"));
     app.assert_nobody_signed_in().await;
 }
