@@ -13,11 +13,11 @@ pub mod pages;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode,
+    SsrMode, StaticSegment,
     components::{ParentRoute, Route, Router, Routes},
-    path,
 };
 
+use crate::api::routes::segment;
 use crate::pages::{
     AccountLayout, accounts::AccountsPage, activity::SecurityActivityPage, home::HomePage, not_found::NotFound,
     profile::ProfilePage, sessions::SessionsPage,
@@ -60,12 +60,12 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <NotFound/> }>
                 // Async: the page is sent once its data has resolved, so it reads
                 // fine without JavaScript and a redirect can still set headers.
-                <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
-                <ParentRoute path=path!("") view=AccountLayout ssr=SsrMode::Async>
-                    <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
-                    <Route path=path!("/accounts") view=AccountsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/sessions") view=SessionsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/activity") view=SecurityActivityPage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
+                <ParentRoute path=StaticSegment("") view=AccountLayout ssr=SsrMode::Async>
+                    <Route path=StaticSegment(segment::PROFILE) view=ProfilePage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment(segment::ACCOUNTS) view=AccountsPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment(segment::SESSIONS) view=SessionsPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment(segment::ACTIVITY) view=SecurityActivityPage ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>

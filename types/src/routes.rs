@@ -6,6 +6,14 @@
 
 use crate::ProviderId;
 
+/// The pages' paths as the UI's router matches them, one segment each.
+pub mod segment {
+    pub const PROFILE: &str = "profile";
+    pub const ACCOUNTS: &str = "accounts";
+    pub const SESSIONS: &str = "sessions";
+    pub const ACTIVITY: &str = "activity";
+}
+
 pub const HOME: &str = "/";
 pub const PROFILE: &str = "/profile";
 pub const ACCOUNTS: &str = "/accounts";
@@ -84,6 +92,18 @@ mod tests {
         );
         assert_eq!(link(&ProviderId::new("corp-sso")), "/auth/corp-sso/link");
         assert_eq!(activity_page(0), "/activity?page=1");
+    }
+
+    #[test]
+    fn page_paths_are_their_segments() {
+        for (path, segment) in [
+            (PROFILE, segment::PROFILE),
+            (ACCOUNTS, segment::ACCOUNTS),
+            (SESSIONS, segment::SESSIONS),
+            (ACTIVITY, segment::ACTIVITY),
+        ] {
+            assert_eq!(path, format!("/{segment}"));
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod account_nav;
 pub mod avatar;
 pub mod brand;
+pub mod email;
 pub mod form_status;
 pub mod provider_button;
 pub mod sign_out;
@@ -11,6 +12,7 @@ pub mod timestamp;
 pub use account_nav::AccountNav;
 pub use avatar::Avatar;
 pub use brand::Brand;
+pub use email::EmailWithBadge;
 pub use form_status::{FormStatus, Outcome, form_outcome};
 pub use provider_button::{ProviderButtonLink, ProviderLinkForm, ProviderList};
 pub use sign_out::SignOutButton;

@@ -6,7 +6,7 @@ use crate::{
         ConfirmPendingLink, DismissPendingLink, Identity, Me, PendingLinkInfo, ProviderSummary, RefreshIdentityProfile,
         TokenStatus, UnlinkIdentity, error_message, pending_link, routes, sign_in_providers,
     },
-    components::{FormStatus, ProviderLinkForm, Timestamp, form_outcome},
+    components::{EmailWithBadge, FormStatus, ProviderLinkForm, Timestamp, form_outcome},
     pages::{LoadError, Loading, SignedIn},
 };
 
@@ -189,21 +189,12 @@ fn LinkedIdentity(identity: Identity, index: usize, only_one: bool, actions: Act
     let identity_id = identity.id.to_string();
 
     let email = match identity.email.clone() {
-        Some(email) => {
-            let (badge_class, badge) = if identity.email_verified {
-                ("badge badge--verified", "verified")
-            } else {
-                ("badge badge--unverified", "not verified")
-            };
-            view! {
-                <p class="linked__email">
-                    <span class="identity__email">{email}</span>
-                    " "
-                    <span class=badge_class>{badge}</span>
-                </p>
-            }
-            .into_any()
+        Some(email) => view! {
+            <p class="linked__email">
+                <EmailWithBadge email verified=identity.email_verified/>
+            </p>
         }
+        .into_any(),
         None => view! { <p class="linked__email muted">"No email shared"</p> }.into_any(),
     };
     let name =

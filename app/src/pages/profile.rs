@@ -3,7 +3,7 @@ use leptos_meta::Title;
 
 use crate::{
     api::{DeleteAccount, Identity, Me, UpdateDisplayName, UpdateProfile, routes},
-    components::{Avatar, FormStatus, SignOutButton, form_outcome},
+    components::{Avatar, EmailWithBadge, FormStatus, SignOutButton, form_outcome},
     pages::SignedIn,
 };
 
@@ -266,19 +266,7 @@ fn DeleteAccount(recently_signed_in: bool) -> impl IntoView {
 #[component]
 fn IdentityDetails(identity: Identity) -> impl IntoView {
     let email = match identity.email {
-        Some(email) => {
-            let (badge_class, badge) = if identity.email_verified {
-                ("badge badge--verified", "verified")
-            } else {
-                ("badge badge--unverified", "not verified")
-            };
-            view! {
-                <span class="identity__email">{email}</span>
-                " "
-                <span class=badge_class>{badge}</span>
-            }
-            .into_any()
-        }
+        Some(email) => view! { <EmailWithBadge email verified=identity.email_verified/> }.into_any(),
         None => view! { <span class="muted">"Not shared"</span> }.into_any(),
     };
 

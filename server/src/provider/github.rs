@@ -83,16 +83,12 @@ impl GitHubProvider {
             .request_async(&self.http)
             .await
             .map_err(|e| match e {
-                RequestTokenError::ServerResponse(response) => ProviderError::CodeRejected(response.to_string()),
-                RequestTokenError::Request(e) => {
-                    ProviderError::Unavailable(format!("token endpoint: {}", error_chain(&e)))
-                }
                 // GitHub answers a refused code with 200 and an error body.
                 RequestTokenError::Parse(e, body) => match serde_json::from_slice::<BasicErrorResponse>(&body) {
                     Ok(response) => ProviderError::CodeRejected(response.to_string()),
                     Err(_) => ProviderError::InvalidResponse(format!("token response: {e}")),
                 },
-                RequestTokenError::Other(e) => ProviderError::InvalidResponse(e),
+                other => super::token_endpoint_error(other),
             })?;
         if *token.token_type() != BasicTokenType::Bearer {
             return Err(ProviderError::InvalidResponse(format!(

@@ -299,10 +299,9 @@ pub fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error>
         .build()
 }
 
-/// An error and its sources, one line.
-/// A refresh the token endpoint answered with an error means the grant is gone
+/// The token endpoint's refusal of a code or a refresh token means that grant is gone
 /// (`CodeRejected`); a network failure means "try later".
-fn refresh_error<RE, T>(error: oauth2::RequestTokenError<RE, T>) -> ProviderError
+pub(crate) fn token_endpoint_error<RE, T>(error: oauth2::RequestTokenError<RE, T>) -> ProviderError
 where
     RE: std::error::Error + 'static,
     T: oauth2::ErrorResponse + 'static,
@@ -317,6 +316,7 @@ where
     }
 }
 
+/// An error and its sources, one line.
 pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();

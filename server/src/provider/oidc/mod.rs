@@ -304,14 +304,7 @@ impl OidcProvider {
             .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_string()))
             .request_async(&self.http)
             .await
-            .map_err(|e| match e {
-                RequestTokenError::ServerResponse(response) => ProviderError::CodeRejected(response.to_string()),
-                RequestTokenError::Request(e) => {
-                    ProviderError::Unavailable(format!("token endpoint: {}", error_chain(&e)))
-                }
-                RequestTokenError::Parse(e, _) => ProviderError::InvalidResponse(format!("token response: {e}")),
-                RequestTokenError::Other(e) => ProviderError::InvalidResponse(e),
-            })?;
+            .map_err(super::token_endpoint_error)?;
         let id_token = token_response
             .raw_id_token()
             .ok_or_else(|| ProviderError::InvalidResponse("the token response has no ID token".into()))?;
@@ -352,15 +345,7 @@ impl OidcProvider {
                 .map_err(|e| ProviderError::InvalidUserInfo(e.to_string()))?
                 .request_async(&self.http)
                 .await
-                .map_err(|e| match e {
-                    openidconnect::UserInfoError::ClaimsVerification(e) => {
-                        ProviderError::InvalidUserInfo(describe_claims_error(&e))
-                    }
-                    openidconnect::UserInfoError::Request(e) => {
-                        ProviderError::Unavailable(format!("userinfo endpoint: {}", error_chain(&e)))
-                    }
-                    other => ProviderError::InvalidUserInfo(other.to_string()),
-                })?;
+                .map_err(userinfo_error)?;
             // The ID token is authoritative; userinfo only fills gaps. An email from userinfo
             // counts as verified only if userinfo says so for that same address (and never for
             // Microsoft, whose userinfo cannot say so).
@@ -398,18 +383,7 @@ impl OidcProvider {
             .map_err(|e| ProviderError::InvalidUserInfo(e.to_string()))?
             .request_async(&self.http)
             .await
-            .map_err(|e| match e {
-                openidconnect::UserInfoError::ClaimsVerification(e) => {
-                    ProviderError::InvalidUserInfo(describe_claims_error(&e))
-                }
-                openidconnect::UserInfoError::Request(e) => {
-                    ProviderError::Unavailable(format!("userinfo endpoint: {}", error_chain(&e)))
-                }
-                openidconnect::UserInfoError::Response(status, _, _) if status.as_u16() == 401 => {
-                    ProviderError::CodeRejected("the provider no longer accepts the access token".into())
-                }
-                other => ProviderError::InvalidUserInfo(other.to_string()),
-            })?;
+            .map_err(userinfo_error)?;
         Ok(super::ProfileClaims {
             name: userinfo.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_string()),
             picture: userinfo.picture().and_then(|p| p.get(None)).map(|p| p.as_str().to_string()),
@@ -626,6 +600,21 @@ fn is_configured_issuer(discovered: &str, configured: &str) -> bool {
 
 fn parse_id_token(id_token: &str) -> Result<IdToken, ClaimsVerificationError> {
     IdToken::from_str(id_token).map_err(|e| ClaimsVerificationError::Other(format!("it cannot be read ({e})")))
+}
+
+/// A userinfo answer that did not pass: about someone else, refused access (the grant is
+/// gone), or no answer at all.
+fn userinfo_error<RE: std::error::Error + 'static>(error: openidconnect::UserInfoError<RE>) -> ProviderError {
+    match error {
+        openidconnect::UserInfoError::ClaimsVerification(e) => ProviderError::InvalidUserInfo(describe_claims_error(&e)),
+        openidconnect::UserInfoError::Request(e) => {
+            ProviderError::Unavailable(format!("userinfo endpoint: {}", error_chain(&e)))
+        }
+        openidconnect::UserInfoError::Response(status, _, _) if status.as_u16() == 401 => {
+            ProviderError::CodeRejected("the provider no longer accepts the access token".into())
+        }
+        other => ProviderError::InvalidUserInfo(other.to_string()),
+    }
 }
 
 /// How the `iat` check words its refusals (openidconnect reports them as `Expired`).
