@@ -175,7 +175,7 @@ impl GitHubProvider {
             .exchange_refresh_token(&oauth2::RefreshToken::new(refresh_token.to_string()))
             .request_async(&self.http)
             .await
-            .map_err(super::refresh_error)?;
+            .map_err(super::token_endpoint_error)?;
         Ok(super::ProviderTokens::from_response(&response, &self.config.scopes))
     }
 

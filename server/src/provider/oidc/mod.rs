@@ -19,8 +19,8 @@ use openidconnect::core::{
 use openidconnect::{
     AccessToken, AdditionalClaims, AdditionalProviderMetadata, AuthorizationCode, ClaimsVerificationError, ClientId,
     ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, ExtraTokenFields, IdTokenClaims, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, ProviderMetadata, RedirectUrl, RefreshToken,
-    RequestTokenError, Scope, SignatureVerificationError, StandardErrorResponse, StandardTokenResponse,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, ProviderMetadata, RedirectUrl, RefreshToken, Scope,
+    SignatureVerificationError, StandardErrorResponse, StandardTokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
@@ -419,7 +419,7 @@ impl OidcProvider {
             .map_err(|e| ProviderError::Unavailable(e.to_string()))?
             .request_async(&self.http)
             .await
-            .map_err(super::refresh_error)?;
+            .map_err(super::token_endpoint_error)?;
         Ok(super::ProviderTokens::from_response(&response, &self.config.scopes))
     }
 
@@ -606,7 +606,9 @@ fn parse_id_token(id_token: &str) -> Result<IdToken, ClaimsVerificationError> {
 /// gone), or no answer at all.
 fn userinfo_error<RE: std::error::Error + 'static>(error: openidconnect::UserInfoError<RE>) -> ProviderError {
     match error {
-        openidconnect::UserInfoError::ClaimsVerification(e) => ProviderError::InvalidUserInfo(describe_claims_error(&e)),
+        openidconnect::UserInfoError::ClaimsVerification(e) => {
+            ProviderError::InvalidUserInfo(describe_claims_error(&e))
+        }
         openidconnect::UserInfoError::Request(e) => {
             ProviderError::Unavailable(format!("userinfo endpoint: {}", error_chain(&e)))
         }
