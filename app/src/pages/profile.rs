@@ -157,57 +157,31 @@ fn ProfileChoices(me: Me, action: ServerAction<UpdateProfile>) -> impl IntoView 
         .collect();
     let current_picture =
         me.picture.as_deref().and_then(|current| pictures.iter().position(|i| i.picture.as_deref() == Some(current)));
-    let picture_options = pictures
-        .iter()
-        .enumerate()
-        .map(|(index, identity)| {
-            let value = identity.id.clone();
-            let label = identity.label();
-            view! { <option value=value.to_string() selected=current_picture == Some(index)>{label}</option> }
-        })
-        .collect_view();
-    let email_options = emails
-        .iter()
-        .enumerate()
-        .map(|(index, email)| {
-            let value = email.clone();
-            let label = email.clone();
-            view! { <option value=value selected=current_email == Some(index)>{label}</option> }
-        })
-        .collect_view();
+    let picture_options = pictures.iter().map(|identity| (identity.id.to_string(), identity.label())).collect();
+    let email_options = emails.iter().map(|email| (email.clone(), email.clone())).collect();
 
     view! {
         <section class="panel" aria-labelledby="choices-title">
             <h2 id="choices-title">"Email and picture"</h2>
             <ActionForm action=action attr:class="form form--stack">
-                <div class="field">
-                    <label for="primary-email">"Primary email"</label>
-                    <select
-                        id="primary-email"
-                        name="primary_email"
-                        class="select"
-                        aria-describedby="primary-email-help"
-                    >
-                        {email_options}
-                        <option value="" selected=current_email.is_none()>"None"</option>
-                    </select>
-                    <p id="primary-email-help" class="field__help">{email_help}</p>
-                </div>
-                <div class="field">
-                    <label for="picture">"Picture"</label>
-                    <select
-                        id="picture"
-                        name="picture_identity"
-                        class="select"
-                        aria-describedby="picture-help"
-                    >
-                        {picture_options}
-                        <option value="" selected=current_picture.is_none()>"Initials"</option>
-                    </select>
-                    <p id="picture-help" class="field__help">
-                        "Use the picture of one of your linked accounts, or your initials."
-                    </p>
-                </div>
+                <ChoiceField
+                    id="primary-email"
+                    name="primary_email"
+                    label="Primary email"
+                    help=email_help
+                    options=email_options
+                    selected=current_email
+                    none="None"
+                />
+                <ChoiceField
+                    id="picture"
+                    name="picture_identity"
+                    label="Picture"
+                    help="Use the picture of one of your linked accounts, or your initials."
+                    options=picture_options
+                    selected=current_picture
+                    none="Initials"
+                />
                 <div class="form__actions">
                     <button
                         type="submit"
@@ -224,6 +198,35 @@ fn ProfileChoices(me: Me, action: ServerAction<UpdateProfile>) -> impl IntoView 
         </section>
     }
     .into_any()
+}
+
+/// A labelled choice among `options` (value, label), with a last option `none` (value "").
+#[component]
+fn ChoiceField(
+    id: &'static str,
+    name: &'static str,
+    label: &'static str,
+    help: &'static str,
+    options: Vec<(String, String)>,
+    selected: Option<usize>,
+    none: &'static str,
+) -> impl IntoView {
+    let help_id = format!("{id}-help");
+    let options = options
+        .into_iter()
+        .enumerate()
+        .map(|(index, (value, label))| view! { <option value=value selected=selected == Some(index)>{label}</option> })
+        .collect_view();
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            <select id=id name=name class="select" aria-describedby=help_id.clone()>
+                {options}
+                <option value="" selected=selected.is_none()>{none}</option>
+            </select>
+            <p id=help_id class="field__help">{help}</p>
+        </div>
+    }
 }
 
 /// "Delete account": the server asks for a fresh sign-in first when the last one is not
