@@ -11,6 +11,7 @@ mod callback_checks;
 mod id_token_checks;
 mod linking;
 mod pages;
+mod promises;
 mod provider_tokens;
 mod providers;
 mod resilience;

@@ -53,6 +53,9 @@ pub fn skip_postgres(test: &str) {
     let _ = writeln!(std::io::stderr(), "SKIPPED (PostgreSQL not reachable): {test}");
 }
 
+/// What the tests' browsers say they are.
+pub const USER_AGENT: &str = "latchkey-tests/1";
+
 /// Knobs for a test app.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -146,6 +149,7 @@ impl TestApp {
     pub fn browser(&self) -> Browser {
         let jar = Arc::new(reqwest::cookie::Jar::default());
         let client = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
             .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(20))

@@ -536,6 +536,28 @@ mod tests {
     }
 
     #[test]
+    fn trust_email_is_off_unless_set_to_true_and_anything_else_is_refused() {
+        let with = |trust: Option<&str>| {
+            let mut values = vec![
+                ("LATCHKEY_PROVIDER_CORP_KIND", "oidc"),
+                ("LATCHKEY_PROVIDER_CORP_ISSUER", "https://sso.example.test"),
+                ("LATCHKEY_PROVIDER_CORP_CLIENT_ID", "id"),
+                ("LATCHKEY_PROVIDER_CORP_CLIENT_SECRET", "secret"),
+            ];
+            values.extend(trust.map(|value| ("LATCHKEY_PROVIDER_CORP_TRUST_EMAIL", value)));
+            Config::from_values(values)
+        };
+        let trusts = |trust| with(trust).expect("valid").providers[0].trust_email;
+
+        assert!(!trusts(None), "off by default");
+        assert!(trusts(Some("true")));
+        assert!(trusts(Some("TRUE")));
+        assert!(!trusts(Some("false")));
+        let refused = with(Some("maybe")).expect_err("refused");
+        assert!(refused.to_string().contains("LATCHKEY_PROVIDER_CORP_TRUST_EMAIL"), "{refused}");
+    }
+
+    #[test]
     fn misspelt_settings_are_reported_and_tooling_variables_are_not() {
         let config = Config::from_values([
             ("LATCHKEY_SECRET_KYE", "x"),
