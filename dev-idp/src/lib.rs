@@ -248,7 +248,7 @@ pub fn pkce_challenge(verifier: &str) -> String {
 
 /// The stable subject for a test person: the first 32 hex characters of
 /// SHA-256("latchkey-dev-idp:" + lower-cased email).
-fn subject_for_email(email: &str) -> String {
+pub fn subject_for_email(email: &str) -> String {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(format!("latchkey-dev-idp:{}", email.to_lowercase()));
     let mut hex = hex::encode(digest);

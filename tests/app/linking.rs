@@ -208,3 +208,76 @@ async fn linking_from_another_site_is_refused() {
 
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
+
+/// Another server signs up the same identity and has inserted it but not committed when
+/// this one's sign-up inserts: the loser runs again, finds the winner's identity, and signs
+/// in to that account. PostgreSQL only: it is where two servers race on the unique key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_up_that_loses_the_race_for_its_identity_signs_in_to_the_winners_account() {
+    use latchkey::latchkey_server::storage::entities::{identity, user};
+    use sea_orm::{ActiveModelTrait, ConnectionTrait, Set, Statement, TransactionTrait};
+
+    let Some(app) = TestApp::try_spawn(Backend::Postgres, Options::default()).await else {
+        return crate::support::skip_postgres(module_path!());
+    };
+    let browser = app.browser();
+    let callback = browser.approved_callback(&Person::ada()).await;
+    let now = chrono::Utc::now();
+    let winner = uuid::Uuid::new_v4().to_string();
+    let outside = app.outside_connection().await;
+    let other_server = outside.begin().await.expect("a transaction");
+    user::ActiveModel {
+        id: Set(winner.clone()),
+        display_name: Set("Ada (the other server)".into()),
+        email: Set(None),
+        picture: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&other_server)
+    .await
+    .expect("the winner's user");
+    identity::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        user_id: Set(winner.clone()),
+        provider_id: Set("dev".into()),
+        issuer: Set(app.dev_idp().issuer().as_str().trim_end_matches('/').to_string()),
+        subject: Set(latchkey::latchkey_dev_idp::subject_for_email(&Person::ada().email)),
+        name: Set(None),
+        email: Set(None),
+        email_verified: Set(false),
+        picture: Set(None),
+        created_at: Set(now),
+        last_used_at: Set(now),
+    }
+    .insert(&other_server)
+    .await
+    .expect("the winner's identity, not committed yet");
+
+    let this_server = tokio::spawn({
+        let browser = browser.clone();
+        async move { browser.follow(&callback).await }
+    });
+    // Until this server's insert of the same identity waits on the other's uncommitted row.
+    let waiting = Statement::from_string(
+        sea_orm::DatabaseBackend::Postgres,
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO \"identities\"%'",
+    );
+    let mut waited = 0;
+    loop {
+        let row = app.db.query_one(waiting.clone()).await.expect("pg_stat_activity").expect("a row");
+        if row.try_get::<i64>("", "n").expect("a count") > 0 {
+            break;
+        }
+        waited += 1;
+        assert!(waited < 500, "this server's sign-up never reached its insert");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    other_server.commit().await.expect("the other server commits");
+    let response = this_server.await.expect("the sign-in finishes");
+
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "signed in, not refused");
+    assert_eq!(app.me(&browser).await.id, winner.as_str(), "to the winner's account");
+    assert_eq!(app.users().await, 1, "the loser's user was rolled back");
+    assert_eq!(app.identities().await, 1);
+}

@@ -171,3 +171,28 @@ async fn unlinking_and_deleting_revoke_the_tokens_at_the_provider() {
     assert_eq!(dev.revocation_count(), 1, "deleting the account revokes the rest");
     assert!(provider_token::Entity::find().all(&app.db).await.expect("q").is_empty());
 }
+
+on_every_backend!(two_servers_refresh_an_expired_token_once_between_them);
+
+/// Two instances share the database (as behind a load balancer); only the lease in the
+/// database keeps them from both spending the rotating refresh token.
+async fn two_servers_refresh_an_expired_token_once_between_them(app: TestApp) {
+    let identity_id = signed_in_identity(&app).await;
+    let other = app.second_instance().await;
+    expire_access_token(&app).await;
+
+    let calls: Vec<_> = (0..10)
+        .map(|n| {
+            let server = if n % 2 == 0 { app.latchkey.clone() } else { other.clone() };
+            let id = identity_id.clone();
+            tokio::spawn(async move { server.tokens().access_token(&id).await })
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    for call in calls {
+        tokens.push(call.await.expect("the task finishes").expect("a valid access token"));
+    }
+
+    assert_eq!(app.dev_idp().refresh_count(), 1, "one refresh for both servers");
+    assert!(tokens.windows(2).all(|pair| pair[0] == pair[1]), "every caller got the refreshed token");
+}

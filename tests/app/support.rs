@@ -53,6 +53,9 @@ pub fn skip_postgres(test: &str) {
     let _ = writeln!(std::io::stderr(), "SKIPPED (PostgreSQL not reachable): {test}");
 }
 
+/// The apps' `LATCHKEY_SECRET_KEY`: fixed in tests, so two instances share it.
+const TEST_SECRET_KEY: &str = "5eb63bbbe01eeed093cb22bb8f5acdc35eb63bbbe01eeed093cb22bb8f5acdc3";
+
 /// What the tests' browsers say they are.
 pub const USER_AGENT: &str = "latchkey-tests/1";
 
@@ -68,6 +71,7 @@ pub struct TestApp {
     pub base: Url,
     pub latchkey: Latchkey,
     pub db: DatabaseConnection,
+    pub database_url: String,
     /// "dev" and "dev2".
     pub dev_idps: Vec<DevIdp>,
     _data_dir: tempfile::TempDir,
@@ -97,8 +101,10 @@ impl TestApp {
         let mut config = Config::from_values([
             ("LEPTOS_SITE_ADDR", address.to_string()),
             ("LATCHKEY_PUBLIC_URL", format!("http://{address}")),
-            ("LATCHKEY_DATABASE_URL", database_url),
+            ("LATCHKEY_DATABASE_URL", database_url.clone()),
             ("LATCHKEY_DATA_DIR", data_dir.path().display().to_string()),
+            // Fixed, so that a second instance (`second_instance`) opens the same sealed tokens.
+            ("LATCHKEY_SECRET_KEY", TEST_SECRET_KEY.to_string()),
             // Two independent development providers: "dev" and "dev2".
             ("LATCHKEY_DEV_IDP", "2".to_string()),
             ("LATCHKEY_IDP_TIMEOUT_SECONDS", "2".to_string()),
@@ -114,7 +120,30 @@ impl TestApp {
         tokio::spawn(application.serve(listener));
         let db = latchkey.db().writes().clone();
         let base = Url::parse(&format!("http://{address}")).ok()?;
-        Some(TestApp { base, latchkey, db, dev_idps, _data_dir: data_dir })
+        Some(TestApp { base, latchkey, db, database_url, dev_idps, _data_dir: data_dir })
+    }
+
+    /// Another latchkey on this one's database with the same secret key, as a second server
+    /// behind a load balancer: its "dev" provider is this app's development provider.
+    pub async fn second_instance(&self) -> Latchkey {
+        let dev = self.latchkey.config().providers.iter().find(|p| p.id == "dev").expect("the dev provider");
+        let config = Config::from_values([
+            ("LATCHKEY_PUBLIC_URL", self.base.as_str().trim_end_matches('/').to_string()),
+            ("LATCHKEY_DATABASE_URL", self.database_url.clone()),
+            ("LATCHKEY_SECRET_KEY", TEST_SECRET_KEY.to_string()),
+            ("LATCHKEY_PROVIDER_DEV_KIND", "oidc".to_string()),
+            ("LATCHKEY_PROVIDER_DEV_ISSUER", dev.issuer.to_string()),
+            ("LATCHKEY_PROVIDER_DEV_CLIENT_ID", dev.client_id.clone()),
+            ("LATCHKEY_PROVIDER_DEV_CLIENT_SECRET", dev.client_secret.expose().to_string()),
+            ("LATCHKEY_IDP_TIMEOUT_SECONDS", "2".to_string()),
+        ])
+        .expect("the second instance's configuration is valid");
+        Latchkey::start(config).await.expect("the second instance starts")
+    }
+
+    /// A connection of the test's own to the app's database, outside the app's pools.
+    pub async fn outside_connection(&self) -> DatabaseConnection {
+        Database::connect(self.database_url.as_str()).await.expect("a connection of the test's own")
     }
 
     pub fn url(&self, path: &str) -> Url {
@@ -203,6 +232,7 @@ impl Person {
     }
 }
 
+#[derive(Clone)]
 pub struct Browser {
     pub client: reqwest::Client,
     jar: Arc<reqwest::cookie::Jar>,
