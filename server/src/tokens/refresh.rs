@@ -98,6 +98,10 @@ async fn claim_lease(db: &Database, identity_id: &str) -> Result<bool, TokenErro
                     .add(provider_token::Column::RefreshLockUntil.is_null())
                     .add(provider_token::Column::RefreshLockUntil.lt(now)),
             )
+            // Only while the token still needs refreshing: another server may have refreshed it
+            // and released the lease since this one last looked, and must not be followed by a
+            // second refresh (it would spend the new refresh token too).
+            .filter(provider_token::Column::ExpiresAt.lte(now + EARLY))
             .exec(db.writes())
     })
     .await?;
