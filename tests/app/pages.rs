@@ -63,3 +63,36 @@ fn section<'a>(html: &'a str, heading_id: &str) -> &'a str {
     let end = html[start..].find("</section>").map_or(html.len(), |end| start + end);
     &html[start..end]
 }
+
+/// Diagnostic, not part of the suite: signed-in page loads from 8 browsers at once, to catch
+/// a stalled render (`cargo test --test app stress -- --ignored`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn stress_the_account_pages() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let mut browsers = Vec::new();
+    for _ in 0..8 {
+        let browser = app.browser();
+        browser.sign_in_as(&Person::ada()).await;
+        browsers.push(browser);
+    }
+    let loads = browsers.into_iter().map(|browser| {
+        tokio::spawn(async move {
+            let mut stalled = Vec::new();
+            for n in 0..100 {
+                let path = ["/accounts", "/profile", "/sessions", "/activity"][n % 4];
+                let load = tokio::time::timeout(std::time::Duration::from_secs(5), browser.get(path)).await;
+                match load {
+                    Ok(response) => assert_eq!(response.status(), StatusCode::OK),
+                    Err(_) => stalled.push(path),
+                }
+            }
+            stalled
+        })
+    });
+    let mut stalled = Vec::new();
+    for load in loads.collect::<Vec<_>>() {
+        stalled.extend(load.await.expect("the browser finishes"));
+    }
+    assert!(stalled.is_empty(), "stalled page loads: {stalled:?}");
+}

@@ -100,11 +100,14 @@ async fn google_refuses_accounts_outside_the_allowed_domains() {
 async fn google_asks_for_offline_access_only_beyond_sign_in_scopes() {
     let query = |url: &url::Url, name: &str| url.query_pairs().find(|(n, _)| n == name).map(|(_, v)| v.into_owned());
 
-    let (_google, app) = google(&[]).await;
-    let authorize = app.browser().start("google").await;
-    assert_eq!(query(&authorize, "access_type"), None);
-    assert_eq!(query(&authorize, "prompt"), None);
-    assert_eq!(query(&authorize, "code_challenge_method").as_deref(), Some("S256"));
+    // One app at a time (see `support::one_app_at_a_time`): the first goes before the second.
+    {
+        let (_google, app) = google(&[]).await;
+        let authorize = app.browser().start("google").await;
+        assert_eq!(query(&authorize, "access_type"), None);
+        assert_eq!(query(&authorize, "prompt"), None);
+        assert_eq!(query(&authorize, "code_challenge_method").as_deref(), Some("S256"));
+    }
 
     let (_google, app) =
         google(&[("SCOPES", "openid email profile https://www.googleapis.com/auth/calendar.readonly")]).await;

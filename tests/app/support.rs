@@ -56,6 +56,21 @@ pub fn skip_postgres(test: &str) {
 /// The apps' `LATCHKEY_SECRET_KEY`: fixed in tests, so two instances share it.
 const TEST_SECRET_KEY: &str = "5eb63bbbe01eeed093cb22bb8f5acdc35eb63bbbe01eeed093cb22bb8f5acdc3";
 
+/// One test app at a time in this process. Two Leptos apps rendering at once on two tokio
+/// runtimes in one process (as parallel tests are) now and then stall a server-side render
+/// until the client gives up; one app under load never does (`stress_the_account_pages`:
+/// 8 browsers, 2,400 page loads). Production runs one app per process.
+static ONE_APP: std::sync::LazyLock<Arc<tokio::sync::Mutex<()>>> = std::sync::LazyLock::new(Arc::default);
+
+/// Waits for this process's turn to run an app (see [`ONE_APP`]); the turn lasts as long as
+/// the guard.
+pub async fn one_app_at_a_time() -> tokio::sync::OwnedMutexGuard<()> {
+    // Other tests' apps come and go in seconds; waiting longer means this test holds one.
+    tokio::time::timeout(Duration::from_secs(120), ONE_APP.clone().lock_owned())
+        .await
+        .expect("a turn to run an app: does this test start a second app while its first still runs?")
+}
+
 /// What the tests' browsers say they are.
 pub const USER_AGENT: &str = "latchkey-tests/1";
 
@@ -75,6 +90,7 @@ pub struct TestApp {
     /// "dev" and "dev2".
     pub dev_idps: Vec<DevIdp>,
     _data_dir: tempfile::TempDir,
+    _one_app_at_a_time: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl TestApp {
@@ -91,6 +107,7 @@ impl TestApp {
             // `TEST_LOG=1 cargo test …` shows the app's logs of failing tests.
             let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("info").try_init();
         }
+        let one_app_at_a_time = one_app_at_a_time().await;
         let data_dir = tempfile::tempdir().expect("a temporary directory");
         let database_url = match backend {
             Backend::Sqlite => format!("sqlite://{}?mode=rwc", data_dir.path().join("latchkey.db").display()),
@@ -120,7 +137,15 @@ impl TestApp {
         tokio::spawn(application.serve(listener));
         let db = latchkey.db().writes().clone();
         let base = Url::parse(&format!("http://{address}")).ok()?;
-        Some(TestApp { base, latchkey, db, database_url, dev_idps, _data_dir: data_dir })
+        Some(TestApp {
+            base,
+            latchkey,
+            db,
+            database_url,
+            dev_idps,
+            _data_dir: data_dir,
+            _one_app_at_a_time: one_app_at_a_time,
+        })
     }
 
     /// Another latchkey on this one's database with the same secret key, as a second server

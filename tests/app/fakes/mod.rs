@@ -175,10 +175,12 @@ pub struct ProviderApp {
     pub base: Url,
     pub db: DatabaseConnection,
     _data_dir: tempfile::TempDir,
+    _one_app_at_a_time: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl ProviderApp {
     pub async fn spawn<K: Into<String>, V: Into<String>>(providers: impl IntoIterator<Item = (K, V)>) -> ProviderApp {
+        let one_app_at_a_time = crate::support::one_app_at_a_time().await;
         let data_dir = tempfile::tempdir().expect("a temporary directory");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let address = listener.local_addr().expect("a bound address");
@@ -197,7 +199,12 @@ impl ProviderApp {
         let application = Application::build(config).await.expect("the app starts");
         let db = application.latchkey().db().writes().clone();
         tokio::spawn(application.serve(listener));
-        ProviderApp { base: Url::parse(&format!("http://{address}")).expect("a URL"), db, _data_dir: data_dir }
+        ProviderApp {
+            base: Url::parse(&format!("http://{address}")).expect("a URL"),
+            db,
+            _data_dir: data_dir,
+            _one_app_at_a_time: one_app_at_a_time,
+        }
     }
 
     pub fn browser(&self) -> AppBrowser {
