@@ -136,3 +136,51 @@ async fn the_activity_log_records_the_address_and_browser_of_a_sign_in() {
     assert_eq!(activity.events[0].ip.as_deref(), Some("127.0.0.1"));
     assert_eq!(activity.events[0].user_agent.as_deref(), Some(USER_AGENT));
 }
+
+#[tokio::test]
+async fn a_waiting_identity_is_offered_for_ten_minutes_in_the_browser_it_arrived_in_only() {
+    use latchkey::latchkey_server::storage::entities::pending_link;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let owner = app.browser();
+    owner.sign_in_with("dev", &Person::ada()).await;
+    let browser = app.browser();
+    browser.sign_in_with("dev2", &Person::ada()).await;
+
+    // The owner's other browser is signed in to the same account, but the identity arrived
+    // in `browser`.
+    let elsewhere = owner.get("/accounts").await.text().await.expect("html");
+    browser.sign_in_with("dev", &Person::ada()).await;
+    let here = browser.get("/accounts").await.text().await.expect("html");
+
+    assert!(!elsewhere.contains("Link your Dev provider 2 account"), "not offered elsewhere: {elsewhere}");
+    assert!(here.contains("Link your Dev provider 2 account"), "offered where it arrived: {here}");
+    let waiting = pending_link::Entity::find().all(&app.db).await.expect("query");
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].expires_at - waiting[0].created_at, TimeDelta::minutes(10));
+}
+
+#[tokio::test]
+async fn latchkey_follows_no_redirect_from_a_provider() {
+    use axum::response::Redirect;
+    use axum::routing::get;
+    // A provider whose discovery document answers with a redirect (to a real one, even).
+    let real = crate::fakes::oidc::FakeOidc::google().await;
+    let discovery = format!("{}/.well-known/openid-configuration", real.issuer());
+    let (listener, redirecting) = crate::fakes::listen().await;
+    let router = axum::Router::new()
+        .route("/.well-known/openid-configuration", get(move || async move { Redirect::temporary(&discovery) }));
+    crate::fakes::serve(listener, router).await;
+    let mut variables = real.variables("CORP", "oidc");
+    for (name, value) in &mut variables {
+        if name.ends_with("_ISSUER") {
+            *value = redirecting.clone();
+        }
+    }
+    let app = crate::fakes::ProviderApp::spawn(variables).await;
+
+    let response = app.browser().get(&app.base.join("/auth/corp/login").expect("a URL")).await;
+
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY, "the redirect is not followed");
+    assert!(response.text().await.expect("a page").contains("is not responding"));
+    app.assert_nobody_signed_in().await;
+}
