@@ -163,12 +163,20 @@ async fn a_waiting_identity_is_offered_for_ten_minutes_in_the_browser_it_arrived
 async fn latchkey_follows_no_redirect_from_a_provider() {
     use axum::response::Redirect;
     use axum::routing::get;
-    // A provider whose discovery document answers with a redirect (to a real one, even).
+    // A provider whose discovery address redirects to a discovery document that would do:
+    // it names this provider as its issuer, and the rest is a working fake's.
     let real = crate::fakes::oidc::FakeOidc::google().await;
-    let discovery = format!("{}/.well-known/openid-configuration", real.issuer());
     let (listener, redirecting) = crate::fakes::listen().await;
+    let mut document: serde_json::Value = reqwest::get(format!("{}/.well-known/openid-configuration", real.issuer()))
+        .await
+        .expect("the fake's discovery")
+        .json()
+        .await
+        .expect("JSON");
+    document["issuer"] = serde_json::Value::String(redirecting.clone());
     let router = axum::Router::new()
-        .route("/.well-known/openid-configuration", get(move || async move { Redirect::temporary(&discovery) }));
+        .route("/.well-known/openid-configuration", get(|| async { Redirect::temporary("/moved") }))
+        .route("/moved", get(move || async move { axum::Json(document) }));
     crate::fakes::serve(listener, router).await;
     let mut variables = real.variables("CORP", "oidc");
     for (name, value) in &mut variables {
