@@ -112,3 +112,35 @@ pub(super) fn verify_signature(metadata: &Metadata, token: &str) -> Result<(), C
         .map_err(|_| Invalid(SignatureVerificationError::CryptoError("the signature is not valid base64url".into())))?;
     key.verify_signature(&alg, format!("{header_part}.{payload_part}").as_bytes(), &signature).map_err(Invalid)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn advertising(algorithms: &[&str]) -> Metadata {
+        serde_json::from_value(serde_json::json!({
+            "issuer": "https://sso.example.test",
+            "authorization_endpoint": "https://sso.example.test/authorize",
+            "jwks_uri": "https://sso.example.test/jwks",
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": algorithms,
+        }))
+        .expect("a discovery document")
+    }
+
+    #[test]
+    fn only_advertised_asymmetric_algorithms_are_accepted() {
+        assert_eq!(allowed_algorithms(&advertising(&["ES256"])), [CoreJwsSigningAlgorithm::EcdsaP256Sha256]);
+        assert_eq!(
+            allowed_algorithms(&advertising(&["HS256", "none", "PS256"])),
+            [CoreJwsSigningAlgorithm::RsaSsaPssSha256],
+            "never HMAC, never none"
+        );
+    }
+
+    #[test]
+    fn a_provider_that_advertises_none_of_them_gets_rs256() {
+        assert_eq!(allowed_algorithms(&advertising(&["HS256"])), [CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256]);
+    }
+}
