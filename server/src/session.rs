@@ -71,24 +71,31 @@ impl Sessions {
         self.settings
     }
 
-    /// Starts a new session for a user who has just authenticated.
+    /// Starts a new session for a user who has just authenticated, or (`renewing`) a new
+    /// token for a session that linked an identity: it keeps that session's sign-in time and
+    /// absolute expiry, so linking never makes a sign-in recent again.
     pub async fn issue(
         &self,
         db: &impl sea_orm::ConnectionTrait,
         user_id: &str,
         identity_id: Option<&str>,
         client: &ClientInfo,
+        renewing: Option<&session::Model>,
     ) -> Result<IssuedSession, DbErr> {
         let token = random_token();
         let now = Utc::now();
+        let (created_at, expires_at) = match renewing {
+            Some(previous) => (previous.created_at, previous.expires_at),
+            None => (now, now + to_delta(self.settings.absolute_timeout)),
+        };
         let session = session::ActiveModel {
             id: Set(uuid::Uuid::new_v4().to_string()),
             token_hash: Set(sha256_hex(&token)),
             user_id: Set(user_id.to_string()),
             identity_id: Set(identity_id.map(str::to_string)),
-            created_at: Set(now),
+            created_at: Set(created_at),
             last_seen_at: Set(now),
-            expires_at: Set(now + to_delta(self.settings.absolute_timeout)),
+            expires_at: Set(expires_at),
             user_agent: Set(client.user_agent.clone().map(|ua| truncate(ua, 512))),
             ip: Set(client.ip.clone()),
         }

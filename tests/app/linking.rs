@@ -19,7 +19,62 @@ on_every_backend!(
     a_verified_email_match_waits_for_the_owner_to_link_it,
     an_unverified_email_never_matches_an_account,
     two_browsers_signing_up_the_same_identity_at_once_end_with_one_user,
+    linking_needs_a_recent_sign_in,
+    a_session_renewed_by_linking_keeps_its_sign_in_time_and_expiry,
+    confirming_a_waiting_link_needs_a_recent_sign_in,
 );
+
+/// Makes the sessions' sign-in `minutes` old.
+async fn sign_in_was(app: &TestApp, minutes: i64) {
+    use latchkey::latchkey_server::storage::entities::session;
+    use sea_orm::{EntityTrait, sea_query::Expr};
+    session::Entity::update_many()
+        .col_expr(session::Column::CreatedAt, Expr::value(chrono::Utc::now() - chrono::TimeDelta::minutes(minutes)))
+        .exec(&app.db)
+        .await
+        .expect("update");
+}
+
+async fn linking_needs_a_recent_sign_in(app: TestApp) {
+    let browser = app.browser();
+    browser.sign_in_with("dev", &Person::ada()).await;
+    sign_in_was(&app, 11).await;
+    let pending_before = app.pending_logins().await;
+
+    let refused = browser.post_form("/auth/dev2/link").await;
+
+    assert_eq!(location(&refused).query(), Some("form=link&problem=recent_sign_in_needed"));
+    assert_eq!(app.pending_logins().await, pending_before, "no trip to the provider was started");
+    let page = browser.page_after(refused).await;
+    assert!(page.contains("Sign in again with Dev provider"), "{page}");
+}
+
+async fn a_session_renewed_by_linking_keeps_its_sign_in_time_and_expiry(app: TestApp) {
+    let browser = app.browser();
+    browser.sign_in_with("dev", &Person::ada()).await;
+    sign_in_was(&app, 9).await;
+    let before = app.session(&browser).await.record;
+
+    browser.link("dev2", &ada_at_work()).await;
+
+    let after = app.session(&browser).await.record;
+    assert_ne!(after.id, before.id, "a new session (and token) all the same");
+    assert_eq!((after.created_at, after.expires_at), (before.created_at, before.expires_at));
+}
+
+async fn confirming_a_waiting_link_needs_a_recent_sign_in(app: TestApp) {
+    let owner = app.browser();
+    owner.sign_in_with("dev", &Person::ada()).await;
+    let browser = app.browser();
+    browser.sign_in_with("dev2", &Person::ada()).await;
+    browser.sign_in_with("dev", &Person::ada()).await;
+    sign_in_was(&app, 11).await;
+
+    let refused = browser.submit("confirm_pending_link", &[]).await;
+
+    assert_eq!(location(&refused).query(), Some("form=linked&problem=recent_sign_in_needed"));
+    assert_eq!(app.identities().await, 1, "nothing was linked");
+}
 
 async fn linking_while_signed_in_adds_the_identity_and_rotates_the_session(app: TestApp) {
     let browser = app.browser();

@@ -29,6 +29,18 @@ pub const LOGIN_TEMPLATE: &str = "/auth/{provider}/login";
 pub const CALLBACK_TEMPLATE: &str = "/auth/{provider}/callback";
 pub const LINK_TEMPLATE: &str = "/auth/{provider}/link";
 
+/// Why an action on `page` did not happen, as its page reads it back from the query (the UI
+/// words it): `{page}?form={form}&problem={problem}`.
+pub fn refused(page: &str, form: &str, problem: &str) -> String {
+    format!("{page}?form={}&problem={}", encode_component(form), encode_component(problem))
+}
+
+/// The reasons the core itself sends back in a page's query (see [`refused`]).
+pub mod problem {
+    /// The change needs a sign-in within the last few minutes.
+    pub const RECENT_SIGN_IN_NEEDED: &str = "recent_sign_in_needed";
+}
+
 /// `GET`: starts signing in with `provider`; afterwards the browser lands on `return_to`
 /// (a path on this site).
 pub fn login(provider: &ProviderId, return_to: &str) -> String {

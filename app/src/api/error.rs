@@ -5,7 +5,7 @@
 //! the outcome in the query (`?problem=…`, see [`ActionError::to_query`]): the page reads
 //! it back into an `ActionError`, so only these fixed sentences can ever be shown.
 
-use latchkey_types::{DisplayName, DisplayNameError, Me, ProviderId};
+use latchkey_types::{DisplayName, DisplayNameError, Me, ProviderId, routes};
 use leptos::prelude::{FromServerFnError, ServerFnErrorErr};
 use leptos::server_fn::codec::JsonEncoding;
 use serde::{Deserialize, Serialize};
@@ -109,7 +109,7 @@ impl ActionError {
     pub fn to_query(&self) -> String {
         let (problem, provider) = match self {
             ActionError::SignInNeeded => ("sign_in_needed", None),
-            ActionError::RecentSignInNeeded => ("recent_sign_in_needed", None),
+            ActionError::RecentSignInNeeded => (routes::problem::RECENT_SIGN_IN_NEEDED, None),
             ActionError::NotFound => ("not_found", None),
             ActionError::LastIdentity => ("last_identity", None),
             ActionError::NotAVerifiedEmail => ("not_a_verified_email", None),
@@ -127,7 +127,7 @@ impl ActionError {
         };
         match provider {
             Some(provider) => {
-                format!("problem={problem}&provider={}", latchkey_types::routes::encode_component(provider.as_str()))
+                format!("problem={problem}&provider={}", routes::encode_component(provider.as_str()))
             }
             None => format!("problem={problem}"),
         }
@@ -139,7 +139,7 @@ impl ActionError {
         let provider = || provider.filter(|p| !p.is_empty()).map(ProviderId::new);
         Some(match problem {
             "sign_in_needed" => ActionError::SignInNeeded,
-            "recent_sign_in_needed" => ActionError::RecentSignInNeeded,
+            routes::problem::RECENT_SIGN_IN_NEEDED => ActionError::RecentSignInNeeded,
             "not_found" => ActionError::NotFound,
             "last_identity" => ActionError::LastIdentity,
             "not_a_verified_email" => ActionError::NotAVerifiedEmail,

@@ -3,8 +3,8 @@ use leptos_meta::Title;
 
 use crate::{
     api::{
-        ConfirmPendingLink, DismissPendingLink, Identity, Me, PendingLinkInfo, ProviderSummary, RefreshIdentityProfile,
-        TokenStatus, UnlinkIdentity, error_message, pending_link, routes, sign_in_providers,
+        ActionError, ConfirmPendingLink, DismissPendingLink, Identity, Me, PendingLinkInfo, ProviderSummary,
+        RefreshIdentityProfile, TokenStatus, UnlinkIdentity, error_message, pending_link, routes, sign_in_providers,
     },
     components::{EmailWithBadge, FormStatus, ProviderLinkForm, Timestamp, form_outcome},
     pages::{LoadError, Loading, SignedIn},
@@ -83,6 +83,8 @@ fn ActionsStatus(actions: Actions) -> impl IntoView {
             />
             <FormStatus outcome=form_outcome(move || actions.confirm.value().get(), "linked") done="Linked."/>
             <FormStatus outcome=form_outcome(move || actions.dismiss.value().get(), "dismissed") done="Not linked."/>
+            // Starting a link is a plain post to the core, which sends refusals back here.
+            <FormStatus outcome=form_outcome(|| None::<Result<(), ActionError>>, "link")/>
         </div>
     }
 }

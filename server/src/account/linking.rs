@@ -45,13 +45,14 @@ impl Accounts {
     }
 
     /// Links the identity waiting in this browser to the signed-in account (one click, after
-    /// the person proved they own the account by signing in to it).
+    /// the person proved they own the account by signing in to it, recently).
     pub async fn confirm_pending_link(
         &self,
         session: &Session,
         browser_token: Option<&str>,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
+        require_recent(session)?;
         let pending = self.find_pending_link(session, browser_token).await?.ok_or(AccountError::NotFound)?;
         let verified = VerifiedIdentity {
             issuer: pending.issuer.clone(),

@@ -42,6 +42,12 @@ pub async fn link(
     jar: CookieJar,
 ) -> Response {
     let Some(session) = session else { return private(Redirect::to(routes::HOME).into_response()) };
+    // Linking adds a way into the account: like unlinking, it needs a recent sign-in, so an
+    // old stolen session cannot add its thief's identity.
+    if !session.is_recent() {
+        let back = routes::refused(routes::ACCOUNTS, "link", routes::problem::RECENT_SIGN_IN_NEEDED);
+        return private(Redirect::to(&back).into_response());
+    }
     let browser_token = cookies::login_token(latchkey.config(), &jar);
     let start = latchkey
         .login_flow()

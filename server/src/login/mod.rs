@@ -211,15 +211,19 @@ impl LoginFlow {
     async fn complete(&self, c: &Completion<'_>) -> Result<CallbackOutcome, Failure> {
         let txn = self.db.begin().await?;
         let existing = account::find_identity(&txn, &c.verified.issuer, &c.verified.subject).await?;
+        // The session that started a link: the one issued at its end renews it, keeping its
+        // sign-in time and absolute expiry (linking is no fresh sign-in).
+        let mut renewing = None;
         let (user_id, identity_id, created_user, linked) = match c.pending.purpose {
             LoginPurpose::Link => {
                 let linking_user = c.pending.user_id.clone().unwrap_or_default();
                 let still_signed_in = match c.previous_session_token {
-                    Some(token) => self.sessions.find_live(&txn, token).await?.map(|(_, user)| user.id),
+                    Some(token) => self.sessions.find_live(&txn, token).await?,
                     None => None,
                 };
-                if still_signed_in.as_deref() != Some(linking_user.as_str()) {
-                    return Err(Failure::Login(LoginError::LinkSessionEnded));
+                match still_signed_in {
+                    Some((session, user)) if user.id == linking_user => renewing = Some(session),
+                    _ => return Err(Failure::Login(LoginError::LinkSessionEnded)),
                 }
                 match existing {
                     Some((found, owner)) if owner.id == linking_user => {
@@ -295,7 +299,7 @@ impl LoginFlow {
                 .exec(&txn)
                 .await?;
         }
-        let issued = self.sessions.issue(&txn, &user_id, Some(&identity_id), c.client).await?;
+        let issued = self.sessions.issue(&txn, &user_id, Some(&identity_id), c.client, renewing.as_ref()).await?;
         if linked {
             activity::record(
                 &txn,
