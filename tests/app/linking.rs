@@ -22,7 +22,26 @@ on_every_backend!(
     linking_needs_a_recent_sign_in,
     a_session_renewed_by_linking_keeps_its_sign_in_time_and_expiry,
     confirming_a_waiting_link_needs_a_recent_sign_in,
+    unlinking_an_identity_ends_every_session_signed_in_with_it,
 );
+
+async fn unlinking_an_identity_ends_every_session_signed_in_with_it(app: TestApp) {
+    let owner = app.browser();
+    owner.sign_in_with("dev", &Person::ada()).await;
+    owner.link("dev2", &Person::new("Mallory", "mallory@example.test")).await;
+    // Someone signs in with the linked identity elsewhere.
+    let intruder = app.browser();
+    intruder.sign_in_with("dev2", &Person::new("Mallory", "mallory@example.test")).await;
+    assert_eq!(intruder.me().await.0, StatusCode::OK);
+    owner.sign_in_with("dev", &Person::ada()).await;
+    let mallory = app.me(&owner).await.identities.into_iter().find(|i| i.provider == "dev2").expect("linked").id;
+
+    let unlinked = owner.submit("unlink_identity", &[("identity", mallory.as_str())]).await;
+
+    assert_eq!(location(&unlinked).query(), Some("done=unlinked"));
+    assert_eq!(intruder.me().await.0, StatusCode::UNAUTHORIZED, "the intruder's session ended at once");
+    assert_eq!(owner.me().await.0, StatusCode::OK, "the owner's goes on");
+}
 
 /// Makes the sessions' sign-in `minutes` old.
 async fn sign_in_was(app: &TestApp, minutes: i64) {

@@ -144,9 +144,12 @@ pub async fn set_email_and_picture(
     active.update(db).await
 }
 
-/// Removes an identity. Its sessions stay: they belong to the user, who still has others.
+/// Removes an identity, its provider tokens and every session signed in with it.
 pub async fn unlink(db: &impl ConnectionTrait, identity: &identity::Model) -> Result<(), DbErr> {
-    use crate::storage::entities::provider_token;
+    use crate::storage::entities::{provider_token, session};
+    // Every session signed in with it ends now: removing an intruder's identity must shut the
+    // intruder out at once, not when their session would expire.
+    session::Entity::delete_many().filter(session::Column::IdentityId.eq(identity.id.clone())).exec(db).await?;
     provider_token::Entity::delete_by_id(identity.id.clone()).exec(db).await?;
     identity::Entity::delete_by_id(identity.id.clone()).exec(db).await?;
     Ok(())
