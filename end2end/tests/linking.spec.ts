@@ -43,7 +43,12 @@ test('link a second provider, sign in with either, unlink it, see it in the acti
   await signIn(page, work, 'Dev provider 2', '/dev-idp2');
   expect(await userId(page)).toBe(account);
 
-  // Unlink the second one (the sign-in just now is recent enough).
+  // Back to the first identity (unlinking the one a session signed in with ends that session),
+  // then unlink the second one (the sign-in just now is recent enough).
+  await page.goto('/profile');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expectPath(page, '/');
+  await signIn(page, person);
   await page.goto('/accounts');
   await identityRow(page, work.email).getByRole('button', { name: 'Unlink' }).click();
   await expectPath(page, '/accounts');

@@ -166,6 +166,9 @@ async fn unlinking_and_deleting_revoke_the_tokens_at_the_provider() {
     assert_eq!(dev.revocation_count(), 0);
     assert_eq!(provider_token::Entity::find().all(&app.db).await.expect("q").len(), 1);
 
+    // Linking renewed this browser's session with the linked identity, so unlinking it ended
+    // the session: sign in again to delete.
+    browser.sign_in_with("dev", &Person::ada()).await;
     browser.submit("delete_account", &[("confirm", "yes")]).await;
 
     assert_eq!(dev.revocation_count(), 1, "deleting the account revokes the rest");
