@@ -355,3 +355,46 @@ async fn github_an_iss_parameter_naming_someone_else_is_refused() {
     app.assert_nobody_signed_in().await;
     github.problems().assert_none();
 }
+
+// ----- Trusted emails -----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_provider_links_only_onto_an_email_that_a_trusted_provider_vouched_for() {
+    let loose = FakeOidc::google().await;
+    let corp = FakeOidc::google().await;
+    let mut variables = loose.variables("LOOSE", "oidc");
+    variables.extend(with_settings(corp.variables("CORP", "oidc"), "CORP", &[("TRUST_EMAIL", "true")]));
+    let app = ProviderApp::spawn(variables).await;
+    // First, someone signs up through a provider that vouches for whatever email it is given.
+    loose.next_sign_in(json!({"sub": "mallory", "email": "ceo@corp.example", "email_verified": true}));
+    let mallory = app.browser();
+    assert_signed_in(&mallory, mallory.sign_in("loose").await).await;
+
+    // Then the real owner of the address signs in through the provider trusted for it.
+    corp.next_sign_in(json!({"sub": "ceo", "email": "ceo@corp.example", "email_verified": true}));
+    let ceo = app.browser();
+    let response = ceo.sign_in("corp").await;
+
+    assert_eq!(response.status(), StatusCode::CONFLICT, "offered to link by signing in first, not linked");
+    assert_eq!(ceo.me().await.0, StatusCode::UNAUTHORIZED, "not signed in to Mallory's account");
+    assert_eq!(app.identities().await.len(), 1, "nothing was attached to Mallory's account");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_provider_links_onto_an_email_another_trusted_provider_vouched_for() {
+    let corp = FakeOidc::google().await;
+    let partner = FakeOidc::google().await;
+    let mut variables = with_settings(corp.variables("CORP", "oidc"), "CORP", &[("TRUST_EMAIL", "true")]);
+    variables.extend(with_settings(partner.variables("PARTNER", "oidc"), "PARTNER", &[("TRUST_EMAIL", "true")]));
+    let app = ProviderApp::spawn(variables).await;
+    corp.next_sign_in(json!({"sub": "ceo", "email": "ceo@corp.example", "email_verified": true}));
+    let first = app.browser();
+    let owner = assert_signed_in(&first, first.sign_in("corp").await).await;
+
+    partner.next_sign_in(json!({"sub": "ceo-at-partner", "email": "ceo@corp.example", "email_verified": true}));
+    let second = app.browser();
+    let linked = assert_signed_in(&second, second.sign_in("partner").await).await;
+
+    assert_eq!(linked["user"]["id"], owner["user"]["id"], "linked automatically onto the same account");
+    assert_eq!(app.users().await, 1);
+}

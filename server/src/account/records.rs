@@ -108,9 +108,12 @@ pub async fn create_user_with_identity(
     Ok(Provisioned { user, identity, created_user: true })
 }
 
-/// The user who owns an identity with this **verified** email, if any. Unverified emails
-/// never match anything.
-pub async fn user_with_verified_email(db: &impl ConnectionTrait, email: &str) -> Result<Option<user::Model>, DbErr> {
+/// The identities with this **verified** email and their owners, oldest first. Unverified
+/// emails never match anything.
+pub async fn identities_with_verified_email(
+    db: &impl ConnectionTrait,
+    email: &str,
+) -> Result<Vec<(identity::Model, user::Model)>, DbErr> {
     use sea_orm::sea_query::{Expr, Func};
     let found = identity::Entity::find()
         .filter(identity::Column::EmailVerified.eq(true))
@@ -119,9 +122,9 @@ pub async fn user_with_verified_email(db: &impl ConnectionTrait, email: &str) ->
         )
         .order_by_asc(identity::Column::CreatedAt)
         .find_also_related(user::Entity)
-        .one(db)
+        .all(db)
         .await?;
-    Ok(found.and_then(|(_, owner)| owner))
+    Ok(found.into_iter().filter_map(|(identity, owner)| Some((identity, owner?))).collect())
 }
 
 pub async fn rename(db: &impl ConnectionTrait, user: user::Model, name: DisplayName) -> Result<user::Model, DbErr> {

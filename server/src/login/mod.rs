@@ -264,11 +264,21 @@ impl LoginFlow {
                 }
                 None => {
                     let same_email = match (&c.verified.email, c.verified.email_verified) {
-                        (Some(email), true) => account::user_with_verified_email(&txn, email).await?,
-                        _ => None,
+                        (Some(email), true) => account::identities_with_verified_email(&txn, email).await?,
+                        _ => Vec::new(),
                     };
-                    match same_email {
-                        Some(owner) if c.trusts_email => {
+                    let owner = same_email.first().map(|(_, owner)| owner.clone());
+                    // Auto-linking needs trust on both sides: this provider vouches for the
+                    // email, and so did the provider of the account's matching identity.
+                    // Otherwise whoever signed up first through a provider that vouches loosely
+                    // would receive the real owner's later sign-in.
+                    let vouched_for_by_trusted = |owner: &account::User| {
+                        same_email.iter().any(|(identity, of)| {
+                            of.id == owner.id && self.providers.get(&identity.provider_id).is_some_and(|p| p.trusts_email())
+                        })
+                    };
+                    match owner {
+                        Some(owner) if c.trusts_email && vouched_for_by_trusted(&owner) => {
                             let identity = account::attach_identity(&txn, &owner.id, c.provider_id, c.verified).await?;
                             (owner.id, identity.id, false, true)
                         }
