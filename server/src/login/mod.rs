@@ -274,7 +274,8 @@ impl LoginFlow {
                     // would receive the real owner's later sign-in.
                     let vouched_for_by_trusted = |owner: &account::User| {
                         same_email.iter().any(|(identity, of)| {
-                            of.id == owner.id && self.providers.get(&identity.provider_id).is_some_and(|p| p.trusts_email())
+                            of.id == owner.id
+                                && self.providers.get(&identity.provider_id).is_some_and(|p| p.trusts_email())
                         })
                     };
                     match owner {
