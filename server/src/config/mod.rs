@@ -220,6 +220,17 @@ impl Config {
                 } else if let Err(message) = require_https_unless_loopback(&url) {
                     p.add("LATCHKEY_PUBLIC_URL", message);
                 }
+                // Fail closed: a forgotten LATCHKEY_ENV must not put development behaviour (the
+                // development provider, a generated key) on a public address.
+                if environment == Environment::Development && !is_loopback(&url) {
+                    p.add(
+                        "LATCHKEY_ENV",
+                        format!(
+                            "is development (the default), which serves only on a loopback address, and \
+                             LATCHKEY_PUBLIC_URL {url} is not one: set LATCHKEY_ENV=production"
+                        ),
+                    );
+                }
                 Some(url)
             }
             Err(message) => {
@@ -533,6 +544,17 @@ mod tests {
             variables(error),
             ["LATCHKEY_PROVIDER_X_ISSUER", "LATCHKEY_PROVIDER_X_CLIENT_ID", "LATCHKEY_PROVIDER_X_CLIENT_SECRET"]
         );
+    }
+
+    #[test]
+    fn development_refuses_a_public_url_that_is_not_loopback() {
+        for public in ["https://id.example.com", "http://192.168.1.20:3000", "https://localhost.example.com"] {
+            let refused = Config::from_values([("LATCHKEY_PUBLIC_URL", public)]).expect_err(public);
+            assert!(refused.to_string().contains("LATCHKEY_ENV"), "names the variable: {refused}");
+        }
+        for loopback in ["http://127.0.0.1:3000", "http://localhost:3000", "http://[::1]:3000", "http://app.localhost"] {
+            Config::from_values([("LATCHKEY_PUBLIC_URL", loopback)]).expect(loopback);
+        }
     }
 
     #[test]
