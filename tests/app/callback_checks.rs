@@ -153,3 +153,22 @@ async fn an_unknown_provider_is_a_404_page() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(response.text().await.expect("a page").contains("Unknown sign-in option"));
 }
+
+#[tokio::test]
+async fn a_callback_shows_no_text_the_request_supplied() {
+    let app = TestApp::spawn(crate::support::Backend::Sqlite).await;
+    let browser = app.browser();
+    let authorize = browser.start_sign_in(None).await;
+    let state = authorize.query_pairs().find(|(k, _)| k == "state").map(|(_, v)| v.into_owned()).expect("a state");
+
+    let response = browser
+        .get(&format!(
+            "/auth/dev/callback?state={state}&error=Call%20us%20at%20555-0100&error_description=Your%20account%20is%20locked"
+        ))
+        .await;
+
+    let page = response.text().await.expect("a page");
+    assert!(page.contains("Dev provider reported a problem, so you are not signed in."), "{page}");
+    assert!(!page.contains("555-0100") && !page.contains("locked"), "nothing of the request is echoed: {page}");
+    app.assert_nobody_signed_in().await;
+}

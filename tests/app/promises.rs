@@ -70,7 +70,7 @@ async fn a_provider_error_other_than_access_denied_is_reported_and_signs_nobody_
 
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let page = response.text().await.expect("a page");
-    assert!(page.contains("Dev provider reported a problem (temporarily_unavailable)"), "{page}");
+    assert!(page.contains("Dev provider reported a problem (it is temporarily unavailable)"), "{page}");
     app.assert_nobody_signed_in().await;
 }
 

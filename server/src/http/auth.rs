@@ -175,10 +175,11 @@ fn failure_page(latchkey: &Latchkey, provider_id: &str, error: &LoginError) -> E
             format!("The sign-in at {provider_name} was cancelled or denied, so you are not signed in. Nothing was changed."),
             retry,
         ),
+        // The code comes from the request: only known codes are named, in words of our own.
         LoginError::ProviderDenied { error, .. } => (
             StatusCode::BAD_REQUEST,
             "Sign-in did not complete".to_string(),
-            format!("{provider_name} reported a problem ({error}), so you are not signed in."),
+            format!("{provider_name} reported a problem{}, so you are not signed in.", provider_problem(error)),
             retry,
         ),
         LoginError::MissingState | LoginError::NoPendingLogin | LoginError::Expired => (
@@ -232,6 +233,22 @@ fn failure_page(latchkey: &Latchkey, provider_id: &str, error: &LoginError) -> E
         ),
     };
     ErrorPage { status, title, message, retry_href, actions: Vec::new(), reason: reason(error) }
+}
+
+/// A provider's error code (RFC 6749 4.1.2.1, OpenID Connect Core 3.1.2.6) in fixed words;
+/// nothing for a code we do not know, so no request can put its own text on the page.
+fn provider_problem(code: &str) -> &'static str {
+    match code {
+        "server_error" => " (an error on its side)",
+        "temporarily_unavailable" => " (it is temporarily unavailable)",
+        "invalid_request" | "unsupported_response_type" | "invalid_scope" | "unauthorized_client" => {
+            " (it refused latchkey's request: check the provider's settings)"
+        }
+        "login_required" | "interaction_required" | "consent_required" | "account_selection_required" => {
+            " (it needs you to sign in or consent there first)"
+        }
+        _ => "",
+    }
 }
 
 /// Which check refused a sign-in, for the failure page; `None` where the title says it all.
