@@ -75,6 +75,8 @@ pub enum Misbehaviour {
     IssuedInFuture,
     /// `iat` 11 minutes old, `exp` still ahead.
     IssuedTooLongAgo,
+    /// `at_hash` of another access token.
+    WrongAccessTokenHash,
     /// Header `{"alg":"none"}`, empty signature part.
     AlgNone,
     /// Header `alg` HS256, HMAC-SHA256 keyed with the public key's bytes (the

@@ -56,6 +56,8 @@ rejects!(
         "the ID token claims to be issued in the future.",
     a_token_issued_too_long_ago_is_rejected => IssuedTooLongAgo, "the ID token was issued too long ago.",
     a_wrong_nonce_is_rejected => WrongNonce, NONCE,
+    an_at_hash_of_another_access_token_is_rejected => WrongAccessTokenHash,
+        "the ID token was issued with another access token (at_hash).",
     a_missing_nonce_is_rejected => MissingNonce, NONCE,
     userinfo_about_another_subject_is_rejected => UserinfoSubjectMismatch,
         "the provider's userinfo answer does not match the ID token.",

@@ -295,7 +295,11 @@ pub(super) fn id_token(
         "exp": exp,
         "iat": iat,
         "auth_time": auth_time,
-        "at_hash": jwt::access_token_hash(access_token),
+        "at_hash": if misbehaviour == M::WrongAccessTokenHash {
+            jwt::access_token_hash("another access token")
+        } else {
+            jwt::access_token_hash(access_token)
+        },
         "name": grant.user.name,
         "email": grant.user.email,
         "email_verified": grant.user.email_verified,

@@ -265,6 +265,7 @@ fn reason(error: &LoginError) -> Option<&'static str> {
             IdTokenRule::IssuedInFuture => "the ID token claims to be issued in the future.",
             IdTokenRule::IssuedTooLongAgo => "the ID token was issued too long ago.",
             IdTokenRule::Nonce => "the ID token does not belong to this sign-in (nonce).",
+            IdTokenRule::AccessTokenHash => "the ID token was issued with another access token (at_hash).",
             IdTokenRule::Claims => "the ID token lacks a claim this provider requires, or has one it does not allow.",
         },
         LoginError::Provider(ProviderError::InvalidUserInfo(_)) => {

@@ -55,6 +55,8 @@ pub enum IdTokenRule {
     IssuedTooLongAgo,
     /// `nonce` is not this sign-in's.
     Nonce,
+    /// `at_hash` does not match the access token issued with it.
+    AccessTokenHash,
     /// A claim the provider's kind requires is missing or not allowed (tenant, domain, …).
     Claims,
 }

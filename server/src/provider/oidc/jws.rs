@@ -49,6 +49,23 @@ pub(super) fn decode_json(part: &str) -> Result<serde_json::Value, ClaimsVerific
     serde_json::from_slice(&bytes).map_err(|_| ClaimsVerificationError::Other("it is not valid JSON".into()))
 }
 
+/// OpenID Connect Core 3.1.3.6 `at_hash`: base64url of the left half of the access token's
+/// hash, with the hash of the ID token's signing algorithm (read from the verified token's
+/// header). `None` for an algorithm without a defined hash.
+pub(super) fn access_token_hash(id_token: &str, access_token: &str) -> Option<String> {
+    use sha2::Digest as _;
+    let [header, _, _] = jws_parts(id_token).ok()?;
+    let alg = decode_json(header).ok()?.get("alg")?.as_str()?.to_string();
+    let digest: Vec<u8> = match alg.as_str() {
+        "RS256" | "PS256" | "ES256" => sha2::Sha256::digest(access_token.as_bytes()).to_vec(),
+        "RS384" | "PS384" | "ES384" => sha2::Sha384::digest(access_token.as_bytes()).to_vec(),
+        // EdDSA with Ed25519 hashes with SHA-512 (OpenID Connect Core errata, RFC 8037).
+        "RS512" | "PS512" | "EdDSA" => sha2::Sha512::digest(access_token.as_bytes()).to_vec(),
+        _ => return None,
+    };
+    Some(B64.encode(&digest[..digest.len() / 2]))
+}
+
 /// The `iss` claim, read without any verification (only to pick the verification path).
 pub(super) fn unverified_issuer(token: &str) -> Option<String> {
     let [_, payload, _] = jws_parts(token).ok()?;

@@ -305,6 +305,13 @@ impl OidcProvider {
             .request_async(&self.http)
             .await
             .map_err(super::token_endpoint_error)?;
+        // Any other token type (`MAC`, …) must not be used as a bearer token.
+        if *token_response.token_type() != openidconnect::core::CoreTokenType::Bearer {
+            return Err(ProviderError::InvalidResponse(format!(
+                "the token endpoint issued a `{}` token, not a bearer token",
+                token_response.token_type().as_ref()
+            )));
+        }
         let id_token = token_response
             .raw_id_token()
             .ok_or_else(|| ProviderError::InvalidResponse("the token response has no ID token".into()))?;
@@ -324,6 +331,17 @@ impl OidcProvider {
             other => other.map(|claims| (metadata, claims)),
         }
         .map_err(|e| ProviderError::InvalidIdToken { rule: broken_rule(&e), detail: describe_claims_error(&e) })?;
+
+        // `at_hash` binds the access token to the ID token: checked whenever it is present.
+        if let Some(at_hash) = claims.access_token_hash()
+            && jws::access_token_hash(id_token, token_response.access_token().secret()).as_deref()
+                != Some(at_hash.as_str())
+        {
+            return Err(ProviderError::InvalidIdToken {
+                rule: IdTokenRule::AccessTokenHash,
+                detail: "`at_hash` does not match the access token".into(),
+            });
+        }
 
         if let Some(azp) = claims.authorized_party()
             && azp.as_str() != self.config.client_id
