@@ -552,7 +552,8 @@ mod tests {
             let refused = Config::from_values([("LATCHKEY_PUBLIC_URL", public)]).expect_err(public);
             assert!(refused.to_string().contains("LATCHKEY_ENV"), "names the variable: {refused}");
         }
-        for loopback in ["http://127.0.0.1:3000", "http://localhost:3000", "http://[::1]:3000", "http://app.localhost"] {
+        for loopback in ["http://127.0.0.1:3000", "http://localhost:3000", "http://[::1]:3000", "http://app.localhost"]
+        {
             Config::from_values([("LATCHKEY_PUBLIC_URL", loopback)]).expect(loopback);
         }
     }
