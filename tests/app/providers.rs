@@ -398,3 +398,30 @@ async fn a_trusted_provider_links_onto_an_email_another_trusted_provider_vouched
     assert_eq!(linked["user"]["id"], owner["user"]["id"], "linked automatically onto the same account");
     assert_eq!(app.users().await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_the_account_deletes_the_github_grant_even_when_github_fails_to() {
+    for github_fails in [false, true] {
+        let (github, app) = github().await;
+        github.next_sign_in(Account::new(7, "ada", Some("ada@example.test"), json!([])));
+        let browser = app.browser();
+        assert_signed_in(&browser, browser.sign_in("gh").await).await;
+        if github_fails {
+            github.misbehave(github::Misbehaviour::GrantDeletionFails);
+        }
+
+        let deleted = browser
+            .client
+            .post(app.base.join("/api/delete_account").expect("a URL"))
+            .header("origin", app.base.origin().ascii_serialization())
+            .header("accept", "application/json")
+            .send()
+            .await
+            .expect("an answer");
+
+        assert_eq!(deleted.status(), StatusCode::OK, "deleted (GitHub failing: {github_fails})");
+        assert_eq!(github.deleted_grants().len(), 1, "latchkey asked GitHub to forget its grant");
+        assert_eq!(app.users().await, 0, "the account is gone whatever GitHub answered");
+        github.problems().assert_none();
+    }
+}

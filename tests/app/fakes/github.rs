@@ -58,6 +58,8 @@ pub enum Misbehaviour {
     EmailsNotJson,
     /// `/user/emails` answers 403, as for a GitHub App without the email permission.
     EmailsForbidden,
+    /// Deleting a grant answers 500.
+    GrantDeletionFails,
 }
 
 #[derive(Clone)]
@@ -75,6 +77,8 @@ struct Inner {
     access_tokens: Mutex<HashMap<String, Account>>,
     /// The `Accept` header of every token request.
     token_accept_headers: Mutex<Vec<String>>,
+    /// The access tokens whose grants latchkey asked to delete.
+    deleted_grants: Mutex<Vec<String>>,
     problems: Problems,
 }
 
@@ -90,6 +94,7 @@ impl FakeGitHub {
                 codes: Codes::default(),
                 access_tokens: Mutex::default(),
                 token_accept_headers: Mutex::default(),
+                deleted_grants: Mutex::default(),
                 problems: Problems::default(),
             }),
         };
@@ -98,6 +103,7 @@ impl FakeGitHub {
             .route("/login/oauth/access_token", post(token))
             .route("/api/user", get(user))
             .route("/api/user/emails", get(emails))
+            .route("/api/applications/{client_id}/grant", axum::routing::delete(delete_grant))
             .with_state(fake.clone());
         serve(listener, router).await;
         fake
@@ -122,6 +128,11 @@ impl FakeGitHub {
 
     pub fn token_accept_headers(&self) -> Vec<String> {
         self.inner.token_accept_headers.lock().expect("accept headers").clone()
+    }
+
+    /// The access tokens whose grants latchkey asked to delete, answered or not.
+    pub fn deleted_grants(&self) -> Vec<String> {
+        self.inner.deleted_grants.lock().expect("grants").clone()
     }
 
     pub fn problems(&self) -> &Problems {
@@ -239,4 +250,29 @@ async fn emails(State(fake): State<FakeGitHub>, headers: HeaderMap) -> Response 
         _ => {}
     }
     Json(account.emails).into_response()
+}
+
+/// `DELETE /applications/{client_id}/grant` (GitHub's revocation): the app's own Basic
+/// credentials, the access token in a JSON body.
+async fn delete_grant(
+    State(fake): State<FakeGitHub>,
+    axum::extract::Path(client_id): axum::extract::Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let problems = &fake.inner.problems;
+    if client_id != CLIENT_ID {
+        return problems.fail("grant deletion: another client's grant").into_response();
+    }
+    if let Err(problem) = super::check_basic_auth(&headers, CLIENT_ID, CLIENT_SECRET) {
+        return problems.fail(format!("grant deletion: {problem}")).into_response();
+    }
+    let Some(token) = body["access_token"].as_str() else {
+        return problems.fail("grant deletion: no access_token").into_response();
+    };
+    fake.inner.deleted_grants.lock().expect("grants").push(token.to_string());
+    if fake.misbehaviour() == Misbehaviour::GrantDeletionFails {
+        return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    axum::http::StatusCode::NO_CONTENT.into_response()
 }
