@@ -66,7 +66,7 @@ static ONE_APP: std::sync::LazyLock<Arc<tokio::sync::Mutex<()>>> = std::sync::La
 /// the guard.
 pub async fn one_app_at_a_time() -> tokio::sync::OwnedMutexGuard<()> {
     // Other tests' apps come and go in seconds; waiting longer means this test holds one.
-    tokio::time::timeout(Duration::from_secs(120), ONE_APP.clone().lock_owned())
+    tokio::time::timeout(Duration::from_secs(300), ONE_APP.clone().lock_owned())
         .await
         .expect("a turn to run an app: does this test start a second app while its first still runs?")
 }
