@@ -1,0 +1,237 @@
+use super::*;
+
+fn variables(error: ConfigError) -> Vec<String> {
+    error.problems.into_iter().map(|p| p.variable).collect()
+}
+
+#[test]
+fn defaults_give_a_local_development_config() {
+    let config = Config::from_values(Vec::<(String, String)>::new()).expect("defaults are valid");
+    assert_eq!(config.environment, Environment::Development);
+    assert_eq!(config.public_url.as_str(), "http://127.0.0.1:3000/");
+    assert!(config.database_url.starts_with("sqlite://"));
+    assert_eq!(config.dev_idps, 0);
+    assert_eq!(config.redirect_uri("dev").as_str(), "http://127.0.0.1:3000/auth/dev/callback");
+}
+
+#[test]
+fn a_provider_is_read_from_its_variables() {
+    let config = Config::from_values([
+        ("LATCHKEY_PROVIDER_CORP_SSO_KIND", "oidc"),
+        ("LATCHKEY_PROVIDER_CORP_SSO_ISSUER", "https://sso.example.com"),
+        ("LATCHKEY_PROVIDER_CORP_SSO_CLIENT_ID", "abc"),
+        ("LATCHKEY_PROVIDER_CORP_SSO_CLIENT_SECRET", "shh"),
+        ("LATCHKEY_PROVIDER_CORP_SSO_NAME", "Corp"),
+    ])
+    .expect("valid");
+    let provider = &config.providers[0];
+    assert_eq!(provider.id, "corp_sso");
+    assert_eq!(provider.name, "Corp");
+    assert_eq!(provider.scopes, ["openid", "email", "profile"]);
+    assert!(!format!("{provider:?}").contains("shh"), "secrets never reach Debug output");
+}
+
+#[test]
+fn http_issuers_are_refused_unless_loopback() {
+    let error = Config::from_values([
+        ("LATCHKEY_PROVIDER_X_KIND", "oidc"),
+        ("LATCHKEY_PROVIDER_X_ISSUER", "http://idp.example.com"),
+        ("LATCHKEY_PROVIDER_X_CLIENT_ID", "abc"),
+        ("LATCHKEY_PROVIDER_X_CLIENT_SECRET", "shh"),
+    ])
+    .unwrap_err();
+    assert_eq!(variables(error), ["LATCHKEY_PROVIDER_X_ISSUER"]);
+}
+
+#[test]
+fn missing_provider_fields_are_each_named() {
+    let error = Config::from_values([("LATCHKEY_PROVIDER_X_KIND", "oidc")]).unwrap_err();
+    assert_eq!(
+        variables(error),
+        ["LATCHKEY_PROVIDER_X_ISSUER", "LATCHKEY_PROVIDER_X_CLIENT_ID", "LATCHKEY_PROVIDER_X_CLIENT_SECRET"]
+    );
+}
+
+#[test]
+fn development_refuses_a_public_url_that_is_not_loopback() {
+    for public in ["https://id.example.com", "http://192.168.1.20:3000", "https://localhost.example.com"] {
+        let refused = Config::from_values([("LATCHKEY_PUBLIC_URL", public)]).expect_err(public);
+        assert!(refused.to_string().contains("LATCHKEY_ENV"), "names the variable: {refused}");
+    }
+    for loopback in ["http://127.0.0.1:3000", "http://localhost:3000", "http://[::1]:3000", "http://app.localhost"] {
+        Config::from_values([("LATCHKEY_PUBLIC_URL", loopback)]).expect(loopback);
+    }
+}
+
+#[test]
+fn trust_email_is_off_unless_set_to_true_and_anything_else_is_refused() {
+    let with = |trust: Option<&str>| {
+        let mut values = vec![
+            ("LATCHKEY_PROVIDER_CORP_KIND", "oidc"),
+            ("LATCHKEY_PROVIDER_CORP_ISSUER", "https://sso.example.test"),
+            ("LATCHKEY_PROVIDER_CORP_CLIENT_ID", "id"),
+            ("LATCHKEY_PROVIDER_CORP_CLIENT_SECRET", "secret"),
+        ];
+        values.extend(trust.map(|value| ("LATCHKEY_PROVIDER_CORP_TRUST_EMAIL", value)));
+        Config::from_values(values)
+    };
+    let trusts = |trust| with(trust).expect("valid").providers[0].trust_email;
+
+    assert!(!trusts(None), "off by default");
+    assert!(trusts(Some("true")));
+    assert!(trusts(Some("TRUE")));
+    assert!(!trusts(Some("false")));
+    let refused = with(Some("maybe")).expect_err("refused");
+    assert!(refused.to_string().contains("LATCHKEY_PROVIDER_CORP_TRUST_EMAIL"), "{refused}");
+}
+
+#[test]
+fn misspelt_settings_are_reported_and_tooling_variables_are_not() {
+    let config = Config::from_values([
+        ("LATCHKEY_SECRET_KYE", "x"),
+        ("LATCHKEY_PUBLC_URL", "http://127.0.0.1:3000"),
+        ("LATCHKEY_TEST_POSTGRES_URL", "postgres://x"),
+        ("LATCHKEY_BIN", "/x"),
+        ("LATCHKEY_DEV_IDP", "true"),
+    ])
+    .expect("valid");
+    assert_eq!(config.unrecognized, ["LATCHKEY_PUBLC_URL", "LATCHKEY_SECRET_KYE"]);
+}
+
+#[test]
+fn production_refuses_dev_idp_missing_key_and_plain_http() {
+    let error = Config::from_values([
+        ("LATCHKEY_ENV", "production"),
+        ("LATCHKEY_DEV_IDP", "true"),
+        ("LATCHKEY_PUBLIC_URL", "http://127.0.0.1:3000"),
+    ])
+    .unwrap_err();
+    let mut vars = variables(error);
+    vars.sort();
+    assert_eq!(vars, ["LATCHKEY_DEV_IDP", "LATCHKEY_PUBLIC_URL", "LATCHKEY_SECRET_KEY"]);
+}
+
+#[test]
+fn a_malformed_secret_key_is_refused() {
+    let error = Config::from_values([("LATCHKEY_SECRET_KEY", "abc")]).unwrap_err();
+    assert_eq!(variables(error), ["LATCHKEY_SECRET_KEY"]);
+}
+
+fn provider(kind: &str, extra: &[(&str, &str)]) -> Result<ProviderConfig, Vec<String>> {
+    let mut values = vec![
+        ("LATCHKEY_PROVIDER_P_KIND".to_string(), kind.to_string()),
+        ("LATCHKEY_PROVIDER_P_CLIENT_ID".to_string(), "abc".to_string()),
+        ("LATCHKEY_PROVIDER_P_CLIENT_SECRET".to_string(), "shh".to_string()),
+    ];
+    values.extend(extra.iter().map(|(k, v)| (format!("LATCHKEY_PROVIDER_P_{k}"), v.to_string())));
+    Config::from_values(values).map(|mut config| config.providers.remove(0)).map_err(variables)
+}
+
+#[test]
+fn google_has_presets_and_optional_domains() {
+    let google = provider("google", &[]).expect("valid");
+    assert_eq!(google.name, "Google");
+    assert_eq!(google.issuer.as_str(), "https://accounts.google.com/");
+    assert_eq!(google.scopes, ["openid", "email", "profile"]);
+    assert_eq!(google.settings, ProviderSettings::Google(GoogleSettings { allowed_domains: vec![] }));
+
+    let google =
+        provider("google", &[("ALLOWED_DOMAINS", "Example.com, example.org"), ("ISSUER", "http://127.0.0.1:9")])
+            .expect("valid");
+    assert_eq!(google.issuer.as_str(), "http://127.0.0.1:9/");
+    assert_eq!(
+        google.settings,
+        ProviderSettings::Google(GoogleSettings { allowed_domains: vec!["example.com".into(), "example.org".into()] })
+    );
+    assert_eq!(
+        provider("google", &[("ALLOWED_DOMAINS", "not a domain")]).unwrap_err(),
+        ["LATCHKEY_PROVIDER_P_ALLOWED_DOMAINS"]
+    );
+    assert_eq!(provider("google", &[("ISSUER", "http://google.example")]).unwrap_err(), ["LATCHKEY_PROVIDER_P_ISSUER"]);
+}
+
+#[test]
+fn microsoft_defaults_to_the_common_tenant() {
+    let microsoft = provider("microsoft", &[]).expect("valid");
+    assert_eq!(microsoft.name, "Microsoft");
+    assert_eq!(microsoft.issuer.as_str(), "https://login.microsoftonline.com/common/v2.0");
+    let ProviderSettings::Microsoft(settings) = microsoft.settings else { panic!("a Microsoft provider") };
+    assert_eq!(settings.tenant, "common");
+    assert!(settings.is_multi_tenant());
+    assert_eq!(settings.issuer_template, "https://login.microsoftonline.com/{tenantid}/v2.0");
+    assert_eq!(
+        settings.issuer_for_tenant("11111111-1111-1111-1111-111111111111"),
+        "https://login.microsoftonline.com/11111111-1111-1111-1111-111111111111/v2.0"
+    );
+}
+
+#[test]
+fn microsoft_tenants_and_issuer_overrides_are_checked() {
+    let tid = "11111111-1111-1111-1111-111111111111";
+    let one = provider("microsoft", &[("TENANT", &tid.to_ascii_uppercase())]).expect("valid");
+    assert_eq!(one.issuer.as_str(), format!("https://login.microsoftonline.com/{tid}/v2.0"));
+    let local = provider("microsoft", &[("ISSUER", "http://127.0.0.1:9/{tenant}/v2.0"), ("ALLOWED_TENANTS", tid)])
+        .expect("valid");
+    assert_eq!(local.issuer.as_str(), "http://127.0.0.1:9/common/v2.0");
+    let ProviderSettings::Microsoft(settings) = local.settings else { panic!("a Microsoft provider") };
+    assert_eq!(settings.issuer_template, "http://127.0.0.1:9/{tenantid}/v2.0");
+    assert_eq!(settings.allowed_tenants, [tid]);
+    let literal = provider("microsoft", &[("ISSUER", "http://127.0.0.1:9/common/v2.0")]).expect("valid");
+    assert_eq!(literal.issuer.as_str(), "http://127.0.0.1:9/common/v2.0");
+
+    assert_eq!(provider("microsoft", &[("TENANT", "not/a tenant")]).unwrap_err(), ["LATCHKEY_PROVIDER_P_TENANT"]);
+    assert_eq!(
+        provider("microsoft", &[("ALLOWED_TENANTS", "contoso.com")]).unwrap_err(),
+        ["LATCHKEY_PROVIDER_P_ALLOWED_TENANTS"]
+    );
+    assert_eq!(
+        provider("microsoft", &[("ISSUER", "http://127.0.0.1:9/v2.0")]).unwrap_err(),
+        ["LATCHKEY_PROVIDER_P_ISSUER"]
+    );
+}
+
+#[test]
+fn github_has_presets_and_overridable_endpoints() {
+    let github = provider("github", &[]).expect("valid");
+    assert_eq!(github.name, "GitHub");
+    assert_eq!(github.scopes, ["read:user", "user:email"]);
+    assert_eq!(github.issuer.as_str(), "https://github.com/");
+    let ProviderSettings::GitHub(settings) = github.settings else { panic!("a GitHub provider") };
+    assert_eq!(settings.authorize_url.as_str(), GITHUB_AUTHORIZE_URL);
+    assert_eq!(settings.token_url.as_str(), GITHUB_TOKEN_URL);
+    assert_eq!(settings.api("/user"), "https://api.github.com/user");
+
+    let local =
+        provider("github", &[("API_URL", "http://127.0.0.1:9/api/v3/"), ("SCOPES", "read:user")]).expect("valid");
+    assert_eq!(local.issuer.as_str(), "http://127.0.0.1:9/api/v3");
+    let ProviderSettings::GitHub(settings) = local.settings else { panic!("a GitHub provider") };
+    assert_eq!(settings.api("/user"), "http://127.0.0.1:9/api/v3/user");
+
+    assert_eq!(
+        provider("github", &[("TOKEN_URL", "http://github.example/token")]).unwrap_err(),
+        ["LATCHKEY_PROVIDER_P_TOKEN_URL"]
+    );
+    assert_eq!(provider("github", &[("AUTHORIZE_URL", "nope")]).unwrap_err(), ["LATCHKEY_PROVIDER_P_AUTHORIZE_URL"]);
+}
+
+#[test]
+fn settings_of_another_kind_are_named() {
+    assert_eq!(provider("github", &[("ISSUER", "https://github.com")]).unwrap_err(), ["LATCHKEY_PROVIDER_P_ISSUER"]);
+    assert_eq!(provider("google", &[("TENANT", "common")]).unwrap_err(), ["LATCHKEY_PROVIDER_P_TENANT"]);
+    assert_eq!(
+        provider("oidc", &[("ISSUER", "https://sso.example.com"), ("API_URL", "https://api.example.com")]).unwrap_err(),
+        ["LATCHKEY_PROVIDER_P_API_URL"]
+    );
+    assert_eq!(provider("saml", &[]).unwrap_err(), ["LATCHKEY_PROVIDER_P_KIND"]);
+}
+
+#[test]
+fn toml_is_flattened_into_variable_names() {
+    let values = flatten_toml(
+        "public_url = \"https://id.example.com\"\nsite_addr = \"0.0.0.0:8080\"\n[provider.corp]\nkind = \"oidc\"\nclient_id = \"abc\"\n",
+    )
+    .expect("valid toml");
+    assert_eq!(values["LATCHKEY_PUBLIC_URL"], "https://id.example.com");
+    assert_eq!(values["LEPTOS_SITE_ADDR"], "0.0.0.0:8080");
+    assert_eq!(values["LATCHKEY_PROVIDER_CORP_CLIENT_ID"], "abc");
+}
