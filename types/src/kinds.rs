@@ -56,25 +56,6 @@ pub enum ProviderKind {
     GitHub,
 }
 
-impl ProviderKind {
-    /// As written in `LATCHKEY_PROVIDER_<ID>_KIND`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::Oidc => "oidc",
-            ProviderKind::Google => "google",
-            ProviderKind::Microsoft => "microsoft",
-            ProviderKind::GitHub => "github",
-        }
-    }
-
-    /// The kind named `value` (as in `_KIND`), if there is one.
-    pub fn parse(value: &str) -> Option<Self> {
-        [ProviderKind::Oidc, ProviderKind::Google, ProviderKind::Microsoft, ProviderKind::GitHub]
-            .into_iter()
-            .find(|kind| kind.as_str() == value)
-    }
-}
-
 /// A provider people can sign in with: one "Sign in with …" button.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderSummary {

@@ -338,7 +338,7 @@ impl Config {
 
     /// The redirect URI registered at a provider: `{PUBLIC_URL}/auth/{id}/callback`.
     pub fn redirect_uri(&self, provider_id: &str) -> Url {
-        self.url(&format!("/auth/{provider_id}/callback"))
+        self.url(&latchkey_types::routes::callback(&latchkey_types::ProviderId::new(provider_id)))
     }
 
     /// An absolute URL on this site for a path starting with `/`.

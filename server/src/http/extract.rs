@@ -59,18 +59,6 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeSession {
     }
 }
 
-/// The request's live session; refused with 401 when there is none.
-pub struct Authenticated(pub Session);
-
-impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
-        let MaybeSession(session) = MaybeSession::from_request_parts(parts, state).await?;
-        session.map(Authenticated).ok_or(AppError::Unauthenticated)
-    }
-}
-
 /// Who is asking, from where: recorded on sessions and in the activity log.
 pub struct Client(pub ClientInfo);
 
