@@ -355,3 +355,41 @@ async fn a_sign_up_that_loses_the_race_for_its_identity_signs_in_to_the_winners_
     assert_eq!(app.users().await, 1, "the loser's user was rolled back");
     assert_eq!(app.identities().await, 1);
 }
+
+/// Two unlinks at the same moment, of the account's only two identities: one of them must be
+/// refused (on PostgreSQL both transactions could count two identities before either deletes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_unlinks_at_once_never_leave_an_account_without_an_identity() {
+    for round in 0..5 {
+        let Some(app) = TestApp::try_spawn(Backend::Postgres, Options::default()).await else {
+            return crate::support::skip_postgres(module_path!());
+        };
+        let browser = app.browser();
+        browser.sign_in_with("dev", &Person::ada()).await;
+        browser.link("dev2", &ada_at_work()).await;
+        let session = app.session(&browser).await;
+        let ids: Vec<String> = app.me(&browser).await.identities.iter().map(|i| i.id.to_string()).collect();
+        assert_eq!(ids.len(), 2, "round {round} starts with two identities");
+
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+        let unlinks: Vec<_> = ids
+            .into_iter()
+            .map(|id| {
+                let (latchkey, session, barrier) = (app.latchkey.clone(), session.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    latchkey.accounts().unlink(&session, &id, &Default::default()).await
+                })
+            })
+            .collect();
+        let mut refused = 0;
+        for unlink in unlinks {
+            if unlink.await.expect("the task finishes").is_err() {
+                refused += 1;
+            }
+        }
+
+        assert_eq!(app.identities().await, 1, "round {round}: one identity is left");
+        assert_eq!(refused, 1, "round {round}: one of the two unlinks was refused");
+    }
+}

@@ -3,13 +3,13 @@
 //! an identity. Linking through a provider is the login flow's (`login`).
 
 use latchkey_types::{PendingLinkInfo, ProviderId};
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, QuerySelect};
 
 use super::{AccountError, Accounts, ProvisionError, attach_identity, identities_of, require_recent, unlink};
 use crate::activity::{self, ActivityKind, Event};
 use crate::provider::VerifiedIdentity;
 use crate::session::{ClientInfo, Session};
-use crate::storage::entities::pending_link;
+use crate::storage::entities::{pending_link, user};
 use crate::storage::retry;
 use crate::util::sha256_hex;
 
@@ -98,6 +98,7 @@ impl Accounts {
         require_recent(session)?;
         let (provider_id, held) = retry(|| async move {
             let txn = self.db.begin().await?;
+            lock_user(&txn, session.user_id()).await?;
             let identities = identities_of(&txn, session.user_id()).await?;
             let Some(target) = identities.iter().find(|i| i.id == identity_id) else {
                 return Err(AccountError::NotFound);
@@ -118,4 +119,14 @@ impl Accounts {
         self.tokens.revoke_at_provider(&provider_id, held).await;
         Ok(())
     }
+}
+
+/// Holds the user's row until the transaction ends, so that two unlinks of one account take
+/// turns: each counts the identities the other left, and the last one always stays. (SQLite's
+/// single writer already serialises them; PostgreSQL needs the row lock.)
+async fn lock_user(txn: &impl ConnectionTrait, user_id: &str) -> Result<(), DbErr> {
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        user::Entity::find_by_id(user_id.to_string()).lock_exclusive().one(txn).await?;
+    }
+    Ok(())
 }
