@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
 use latchkey_app::{App, shell};
-use latchkey_server::http::{attach_request_context, reject_cross_origin_writes};
+use latchkey_server::http::{attach_request_context, private_by_default, reject_cross_origin_writes};
 use latchkey_server::{Config, Latchkey, StartupError};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -64,6 +64,7 @@ impl Application {
         let router = router.merge(dev_idp::router(&dev_idps));
         let router = router
             .layer(axum::middleware::from_fn_with_state(latchkey.clone(), attach_request_context))
+            .layer(axum::middleware::from_fn_with_state(latchkey.clone(), private_by_default))
             .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
             .layer(security_header(header::REFERRER_POLICY, "same-origin"))

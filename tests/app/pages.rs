@@ -96,3 +96,16 @@ async fn stress_the_account_pages() {
     }
     assert!(stalled.is_empty(), "stalled page loads: {stalled:?}");
 }
+
+#[tokio::test]
+async fn no_page_or_api_answer_that_shows_a_person_is_stored() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let browser = app.browser();
+    browser.sign_in_as(&Person::ada()).await;
+
+    for path in ["/profile", "/accounts", "/sessions", "/activity", "/api/me", "/"] {
+        let response = browser.get(path).await;
+        let cache = response.headers().get("cache-control").and_then(|v| v.to_str().ok()).map(str::to_string);
+        assert_eq!(cache.as_deref(), Some("no-store"), "{path}");
+    }
+}

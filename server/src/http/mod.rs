@@ -9,6 +9,7 @@ mod error;
 mod error_page;
 pub mod extract;
 mod guard;
+mod headers;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -18,6 +19,7 @@ pub use error::AppError;
 pub use error_page::ErrorPage;
 pub use extract::attach_request_context;
 pub use guard::reject_cross_origin_writes;
+pub use headers::private_by_default;
 
 use crate::Latchkey;
 
