@@ -425,3 +425,37 @@ async fn deleting_the_account_deletes_the_github_grant_even_when_github_fails_to
         github.problems().assert_none();
     }
 }
+
+// ----- Discovery -----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_discovered_endpoint_without_https_off_loopback_is_refused() {
+    use axum::routing::get;
+    // A discovery document that would do, but sends the token request (and the client secret)
+    // over plain http to another host.
+    let real = FakeOidc::google().await;
+    let (listener, issuer) = crate::fakes::listen().await;
+    let mut document: Value = reqwest::get(format!("{}/.well-known/openid-configuration", real.issuer()))
+        .await
+        .expect("the fake's discovery")
+        .json()
+        .await
+        .expect("JSON");
+    document["issuer"] = json!(issuer);
+    document["token_endpoint"] = json!("http://tokens.example.test/token");
+    let router = axum::Router::new()
+        .route("/.well-known/openid-configuration", get(move || async move { axum::Json(document) }));
+    crate::fakes::serve(listener, router).await;
+    let mut variables = real.variables("CORP", "oidc");
+    for (name, value) in &mut variables {
+        if name.ends_with("_ISSUER") {
+            *value = issuer.clone();
+        }
+    }
+    let app = ProviderApp::spawn(variables).await;
+
+    let response = app.browser().get(&app.base.join("/auth/corp/login").expect("a URL")).await;
+
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY, "the provider is not used");
+    app.assert_nobody_signed_in().await;
+}

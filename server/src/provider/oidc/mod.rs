@@ -585,6 +585,9 @@ impl OidcProvider {
                 microsoft::tenancy(settings, discovered_issuer)?;
             }
         }
+        insecure_endpoint(&metadata).map_or(Ok(()), |endpoint| {
+            Err(format!("the provider names an endpoint without https: {endpoint} (only loopback may use http)"))
+        })?;
         let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &self.http)
             .await
             .map_err(|e| format!("fetching the provider's keys failed: {}", error_chain(&e)))?;
@@ -612,6 +615,21 @@ impl OidcProvider {
 /// Discovery's `issuer` must be the configured one. URL parsing cannot tell `https://x` from
 /// `https://x/` (Auth0's issuers end in `/`), so only that one trailing slash may differ;
 /// every later `iss` check then uses the discovered spelling exactly.
+/// The first endpoint in a discovery document that is neither https nor loopback (tokens and
+/// the client secret travel to these, so plain http on a network is refused, as for issuers).
+fn insecure_endpoint(metadata: &Metadata) -> Option<String> {
+    let endpoints = [
+        Some(metadata.authorization_endpoint().url().as_str()),
+        metadata.token_endpoint().map(|e| e.url().as_str()),
+        metadata.userinfo_endpoint().map(|e| e.url().as_str()),
+        Some(metadata.jwks_uri().url().as_str()),
+    ];
+    endpoints.into_iter().flatten().find_map(|endpoint| {
+        let url = url::Url::parse(endpoint).ok()?;
+        (url.scheme() != "https" && !crate::config::is_loopback(&url)).then(|| endpoint.to_string())
+    })
+}
+
 fn is_configured_issuer(discovered: &str, configured: &str) -> bool {
     discovered == configured || discovered.strip_suffix('/') == Some(configured)
 }
