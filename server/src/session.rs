@@ -67,10 +67,6 @@ impl Sessions {
         Sessions { db, settings, providers }
     }
 
-    pub fn settings(&self) -> SessionSettings {
-        self.settings
-    }
-
     /// Starts a new session for a user who has just authenticated, or (`renewing`) a new
     /// token for a session that linked an identity: it keeps that session's sign-in time and
     /// absolute expiry, so linking never makes a sign-in recent again.
@@ -214,18 +210,6 @@ impl Sessions {
             .one(db)
             .await?;
         Ok(found.and_then(|(session, user)| user.map(|user| (session, user))))
-    }
-
-    /// Ends the session behind a cookie token, if there is one.
-    pub async fn revoke_token(&self, token: &str) -> Result<bool, DbErr> {
-        let token_hash = sha256_hex(token);
-        let result = storage::retry(|| {
-            session::Entity::delete_many()
-                .filter(session::Column::TokenHash.eq(token_hash.clone()))
-                .exec(self.db.writes())
-        })
-        .await?;
-        Ok(result.rows_affected > 0)
     }
 
     pub fn is_expired(&self, session: &session::Model, now: DateTime<Utc>) -> bool {

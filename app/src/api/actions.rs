@@ -142,7 +142,7 @@ async fn act<T>(
     }
     .await;
     let response = use_context::<leptos_axum::ResponseOptions>();
-    if super::is_plain_form_post() {
+    if is_plain_form_post() {
         let location = match &result {
             Ok(_) => format!("{}?done={}", outcome.success_page.unwrap_or(outcome.page), outcome.done),
             Err(error) => format!("{}?form={}&{}", outcome.page, outcome.done, error.to_query()),
@@ -163,4 +163,15 @@ async fn browser_binding() -> Result<Option<String>, ActionError> {
     let latchkey_server::http::extract::BrowserBinding(browser) =
         leptos_axum::extract().await.map_err(ActionError::Transport)?;
     Ok(browser)
+}
+
+/// Whether this request is an HTML form submitted without JavaScript (the
+/// browser asks for HTML; the server-function client does not).
+#[cfg(feature = "ssr")]
+fn is_plain_form_post() -> bool {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| {
+            parts.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html"))
+        })
+        .unwrap_or(false)
 }

@@ -82,14 +82,3 @@ fn failed(error: latchkey_server::AppError) -> ServerFnError {
     }
     ServerFnError::new(error.message())
 }
-
-/// Whether this request is an HTML form submitted without JavaScript (the
-/// browser asks for HTML; the server-function client does not).
-#[cfg(feature = "ssr")]
-pub(crate) fn is_plain_form_post() -> bool {
-    use_context::<http::request::Parts>()
-        .and_then(|parts| {
-            parts.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html"))
-        })
-        .unwrap_or(false)
-}
