@@ -6,10 +6,13 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
 use latchkey_app::{App, shell};
-use latchkey_server::http::{attach_request_context, private_by_default, reject_cross_origin_writes};
+use latchkey_server::http::{
+    CspNonce, RateLimits, SecurityHeaders, attach_request_context, limit_rates, reject_cross_origin_writes,
+    security_headers,
+};
 use latchkey_server::{Config, Latchkey, StartupError};
 use leptos::config::LeptosOptions;
-use leptos::prelude::provide_context;
+use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -40,35 +43,43 @@ impl Application {
             return Err(StartupError::DevIdpNotBuilt);
         }
         let leptos_options = leptos_options(&config);
+        let live_reload = live_reload_socket(&leptos_options);
+        let rate_limits = RateLimits::start(&config.rate_limits);
         let latchkey = Latchkey::start(config).await?;
         let routes = generate_route_list(App);
+        // What every render gets, the not-found page's too: the core, and the response's nonce.
+        let render_context = {
+            let latchkey = latchkey.clone();
+            move || {
+                provide_context(latchkey.clone());
+                use_response_nonce();
+            }
+        };
         let pages = Router::new()
-            .leptos_routes_with_context(
-                &leptos_options,
-                routes,
-                {
-                    let latchkey = latchkey.clone();
-                    move || provide_context(latchkey.clone())
-                },
-                {
-                    let options = leptos_options.clone();
-                    move || shell(options.clone())
-                },
-            )
-            .fallback(leptos_axum::file_and_error_handler(shell))
+            .leptos_routes_with_context(&leptos_options, routes, render_context.clone(), {
+                let options = leptos_options.clone();
+                move || shell(options.clone())
+            })
+            .fallback(leptos_axum::file_and_error_handler_with_context(render_context, shell))
             .with_state(leptos_options);
         let router = latchkey_server::http::router(latchkey.clone())
             .merge(pages)
             .layer(axum::middleware::from_fn_with_state(latchkey.clone(), reject_cross_origin_writes));
-        #[cfg(feature = "dev-idp")]
-        let router = router.merge(dev_idp::router(&dev_idps));
         let router = router
+            .layer(axum::middleware::from_fn_with_state(rate_limits, limit_rates))
             .layer(axum::middleware::from_fn_with_state(latchkey.clone(), attach_request_context))
-            .layer(axum::middleware::from_fn_with_state(latchkey.clone(), private_by_default))
+            .layer(axum::middleware::from_fn_with_state(
+                SecurityHeaders::new(latchkey.clone(), live_reload),
+                security_headers,
+            ))
             .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
-            .layer(security_header(header::REFERRER_POLICY, "same-origin"))
-            .layer(TraceLayer::new_for_http());
+            .layer(security_header(header::REFERRER_POLICY, "same-origin"));
+        // The development providers stand in for other sites: none of latchkey's own rules (the
+        // same-site guard, rate limits, its headers) apply to them.
+        #[cfg(feature = "dev-idp")]
+        let router = router.merge(dev_idp::router(&dev_idps));
+        let router = router.layer(TraceLayer::new_for_http());
         Ok(Application {
             latchkey,
             router,
@@ -97,6 +108,24 @@ impl Application {
 
 fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+/// The hydration scripts carry the nonce the response's Content-Security-Policy names
+/// (`security_headers` made it and left it in the request).
+fn use_response_nonce() {
+    let nonce =
+        use_context::<axum::http::request::Parts>().and_then(|parts| parts.extensions.get::<CspNonce>().cloned());
+    if let Some(CspNonce(nonce)) = nonce {
+        provide_context(leptos::nonce::Nonce::from_value(nonce));
+    }
+}
+
+/// Under `cargo leptos watch`, pages open a live-reload socket; the policy must let them.
+fn live_reload_socket(options: &LeptosOptions) -> Option<String> {
+    std::env::var_os("LEPTOS_WATCH")?;
+    let port = options.reload_external_port.unwrap_or(options.reload_port);
+    // The page connects to its own host name, which may be either spelling of loopback.
+    Some(format!("ws://{}:{port} ws://localhost:{port}", options.site_addr.ip()))
 }
 
 /// cargo-leptos passes the site layout in `LEPTOS_*` variables (at build and run time);

@@ -38,13 +38,43 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 />
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <Hydration options/>
                 <MetaTags/>
             </head>
             <body>
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// Loads the browser bundle and hydrates the page; what Leptos's `HydrationScripts` does, with
+/// the response's script nonce on every tag. (Leptos 0.8 puts the nonce of its module preload
+/// into `crossorigin`, so the Content-Security-Policy blocks the preload.)
+#[component]
+fn Hydration(options: LeptosOptions) -> impl IntoView {
+    let nonce = leptos::nonce::use_nonce();
+    let bundle = format!("/{}/{}", options.site_pkg_dir, options.output_name);
+    // cargo-leptos names the module `<name>.wasm` (it sets LEPTOS_OUTPUT_NAME when building);
+    // plain wasm-bindgen output is `<name>_bg.wasm`.
+    let suffix = if option_env!("LEPTOS_OUTPUT_NAME").is_some() { "" } else { "_bg" };
+    let script = format!(
+        "import init, {{ hydrate }} from {js:?};\ninit({{ module_or_path: {wasm:?} }}).then(() => hydrate());",
+        js = format!("{bundle}.js"),
+        wasm = format!("{bundle}{suffix}.wasm"),
+    );
+    view! {
+        <link rel="modulepreload" href=format!("{bundle}.js") nonce=nonce.clone()/>
+        <link
+            rel="preload"
+            href=format!("{bundle}{suffix}.wasm")
+            r#as="fetch"
+            r#type="application/wasm"
+            crossorigin=""
+        />
+        <script type="module" nonce=nonce>
+            {script}
+        </script>
     }
 }
 

@@ -76,6 +76,10 @@ impl Target {
             .env("LATCHKEY_PUBLIC_URL", base.as_str().trim_end_matches('/'))
             .env("LATCHKEY_DATABASE_URL", &database_url)
             .env("LATCHKEY_DATA_DIR", data_dir.path())
+            // Every simulated browser is 127.0.0.1: per-address limits would refuse the load.
+            .env("LATCHKEY_RATE_LIMIT_SIGN_INS_PER_MINUTE", "1000000000")
+            .env("LATCHKEY_RATE_LIMIT_CALLBACKS_PER_MINUTE", "1000000000")
+            .env("LATCHKEY_RATE_LIMIT_API_PER_MINUTE", "1000000000")
             .env(format!("{prefix}_KIND"), "oidc")
             .env(format!("{prefix}_NAME"), "Benchmark provider")
             .env(format!("{prefix}_ISSUER"), issuer.client_issuer.as_str())

@@ -38,11 +38,22 @@ pub struct DevIdp {
 }
 
 /// The one client (relying party) registered with the development provider.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct DevClient {
     pub client_id: String,
     pub client_secret: String,
     pub redirect_uri: String,
+}
+
+/// Leaves the secret out, so no log of a client can carry it.
+impl std::fmt::Debug for DevClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevClient")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"..")
+            .field("redirect_uri", &self.redirect_uri)
+            .finish()
+    }
 }
 
 impl DevClient {
@@ -94,9 +105,14 @@ pub enum Misbehaviour {
     TokenEndpointError,
     /// `/token` sleeps 30 s before answering.
     SlowTokenEndpoint,
+    /// `/token` answers a valid token response followed by a megabyte of spaces.
+    OversizedTokenResponse,
     /// The token endpoint refuses every refresh token (`invalid_grant`), as after a user
     /// revoked the app's access at the provider.
     RefreshRejected,
+    /// ID token signed with the key the last rotation retired, under its `kid` (as someone
+    /// holding a leaked old key would).
+    SignWithRetiredKey,
 }
 
 struct Inner {
@@ -106,6 +122,10 @@ struct Inner {
     client: DevClient,
     misbehaviour: Mutex<Misbehaviour>,
     key: Mutex<Arc<KeyPair>>,
+    /// The key the last rotation replaced: no longer published.
+    retired_key: Mutex<Option<Arc<KeyPair>>>,
+    /// `Cache-Control: max-age` of the JWKS answer, if any.
+    jwks_max_age: Mutex<Option<u64>>,
     store: Mutex<Store>,
     jwks_fetches: AtomicUsize,
     refreshes: AtomicUsize,
@@ -124,6 +144,8 @@ impl DevIdp {
                 client,
                 misbehaviour: Mutex::new(Misbehaviour::None),
                 key: Mutex::new(Arc::new(KeyPair::generate())),
+                retired_key: Mutex::new(None),
+                jwks_max_age: Mutex::new(None),
                 store: Mutex::new(Store::default()),
                 jwks_fetches: AtomicUsize::new(0),
                 refreshes: AtomicUsize::new(0),
@@ -161,7 +183,13 @@ impl DevIdp {
     pub fn rotate_signing_key(&self) {
         let new = Arc::new(KeyPair::generate());
         tracing::info!(kid = new.kid(), "dev identity provider rotated its signing key");
-        *lock(&self.inner.key) = new;
+        let old = std::mem::replace(&mut *lock(&self.inner.key), new);
+        *lock(&self.inner.retired_key) = Some(old);
+    }
+
+    /// Test knob: the JWKS answer says `Cache-Control: max-age=<seconds>` (`None`: no header).
+    pub fn set_jwks_max_age(&self, seconds: Option<u64>) {
+        *lock(&self.inner.jwks_max_age) = seconds;
     }
 
     /// How many times /jwks has been fetched.
@@ -193,6 +221,18 @@ impl DevIdp {
 
     fn key(&self) -> Arc<KeyPair> {
         lock(&self.inner.key).clone()
+    }
+
+    /// The key that signs ID tokens: the current one, unless misbehaving with a retired one.
+    fn signing_key(&self, misbehaviour: Misbehaviour) -> Arc<KeyPair> {
+        match (misbehaviour, lock(&self.inner.retired_key).clone()) {
+            (Misbehaviour::SignWithRetiredKey, Some(retired)) => retired,
+            _ => self.key(),
+        }
+    }
+
+    fn jwks_max_age(&self) -> Option<u64> {
+        *lock(&self.inner.jwks_max_age)
     }
 
     fn store(&self) -> MutexGuard<'_, Store> {

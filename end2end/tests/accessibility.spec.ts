@@ -1,5 +1,5 @@
-import { expect, test, type Page } from '@playwright/test';
-import { expectPath, openDevProvider, signIn, uniquePerson } from './helpers';
+import { type Page } from '@playwright/test';
+import { expect, expectPath, openDevProvider, signIn, test, uniquePerson } from './helpers';
 
 // Every page, checked by axe-core (WCAG 2.1 A and AA, and axe's best practices) in light and
 // dark, at desktop and phone width. A violation fails with what axe says and where.

@@ -1,7 +1,36 @@
-import { expect, type Page } from '@playwright/test';
+import { test as base, expect, type Page } from '@playwright/test';
 
 // Steps shared by the browser tests: signing in through latchkey's built-in
 // development identity providers, as a person would do it.
+
+/**
+ * Playwright's `test`, watching every page for Content-Security-Policy violations (the
+ * browser reports each as a `securitypolicyviolation` event and a console error): a test
+ * whose pages broke the policy fails, so every test proves its pages work under the CSP.
+ */
+export const test = base.extend<{ cspViolations: string[] }>({
+  cspViolations: [
+    async ({ page }, use) => {
+      const violations: string[] = [];
+      page.on('console', (message) => {
+        if (message.type() === 'error' && /Content.Security.Policy/i.test(message.text())) {
+          violations.push(message.text());
+        }
+      });
+      await page.exposeFunction('__e2eCspViolation', (text: string) => violations.push(text));
+      await page.addInitScript(() => {
+        document.addEventListener('securitypolicyviolation', (event) => {
+          (window as any).__e2eCspViolation(`${event.violatedDirective} blocked ${event.blockedURI}`);
+        });
+      });
+      await use(violations);
+      expect(violations, 'no Content-Security-Policy violation on any page').toEqual([]);
+    },
+    { auto: true },
+  ],
+});
+
+export { expect };
 
 let counter = 0;
 

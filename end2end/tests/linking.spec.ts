@@ -1,5 +1,5 @@
-import { expect, test, type Page } from '@playwright/test';
-import { expectPath, signIn, uniquePerson } from './helpers';
+import { type Page } from '@playwright/test';
+import { expect, expectPath, signIn, test, uniquePerson } from './helpers';
 
 // One person, two sign-in methods: link a second provider, sign in with either and land in
 // the same account, unlink one, and find it all in the security activity log.

@@ -1,5 +1,5 @@
-import { expect, test, type Response } from '@playwright/test';
-import { expectPath, openDevProvider, signIn, trackWasm, uniquePerson, waitForHydration } from './helpers';
+import { type Response } from '@playwright/test';
+import { expect, expectPath, openDevProvider, signIn, test, trackWasm, uniquePerson, waitForHydration } from './helpers';
 
 // Sign-in through latchkey's built-in development identity provider, as a person would do it.
 
@@ -78,4 +78,24 @@ test('/api/me answers 401 without a session and the user with one', async ({ pag
   expect(after.status()).toBe(200);
   const body = await after.json();
   expect(body?.user?.name).toBe(person.name);
+});
+
+test('every page names a fresh script nonce in its Content-Security-Policy, and its scripts carry it', async ({
+  page,
+}) => {
+  const nonces: string[] = [];
+  for (const path of ['/', '/', '/no-such-page']) {
+    const response = await page.request.get(path);
+    const policy = response.headers()['content-security-policy'] ?? '';
+    expect(policy).toContain("frame-ancestors 'none'");
+    expect(policy).toContain("object-src 'none'");
+    expect(policy).toContain("base-uri 'none'");
+    expect(policy).not.toContain("'unsafe-inline'");
+    expect(policy).not.toContain("'unsafe-eval'");
+    const nonce = /script-src 'nonce-([A-Za-z0-9_-]+)'/.exec(policy)?.[1];
+    expect(nonce, `a nonce in ${policy}`).toBeTruthy();
+    expect(await response.text()).toContain(`nonce="${nonce}"`);
+    nonces.push(nonce!);
+  }
+  expect(new Set(nonces).size, 'a new nonce for every response').toBe(nonces.length);
 });

@@ -1,5 +1,5 @@
-import { expect, test, type Page } from '@playwright/test';
-import { expectPath } from './helpers';
+import { type Page } from '@playwright/test';
+import { expect, expectPath, test } from './helpers';
 
 // Sign-in through a real third-party OpenID Connect provider: the npm package
 // `oidc-provider` (OpenID Certified), run by op/server.mjs on 127.0.0.1:3200 with its

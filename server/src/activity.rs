@@ -60,7 +60,7 @@ pub async fn record(db: &impl ConnectionTrait, event: Event<'_>) -> Result<(), D
         provider_id: Set(event.provider_id.map(str::to_string)),
         detail: Set(event.detail),
         ip: Set(event.client.and_then(|c| c.ip.clone())),
-        user_agent: Set(event.client.and_then(|c| c.user_agent.clone())),
+        user_agent: Set(event.client.and_then(ClientInfo::stored_user_agent)),
         created_at: Set(Utc::now()),
     }
     .insert(db)

@@ -12,6 +12,7 @@ use crate::login::LoginFlow;
 use crate::provider::{self, Providers};
 use crate::session::Sessions;
 use crate::storage::Database;
+use crate::sweeper::Sweeper;
 use crate::tokens::{TokenCipher, Tokens};
 
 /// The one handle to latchkey's core; cheap to clone.
@@ -29,6 +30,7 @@ struct Inner {
     accounts: Accounts,
     activity: ActivityLog,
     tokens: Tokens,
+    sweeper: Sweeper,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,20 +46,22 @@ pub enum StartupError {
 }
 
 impl Latchkey {
-    /// Connects the database (migrating it) and sets up the configured providers. Providers
-    /// are discovered lazily, so start-up never waits on them.
+    /// Connects the database (migrating it), sets up the configured providers and starts the
+    /// background sweeper. Providers are discovered lazily, so start-up never waits on them.
     pub async fn start(config: Config) -> Result<Self, StartupError> {
-        let db = Database::connect(&config.database_url).await?;
-        let http = provider::http_client(config.provider_timeout)?;
+        let db = Database::connect(config.database_url.expose()).await?;
+        let http = provider::ProviderHttp::new(config.provider_timeout)?;
         let providers = Providers::from_config(&config, http, config.jwks_refetch_interval);
         let sessions = Sessions::new(db.clone(), config.sessions, providers.clone());
-        let cipher = Arc::new(TokenCipher::new(&config.secret_key, &[]));
+        let cipher = Arc::new(TokenCipher::new(&config.secret_key, &config.previous_secret_keys));
         let tokens = Tokens::new(db.clone(), cipher.clone(), providers.clone());
+        let sweeper = Sweeper::new(db.clone(), cipher.clone(), config.sessions, config.activity_retention);
+        sweeper.clone().spawn();
         let login_flow = LoginFlow::new(db.clone(), providers.clone(), sessions.clone(), cipher);
         let accounts = Accounts::new(db.clone(), providers.clone(), tokens.clone());
         let activity = ActivityLog::new(db.clone(), providers.clone());
         Ok(Latchkey {
-            inner: Arc::new(Inner { config, db, providers, sessions, login_flow, accounts, activity, tokens }),
+            inner: Arc::new(Inner { config, db, providers, sessions, login_flow, accounts, activity, tokens, sweeper }),
         })
     }
 
@@ -92,6 +96,11 @@ impl Latchkey {
     /// The provider tokens held for identities.
     pub fn tokens(&self) -> &Tokens {
         &self.inner.tokens
+    }
+
+    /// The background housekeeping (also run on demand, by tests).
+    pub fn sweeper(&self) -> &Sweeper {
+        &self.inner.sweeper
     }
 
     /// The configured providers.

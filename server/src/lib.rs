@@ -1,9 +1,10 @@
 //! latchkey's sign-in core.
 //!
 //! Plain Rust that knows nothing of Leptos: configuration, providers, the login flow,
-//! accounts, sessions, provider tokens, the activity log and storage, with the HTTP edge
-//! (routes, extractors, the same-site guard, error pages) in `http`. The UI crate talks to
-//! it through [`Latchkey`], the one handle to everything here, and the `http` extractors.
+//! accounts, sessions, provider tokens, the activity log, storage and its background sweeper,
+//! with the HTTP edge (routes, extractors, the same-site guard, rate limits, error pages) in
+//! `http`. The UI crate talks to it through [`Latchkey`], the one handle to everything here,
+//! and the `http` extractors.
 
 pub mod account;
 pub mod activity;
@@ -13,6 +14,7 @@ pub mod login;
 pub mod provider;
 pub mod session;
 pub mod storage;
+pub mod sweeper;
 pub mod tokens;
 
 mod latchkey;

@@ -12,7 +12,7 @@ use crate::config::SessionSettings;
 use crate::provider::Providers;
 use crate::storage::entities::{session, user};
 use crate::storage::{self, Database, retry};
-use crate::util::{random_token, sha256_hex};
+use crate::util::{later, random_token, sha256_hex, to_delta};
 
 /// How recent a sign-in must be for linking, unlinking or deleting the account.
 pub const RECENT_SIGN_IN: TimeDelta = TimeDelta::minutes(10);
@@ -28,6 +28,17 @@ const TOUCH_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
 pub struct ClientInfo {
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+}
+
+/// Bytes of a `User-Agent` kept with a session or an activity event: every real browser's
+/// fits, and a client cannot make rows of its own size.
+const MAX_STORED_USER_AGENT: usize = 512;
+
+impl ClientInfo {
+    /// The `User-Agent` as stored: at most [`MAX_STORED_USER_AGENT`] bytes.
+    pub fn stored_user_agent(&self) -> Option<String> {
+        self.user_agent.clone().map(|ua| truncate(ua, MAX_STORED_USER_AGENT))
+    }
 }
 
 /// A request's live session and the person it belongs to: what every service that acts for
@@ -82,7 +93,7 @@ impl Sessions {
         let now = Utc::now();
         let (created_at, expires_at) = match renewing {
             Some(previous) => (previous.created_at, previous.expires_at),
-            None => (now, now + to_delta(self.settings.absolute_timeout)),
+            None => (now, later(now, self.settings.absolute_timeout)),
         };
         let session = session::ActiveModel {
             id: Set(uuid::Uuid::new_v4().to_string()),
@@ -92,7 +103,7 @@ impl Sessions {
             created_at: Set(created_at),
             last_seen_at: Set(now),
             expires_at: Set(expires_at),
-            user_agent: Set(client.user_agent.clone().map(|ua| truncate(ua, 512))),
+            user_agent: Set(client.stored_user_agent()),
             ip: Set(client.ip.clone()),
         }
         .insert(db)
@@ -215,10 +226,6 @@ impl Sessions {
     pub fn is_expired(&self, session: &session::Model, now: DateTime<Utc>) -> bool {
         now >= session.expires_at || now - session.last_seen_at >= to_delta(self.settings.idle_timeout)
     }
-}
-
-fn to_delta(duration: std::time::Duration) -> TimeDelta {
-    TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX)
 }
 
 fn truncate(mut text: String, max: usize) -> String {

@@ -1,4 +1,6 @@
-//! Small helpers shared by the core: randomness and hashing.
+//! Small helpers shared by the core: randomness, hashing and time spans.
+
+use chrono::{DateTime, TimeDelta, Utc};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -22,6 +24,21 @@ pub fn sha256_hex(value: &str) -> String {
     hex::encode(Sha256::digest(value.as_bytes()))
 }
 
+/// A configured span as a chrono delta; spans beyond chrono's range count as forever.
+pub fn to_delta(duration: std::time::Duration) -> TimeDelta {
+    TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX)
+}
+
+/// `span` after `at`, or the end of time if that is past what can be represented.
+pub fn later(at: DateTime<Utc>, span: std::time::Duration) -> DateTime<Utc> {
+    at.checked_add_signed(to_delta(span)).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `span` before `at`, or the beginning of time.
+pub fn earlier(at: DateTime<Utc>, span: std::time::Duration) -> DateTime<Utc> {
+    at.checked_sub_signed(to_delta(span)).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -31,5 +48,13 @@ mod tests {
         let (a, b) = (random_token(), random_token());
         assert_eq!(a.len(), 43);
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn spans_beyond_the_calendar_saturate_instead_of_panicking() {
+        let now = Utc::now();
+        let forever = std::time::Duration::from_secs(u64::MAX);
+        assert_eq!(later(now, forever), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(earlier(now, forever), DateTime::<Utc>::MIN_UTC);
     }
 }

@@ -107,3 +107,18 @@ async fn nobody_can_end_unlink_or_refresh_what_belongs_to_someone_else() {
     assert_eq!(app.identities().await, 4);
     assert_eq!(app.dev_idps[1].refresh_count(), refreshes, "nothing was asked of the provider");
 }
+
+#[tokio::test]
+async fn only_a_mounted_development_provider_is_outside_the_same_site_guard() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let browser = app.browser();
+    let cross_site_post = |path: &'static str| {
+        browser.request(reqwest::Method::POST, path).header("origin", "https://evil.example").form(&[("x", "1")]).send()
+    };
+
+    let unmounted = cross_site_post("/dev-idp3/authorize").await.expect("an answer");
+    let mounted = cross_site_post("/dev-idp/authorize").await.expect("an answer");
+
+    assert_eq!(unmounted.status(), StatusCode::FORBIDDEN, "no provider there: the guard answers");
+    assert_ne!(mounted.status(), StatusCode::FORBIDDEN, "the provider stands in for another site");
+}

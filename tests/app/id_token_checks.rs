@@ -106,3 +106,23 @@ async fn unknown_key_ids_cannot_make_latchkey_hammer_the_provider() {
     assert_eq!(app.dev_idp().jwks_fetch_count(), fetches_before, "no JWKS fetch within the refetch interval");
     assert_eq!(app.sessions().await, 1, "only the first sign-in has a session");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_the_provider_retired_stops_being_trusted_once_its_key_set_may_be_cached_no_longer() {
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        Options { jwks_refetch_interval: Some(Duration::ZERO), ..Default::default() },
+    )
+    .await;
+    app.dev_idp().set_jwks_max_age(Some(1));
+    app.browser().sign_in_as(&Person::ada()).await;
+    app.dev_idp().rotate_signing_key();
+    app.misbehave(Misbehaviour::SignWithRetiredKey);
+
+    // The provider said its key set may be kept one second; discovery itself lasts a day.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let response = app.browser().sign_in_as(&Person::ada()).await;
+
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "a token signed with the retired key is refused");
+    assert_eq!(app.sessions().await, 1, "only the first sign-in has a session");
+}

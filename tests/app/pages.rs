@@ -109,3 +109,42 @@ async fn no_page_or_api_answer_that_shows_a_person_is_stored() {
         assert_eq!(cache.as_deref(), Some("no-store"), "{path}");
     }
 }
+
+/// The policy of a response, and the nonce its `script-src` names.
+fn csp_nonce(response: &reqwest::Response) -> (String, String) {
+    let policy = response.headers().get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let nonce = policy
+        .split(';')
+        .find_map(|directive| directive.trim().strip_prefix("script-src 'nonce-"))
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap_or("")
+        .to_string();
+    (policy.to_string(), nonce)
+}
+
+#[tokio::test]
+async fn every_page_has_a_content_security_policy_whose_fresh_nonce_only_its_own_scripts_carry() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let browser = app.browser();
+    browser.sign_in_as(&Person::ada()).await;
+    let mut nonces = Vec::new();
+
+    for path in ["/profile", "/accounts", "/sessions", "/activity", "/", "/no-such-page", "/auth/nobody/login"] {
+        let response = browser.get(path).await;
+        let (policy, nonce) = csp_nonce(&response);
+        for directive in ["frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'", "form-action 'self'"] {
+            assert!(policy.contains(directive), "{path}: {directive} in {policy}");
+        }
+        assert!(!policy.contains("'unsafe-inline'") && !policy.contains("'unsafe-eval'"), "{path}: {policy}");
+        assert_eq!(nonce.len(), 22, "{path}: a 128-bit nonce in {policy}");
+        let page = response.text().await.expect("a page");
+        let scripts = page.matches("<script").count();
+        let carrying = page.matches(&format!("nonce=\"{nonce}\"")).count();
+        assert!(carrying >= scripts, "{path}: every script carries it ({carrying} of {scripts})");
+        assert_eq!(page.matches("nonce=\"").count(), carrying, "{path}: no other nonce");
+        nonces.push(nonce);
+    }
+
+    let distinct: std::collections::HashSet<_> = nonces.iter().collect();
+    assert_eq!(distinct.len(), nonces.len(), "a new nonce for every response");
+}

@@ -4,7 +4,7 @@ use chrono::TimeDelta;
 use latchkey::latchkey_server::Config;
 use latchkey::latchkey_server::http::cookies;
 use latchkey::latchkey_server::storage::entities::{pending_login, provider_token, session, user};
-use latchkey::latchkey_server::tokens::Sealed;
+use latchkey::latchkey_server::tokens::{Sealed, TokenColumn};
 use reqwest::StatusCode;
 use sea_orm::{EntityTrait, PaginatorTrait};
 
@@ -88,7 +88,7 @@ async fn refresh_tokens_are_stored_sealed_too() {
         .latchkey
         .tokens()
         .cipher()
-        .open(&Sealed { key_id: row.key_id.clone(), ciphertext: sealed.clone() }, &identity)
+        .open(&Sealed { key_id: row.key_id.clone(), ciphertext: sealed.clone() }, &identity, TokenColumn::Refresh)
         .expect("opens with the app's key, on its own row");
     assert!(opened.len() >= 20 && !sealed.contains(&opened), "only ciphertext is stored");
 }

@@ -199,3 +199,42 @@ async fn two_servers_refresh_an_expired_token_once_between_them(app: TestApp) {
     assert_eq!(app.dev_idp().refresh_count(), 1, "one refresh for both servers");
     assert!(tokens.windows(2).all(|pair| pair[0] == pair[1]), "every caller got the refreshed token");
 }
+
+/// Two sign-ins of one identity storing its tokens at the same moment: on PostgreSQL the second
+/// waits for the first's row, and must then replace it rather than fail on the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storing_tokens_twice_at_once_replaces_the_row_and_fails_neither() {
+    use latchkey::latchkey_server::config::Secret;
+    use latchkey::latchkey_server::provider::ProviderTokens;
+
+    let Some(app) = TestApp::try_spawn(crate::support::Backend::Postgres, Default::default()).await else {
+        return crate::support::skip_postgres("provider_tokens::storing_tokens_twice_at_once");
+    };
+    let browser = app.browser();
+    browser.sign_in_as(&Person::ada()).await;
+    let identity_id = app.me(&browser).await.identities[0].id.to_string();
+    app.execute("DELETE FROM provider_tokens").await;
+    let tokens = |access: &str| ProviderTokens {
+        access_token: Some(Secret::new(access)),
+        scopes: vec!["openid".into()],
+        ..Default::default()
+    };
+    let cipher = app.latchkey.tokens().cipher();
+
+    let first = app.latchkey.db().begin().await.expect("a transaction");
+    tokens::store(&first, cipher, &identity_id, &tokens("first")).await.expect("the first stores");
+    let second = {
+        let (latchkey, identity_id, tokens) = (app.latchkey.clone(), identity_id.clone(), tokens("second"));
+        tokio::spawn(async move {
+            let txn = latchkey.db().begin().await?;
+            tokens::store(&txn, latchkey.tokens().cipher(), &identity_id, &tokens).await?;
+            txn.commit().await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    first.commit().await.expect("the first commits");
+
+    second.await.expect("the task ran").expect("the second stores too, replacing the first");
+    let opened = tokens::access_token(&app.db, cipher, &identity_id).await.expect("opens");
+    assert_eq!(opened.as_deref(), Some("second"), "the later store wins");
+}

@@ -37,3 +37,16 @@ async fn a_provider_that_hangs_times_out_with_a_clear_page() {
     assert!(response.text().await.expect("a page").contains("is not responding"));
     app.assert_nobody_signed_in().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_answer_past_the_size_cap_is_refused_and_signs_nobody_in() {
+    let app = TestApp::spawn(crate::support::Backend::Sqlite).await;
+    app.misbehave(Misbehaviour::OversizedTokenResponse);
+    let browser = app.browser();
+    let callback = browser.approved_callback(&Person::ada()).await;
+
+    let response = browser.follow(&callback).await;
+
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY, "a megabyte of token response is no token response");
+    app.assert_nobody_signed_in().await;
+}

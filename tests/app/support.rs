@@ -27,16 +27,19 @@ pub enum Backend {
 /// lines), and fails under `CI=true`, where PostgreSQL must be there.
 #[macro_export]
 macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {$(
+    ($($name:ident),* $(,)?) => {
+        $crate::on_every_backend!(with Default::default(); $($name),*);
+    };
+    (with $options:expr; $($name:ident),* $(,)?) => {$(
         mod $name {
             use $crate::support::{Backend, TestApp};
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                super::$name(TestApp::spawn(Backend::Sqlite).await).await
+                super::$name(TestApp::spawn_with(Backend::Sqlite, $options).await).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                match TestApp::try_spawn(Backend::Postgres, Default::default()).await {
+                match TestApp::try_spawn(Backend::Postgres, $options).await {
                     Some(app) => super::$name(app).await,
                     None => $crate::support::skip_postgres(concat!(module_path!(), "::postgres")),
                 }
@@ -54,7 +57,7 @@ pub fn skip_postgres(test: &str) {
 }
 
 /// The apps' `LATCHKEY_SECRET_KEY`: fixed in tests, so two instances share it.
-const TEST_SECRET_KEY: &str = "5eb63bbbe01eeed093cb22bb8f5acdc35eb63bbbe01eeed093cb22bb8f5acdc3";
+pub const TEST_SECRET_KEY: &str = "5eb63bbbe01eeed093cb22bb8f5acdc35eb63bbbe01eeed093cb22bb8f5acdc3";
 
 /// One test app at a time in this process. Two Leptos apps rendering at once on two tokio
 /// runtimes in one process (as parallel tests are) now and then stall a server-side render
@@ -80,6 +83,8 @@ pub struct Options {
     pub jwks_refetch_interval: Option<Duration>,
     /// The development providers' verified emails link accounts automatically.
     pub dev_idp_trusts_email: bool,
+    /// More settings (`LATCHKEY_*` variables), after the test defaults.
+    pub settings: Vec<(&'static str, String)>,
 }
 
 pub struct TestApp {
@@ -115,7 +120,7 @@ impl TestApp {
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let address = listener.local_addr().expect("a bound address");
-        let mut config = Config::from_values([
+        let mut settings = vec![
             ("LEPTOS_SITE_ADDR", address.to_string()),
             ("LATCHKEY_PUBLIC_URL", format!("http://{address}")),
             ("LATCHKEY_DATABASE_URL", database_url.clone()),
@@ -125,8 +130,9 @@ impl TestApp {
             // Two independent development providers: "dev" and "dev2".
             ("LATCHKEY_DEV_IDP", "2".to_string()),
             ("LATCHKEY_IDP_TIMEOUT_SECONDS", "2".to_string()),
-        ])
-        .expect("the test configuration is valid");
+        ];
+        settings.extend(options.settings);
+        let mut config = Config::from_values(settings).expect("the test configuration is valid");
         config.dev_idp_trusts_email = options.dev_idp_trusts_email;
         if let Some(interval) = options.jwks_refetch_interval {
             config.jwks_refetch_interval = interval;
@@ -151,8 +157,13 @@ impl TestApp {
     /// Another latchkey on this one's database with the same secret key, as a second server
     /// behind a load balancer: its "dev" provider is this app's development provider.
     pub async fn second_instance(&self) -> Latchkey {
+        self.instance_with(&[]).await
+    }
+
+    /// Like [`TestApp::second_instance`], with some settings changed (a rotated key, say).
+    pub async fn instance_with(&self, changes: &[(&'static str, String)]) -> Latchkey {
         let dev = self.latchkey.config().providers.iter().find(|p| p.id == "dev").expect("the dev provider");
-        let config = Config::from_values([
+        let mut settings = vec![
             ("LATCHKEY_PUBLIC_URL", self.base.as_str().trim_end_matches('/').to_string()),
             ("LATCHKEY_DATABASE_URL", self.database_url.clone()),
             ("LATCHKEY_SECRET_KEY", TEST_SECRET_KEY.to_string()),
@@ -161,9 +172,11 @@ impl TestApp {
             ("LATCHKEY_PROVIDER_DEV_CLIENT_ID", dev.client_id.clone()),
             ("LATCHKEY_PROVIDER_DEV_CLIENT_SECRET", dev.client_secret.expose().to_string()),
             ("LATCHKEY_IDP_TIMEOUT_SECONDS", "2".to_string()),
-        ])
-        .expect("the second instance's configuration is valid");
-        Latchkey::start(config).await.expect("the second instance starts")
+        ];
+        // Later values of a name win.
+        settings.extend(changes.iter().cloned());
+        let config = Config::from_values(settings).expect("the other instance's configuration is valid");
+        Latchkey::start(config).await.expect("the other instance starts")
     }
 
     /// A connection of the test's own to the app's database, outside the app's pools.
@@ -201,9 +214,15 @@ impl TestApp {
 
     /// A new browser: its own cookie jar, redirects not followed so each step is visible.
     pub fn browser(&self) -> Browser {
+        self.browser_sending(reqwest::header::HeaderMap::new())
+    }
+
+    /// A new browser whose every request carries `headers` (as a proxy in front would add).
+    pub fn browser_sending(&self, headers: reqwest::header::HeaderMap) -> Browser {
         let jar = Arc::new(reqwest::cookie::Jar::default());
         let client = reqwest::Client::builder()
             .user_agent(USER_AGENT)
+            .default_headers(headers)
             .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(20))

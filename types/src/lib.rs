@@ -9,9 +9,11 @@ mod account;
 mod activity;
 mod ids;
 mod kinds;
+mod refusal;
 pub mod routes;
 
 pub use account::{DisplayName, DisplayNameError, Identity, Me, PendingLinkInfo, SavedProfile, SessionInfo};
 pub use activity::{ActivityEvent, ActivityKind, ActivityPage};
 pub use ids::{IdentityId, ProviderId, SessionId, UserId};
 pub use kinds::{LoginPurpose, ProviderKind, ProviderSummary, TokenStatus};
+pub use refusal::ApiRefusal;

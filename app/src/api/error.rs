@@ -5,7 +5,7 @@
 //! the outcome in the query (`?problem=…`, see [`ActionError::to_query`]): the page reads
 //! it back into an `ActionError`, so only these fixed sentences can ever be shown.
 
-use latchkey_types::{DisplayName, DisplayNameError, Me, ProviderId, routes};
+use latchkey_types::{ApiRefusal, DisplayName, DisplayNameError, Me, ProviderId, routes};
 use leptos::prelude::{FromServerFnError, ServerFnErrorErr};
 use leptos::server_fn::codec::JsonEncoding;
 use serde::{Deserialize, Serialize};
@@ -26,6 +26,10 @@ pub enum ActionError {
     ProviderAnswer(ProviderId),
     CrossSite,
     Unavailable,
+    /// This client address made too many requests; `retry_after` seconds, when known.
+    TooManyRequests {
+        retry_after: Option<u64>,
+    },
     /// The request itself failed (network, encoding).
     Transport(ServerFnErrorErr),
 }
@@ -35,6 +39,21 @@ impl FromServerFnError for ActionError {
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         ActionError::Transport(value)
+    }
+
+    /// Refusals made before a server function runs (the rate limit, the same-site guard) come
+    /// as the API's [`ApiRefusal`], not as an `ActionError`.
+    fn de(data: leptos::server_fn::Bytes) -> Self {
+        if let Ok(error) = serde_json::from_slice::<ActionError>(&data) {
+            return error;
+        }
+        match serde_json::from_slice::<ApiRefusal>(&data) {
+            Ok(ApiRefusal { retry_after: Some(seconds), .. }) => {
+                ActionError::TooManyRequests { retry_after: Some(seconds) }
+            }
+            Ok(_) => ActionError::Transport(ServerFnErrorErr::ServerError("refused".into())),
+            Err(error) => ActionError::Transport(ServerFnErrorErr::Deserialization(error.to_string())),
+        }
     }
 }
 
@@ -97,6 +116,14 @@ impl ActionError {
                 "latchkey cannot reach its database right now; nothing was changed. Please try again in a moment."
                     .into()
             }
+            ActionError::TooManyRequests { retry_after } => {
+                let wait = match retry_after {
+                    Some(1) => "a second".to_string(),
+                    Some(seconds) => format!("{seconds} seconds"),
+                    None => "a minute".to_string(),
+                };
+                format!("Too many requests came from your network. Please wait {wait}, then try again.")
+            }
             ActionError::Transport(ServerFnErrorErr::Request(_)) => {
                 "Could not reach the server. Check your connection and try again.".into()
             }
@@ -123,6 +150,7 @@ impl ActionError {
             ActionError::ProviderUnavailable(p) => ("provider_unavailable", Some(p)),
             ActionError::ProviderAnswer(p) => ("provider_answer", Some(p)),
             ActionError::CrossSite => ("cross_site", None),
+            ActionError::TooManyRequests { .. } => ("too_many_requests", None),
             ActionError::Unavailable | ActionError::Transport(_) => ("unavailable", None),
         };
         match provider {
@@ -153,6 +181,7 @@ impl ActionError {
             "provider_unavailable" => ActionError::ProviderUnavailable(provider()?),
             "provider_answer" => ActionError::ProviderAnswer(provider()?),
             "cross_site" => ActionError::CrossSite,
+            "too_many_requests" => ActionError::TooManyRequests { retry_after: None },
             "unavailable" => ActionError::Unavailable,
             _ => return None,
         })
@@ -180,11 +209,11 @@ impl From<latchkey_server::account::AccountError> for ActionError {
             E::NoProviderAccess { provider } => ActionError::NoProviderAccess(provider),
             E::ReconnectNeeded { provider } => ActionError::ReconnectNeeded(provider),
             E::ProviderUnavailable { provider, reason } => {
-                leptos::logging::warn!("{provider} could not be asked: {reason}");
+                leptos::logging::warn!("{provider} could not be asked: {reason:?}");
                 ActionError::ProviderUnavailable(provider)
             }
             E::ProviderAnswer { provider, reason } => {
-                leptos::logging::warn!("{provider} answered unexpectedly: {reason}");
+                leptos::logging::warn!("{provider} answered unexpectedly: {reason:?}");
                 ActionError::ProviderAnswer(provider)
             }
             E::Database(error) => ActionError::from(latchkey_server::AppError::Database(error)),
@@ -218,6 +247,7 @@ impl ActionError {
             ActionError::RecentSignInNeeded | ActionError::CrossSite => StatusCode::FORBIDDEN,
             ActionError::NotFound => StatusCode::NOT_FOUND,
             ActionError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ActionError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ActionError::ProviderUnavailable(_) => StatusCode::BAD_GATEWAY,
             ActionError::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
@@ -248,6 +278,7 @@ mod tests {
             ActionError::ProviderUnavailable(provider.clone()),
             ActionError::ProviderAnswer(provider.clone()),
             ActionError::CrossSite,
+            ActionError::TooManyRequests { retry_after: None },
             ActionError::Unavailable,
         ];
         for error in all {
@@ -260,6 +291,18 @@ mod tests {
             let get = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
             assert_eq!(ActionError::from_query(get("problem").unwrap_or(""), get("provider")), Some(error));
         }
+    }
+
+    #[test]
+    fn a_rate_limit_refusal_from_the_edge_reads_as_too_many_requests_with_its_wait() {
+        let refusal = ApiRefusal { error: "Too many requests".into(), retry_after: Some(7) };
+        let body = serde_json::to_vec(&refusal).expect("json");
+        let error = ActionError::de(body.into());
+        assert_eq!(error, ActionError::TooManyRequests { retry_after: Some(7) });
+        assert!(error.message(None).contains("wait 7 seconds"), "{}", error.message(None));
+
+        let own = ActionError::LastIdentity;
+        assert_eq!(ActionError::de(own.ser()), own, "the server functions' own errors still read back");
     }
 
     #[test]

@@ -26,13 +26,13 @@ pub fn Avatar(
         }
         .into_any(),
         None => {
+            // A class, not a `style` attribute: the Content-Security-Policy allows no inline style.
             let hue = hue_for(if seed.is_empty() { "latchkey" } else { &seed });
             view! {
                 <span
-                    class="avatar avatar--initials"
+                    class=format!("avatar avatar--initials avatar--hue-{hue}")
                     role="img"
                     aria-label=move || format!("Initials of {}", name.get())
-                    style=format!("--avatar-hue: {hue}")
                 >
                     <span aria-hidden="true">{move || initials(&name.get())}</span>
                 </span>
@@ -53,6 +53,7 @@ pub fn initials(name: &str) -> String {
     if letters.is_empty() { "?".to_string() } else { letters }
 }
 
+/// One of the twelve hues of `style/main.css` (`.avatar--hue-0` … `-11`).
 fn hue_for(seed: &str) -> u32 {
     // FNV-1a: stable across server and browser.
     let mut hash: u32 = 0x811c_9dc5;
@@ -60,7 +61,7 @@ fn hue_for(seed: &str) -> u32 {
         hash ^= u32::from(byte);
         hash = hash.wrapping_mul(0x0100_0193);
     }
-    hash % 360
+    hash % 12
 }
 
 fn is_web_url(url: &str) -> bool {

@@ -73,7 +73,11 @@ pub(crate) async fn discovery(State(idp): State<DevIdp>) -> Response {
 pub(crate) async fn jwks(State(idp): State<DevIdp>) -> Response {
     idp.count_jwks_fetch();
     let key = idp.key();
-    axum::Json(json!({ "keys": [key.jwk()] })).into_response()
+    let mut response = axum::Json(json!({ "keys": [key.jwk()] })).into_response();
+    if let Some(value) = idp.jwks_max_age().and_then(|s| HeaderValue::from_str(&format!("max-age={s}")).ok()) {
+        response.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    response
 }
 
 // ---------------------------------------------------------------------------

@@ -42,12 +42,21 @@ impl IntoResponse for OAuthError {
     }
 }
 
+/// How much a token response grows by under [`Misbehaviour::OversizedTokenResponse`].
+const OVERSIZED_BYTES: usize = 1024 * 1024;
+
 pub(crate) async fn token(State(idp): State<DevIdp>, headers: HeaderMap, body: Bytes) -> Response {
     let misbehaviour = idp.misbehaviour();
     if misbehaviour == Misbehaviour::SlowTokenEndpoint {
         tokio::time::sleep(SLOW_TOKEN_DELAY).await;
     }
     match exchange(&idp, &headers, &body, misbehaviour) {
+        Ok(answer) if misbehaviour == Misbehaviour::OversizedTokenResponse => {
+            // Valid JSON all the same: only its size is wrong.
+            let padded = format!("{answer}{}", " ".repeat(OVERSIZED_BYTES));
+            let json = [(axum::http::header::CONTENT_TYPE, "application/json")];
+            (StatusCode::OK, no_store(), json, padded).into_response()
+        }
         Ok(answer) => (StatusCode::OK, no_store(), axum::Json(answer)).into_response(),
         Err(e) => {
             tracing::debug!(error = e.error, description = %e.description, "dev identity provider refused a token request");
@@ -325,7 +334,7 @@ pub(super) fn id_token(
         M::HmacWithPublicKey => Signing::HmacWithPublicKey,
         _ => Signing::Es256,
     };
-    idp.key().encode(signing, &claims)
+    idp.signing_key(misbehaviour).encode(signing, &claims)
 }
 
 /// RFC 7009 token revocation: an authenticated client revokes a refresh or access token.

@@ -8,9 +8,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ipnet::IpNet;
 use url::Url;
 
 mod providers;
@@ -32,11 +34,14 @@ pub struct Config {
     pub listen_addr: SocketAddr,
     /// `LATCHKEY_PUBLIC_URL`: the external base URL, without a trailing slash.
     pub public_url: Url,
-    /// `LATCHKEY_DATABASE_URL`.
-    pub database_url: String,
+    /// `LATCHKEY_DATABASE_URL`: may carry a password, so `Debug` never shows it.
+    pub database_url: Secret,
     /// `LATCHKEY_DATA_DIR`: the SQLite file and the generated development key live here.
     pub data_dir: PathBuf,
     pub secret_key: SecretKey,
+    /// `LATCHKEY_PREVIOUS_SECRET_KEYS`: keys replaced by a rotation, which still open what they
+    /// sealed (until it is sealed again under the current key).
+    pub previous_secret_keys: Vec<SecretKey>,
     pub providers: Vec<ProviderConfig>,
     /// `LATCHKEY_DEV_IDP`: how many built-in development identity providers to mount
     /// (`true` = 1 at `/dev-idp`; `2` adds a second, independent one at `/dev-idp2`, for
@@ -46,27 +51,39 @@ pub struct Config {
     /// (their `_TRUST_EMAIL`); off unless a test turns it on.
     pub dev_idp_trusts_email: bool,
     pub sessions: SessionSettings,
+    /// `LATCHKEY_ACTIVITY_RETENTION_DAYS`: how long the activity log keeps an event.
+    pub activity_retention: Duration,
     /// Timeout of every call to a provider.
     pub provider_timeout: Duration,
     /// Minimum time between JWKS refetches caused by an unknown key id.
     pub jwks_refetch_interval: Duration,
+    pub rate_limits: RateLimitSettings,
+    /// `LATCHKEY_TRUSTED_PROXIES`: the reverse proxies whose `X-Forwarded-For` names the client.
+    /// Empty: the client is the TCP peer, whatever the header says.
+    pub trusted_proxies: Vec<IpNet>,
     /// `LATCHKEY_*` variables (or `latchkey.toml` keys) that are no setting, misspelt most
     /// likely: reported at start-up, otherwise ignored.
     pub unrecognized: Vec<String>,
 }
 
 /// The top-level settings; `LATCHKEY_PROVIDER_*` are checked with the providers.
-const SETTINGS: [&str; 10] = [
+const SETTINGS: [&str; 16] = [
     "LATCHKEY_ENV",
     "LATCHKEY_PUBLIC_URL",
     "LATCHKEY_DATABASE_URL",
     "LATCHKEY_DATA_DIR",
     "LATCHKEY_SECRET_KEY",
+    "LATCHKEY_PREVIOUS_SECRET_KEYS",
     "LATCHKEY_DEV_IDP",
     "LATCHKEY_SESSION_IDLE_MINUTES",
     "LATCHKEY_SESSION_MAX_HOURS",
+    "LATCHKEY_ACTIVITY_RETENTION_DAYS",
     "LATCHKEY_IDP_TIMEOUT_SECONDS",
     "LATCHKEY_CONFIG_FILE",
+    "LATCHKEY_RATE_LIMIT_SIGN_INS_PER_MINUTE",
+    "LATCHKEY_RATE_LIMIT_CALLBACKS_PER_MINUTE",
+    "LATCHKEY_RATE_LIMIT_API_PER_MINUTE",
+    "LATCHKEY_TRUSTED_PROXIES",
 ];
 
 /// Variables of latchkey's own tooling (tests, setup, benchmark), which are no settings.
@@ -89,6 +106,28 @@ pub struct SessionSettings {
     pub idle_timeout: Duration,
     /// A session ends this long after sign-in, used or not (`LATCHKEY_SESSION_MAX_HOURS`).
     pub absolute_timeout: Duration,
+}
+
+/// How many requests one client address may make per minute, by kind; each allows a burst of
+/// that many at once. Generous: an office behind one NAT address never meets them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimitSettings {
+    /// Sign-in and link starts (`LATCHKEY_RATE_LIMIT_SIGN_INS_PER_MINUTE`).
+    pub sign_ins_per_minute: NonZeroU32,
+    /// Returns from providers (`LATCHKEY_RATE_LIMIT_CALLBACKS_PER_MINUTE`).
+    pub callbacks_per_minute: NonZeroU32,
+    /// `/api/*`: the UI's server functions and the JSON API (`LATCHKEY_RATE_LIMIT_API_PER_MINUTE`).
+    pub api_per_minute: NonZeroU32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        RateLimitSettings {
+            sign_ins_per_minute: NonZeroU32::new(120).unwrap_or(NonZeroU32::MIN),
+            callbacks_per_minute: NonZeroU32::new(120).unwrap_or(NonZeroU32::MIN),
+            api_per_minute: NonZeroU32::new(1200).unwrap_or(NonZeroU32::MIN),
+        }
+    }
 }
 
 /// A string that never shows up in logs or `Debug` output.
@@ -240,7 +279,7 @@ impl Config {
         };
 
         let data_dir = PathBuf::from(get("LATCHKEY_DATA_DIR").unwrap_or("data"));
-        let database_url = match get("LATCHKEY_DATABASE_URL") {
+        let database_url = Secret::new(match get("LATCHKEY_DATABASE_URL") {
             Some(url)
                 if url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://") =>
             {
@@ -251,7 +290,7 @@ impl Config {
                 String::new()
             }
             None => format!("sqlite://{}?mode=rwc", data_dir.join("latchkey.db").display()),
-        };
+        });
 
         let secret_key = match get("LATCHKEY_SECRET_KEY") {
             Some(text) => SecretKey::from_hex(text).unwrap_or_else(|| {
@@ -269,6 +308,20 @@ impl Config {
             }
         };
 
+        let mut previous_secret_keys = Vec::new();
+        for (position, text) in
+            get("LATCHKEY_PREVIOUS_SECRET_KEYS").unwrap_or_default().split(',').map(str::trim).enumerate()
+        {
+            match SecretKey::from_hex(text) {
+                _ if text.is_empty() => {}
+                Some(key) => previous_secret_keys.push(key),
+                None => p.add(
+                    "LATCHKEY_PREVIOUS_SECRET_KEYS",
+                    format!("key {} must be 64 hexadecimal characters (keys are separated by commas)", position + 1),
+                ),
+            }
+        }
+
         let dev_idps = match get("LATCHKEY_DEV_IDP").map(str::to_ascii_lowercase).as_deref() {
             None | Some("false") | Some("0") | Some("no") => 0,
             Some("true") | Some("1") | Some("yes") => 1,
@@ -283,30 +336,29 @@ impl Config {
             p.add("LATCHKEY_DEV_IDP", "the development identity provider cannot run in production");
         }
 
-        let sessions = SessionSettings {
-            idle_timeout: Duration::from_secs(
-                60 * positive_number(
-                    &mut p,
-                    get("LATCHKEY_SESSION_IDLE_MINUTES"),
-                    "LATCHKEY_SESSION_IDLE_MINUTES",
-                    60 * 24 * 7,
-                ),
-            ),
-            absolute_timeout: Duration::from_secs(
-                3600 * positive_number(
-                    &mut p,
-                    get("LATCHKEY_SESSION_MAX_HOURS"),
-                    "LATCHKEY_SESSION_MAX_HOURS",
-                    24 * 30,
-                ),
-            ),
+        // Spans are read in their unit and saturate: no number a person types can overflow.
+        let mut span = |variable: &str, unit_seconds: u64, default: u64| {
+            Duration::from_secs(unit_seconds.saturating_mul(positive_number(&mut p, get(variable), variable, default)))
         };
-        let provider_timeout = Duration::from_secs(positive_number(
-            &mut p,
-            get("LATCHKEY_IDP_TIMEOUT_SECONDS"),
-            "LATCHKEY_IDP_TIMEOUT_SECONDS",
-            10,
-        ));
+        let sessions = SessionSettings {
+            idle_timeout: span("LATCHKEY_SESSION_IDLE_MINUTES", 60, 60 * 24 * 7),
+            absolute_timeout: span("LATCHKEY_SESSION_MAX_HOURS", 3600, 24 * 30),
+        };
+        let provider_timeout = span("LATCHKEY_IDP_TIMEOUT_SECONDS", 1, 10);
+        let activity_retention = span("LATCHKEY_ACTIVITY_RETENTION_DAYS", 24 * 3600, 365);
+
+        let defaults = RateLimitSettings::default();
+        let mut per_minute = |variable: &str, default: NonZeroU32| {
+            let n = positive_number(&mut p, get(variable), variable, u64::from(default.get()));
+            // A number past u32 means "practically unlimited": that is what it gets.
+            NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX)).unwrap_or(default)
+        };
+        let rate_limits = RateLimitSettings {
+            sign_ins_per_minute: per_minute("LATCHKEY_RATE_LIMIT_SIGN_INS_PER_MINUTE", defaults.sign_ins_per_minute),
+            callbacks_per_minute: per_minute("LATCHKEY_RATE_LIMIT_CALLBACKS_PER_MINUTE", defaults.callbacks_per_minute),
+            api_per_minute: per_minute("LATCHKEY_RATE_LIMIT_API_PER_MINUTE", defaults.api_per_minute),
+        };
+        let trusted_proxies = parse_trusted_proxies(&mut p, get("LATCHKEY_TRUSTED_PROXIES"));
 
         let providers = parse_providers(&values, &mut p);
         if dev_idp && providers.iter().any(|provider| provider.id.starts_with(DEV_PROVIDER_ID)) {
@@ -324,12 +376,16 @@ impl Config {
                 database_url,
                 data_dir,
                 secret_key,
+                previous_secret_keys,
                 providers,
                 dev_idps,
                 dev_idp_trusts_email: false,
                 sessions,
+                activity_retention,
                 provider_timeout,
                 jwks_refetch_interval: Duration::from_secs(10),
+                rate_limits,
+                trusted_proxies,
                 unrecognized: unrecognized(&values),
             }),
             _ => Err(ConfigError { problems: p.0 }),
@@ -408,6 +464,21 @@ fn positive_number(p: &mut Problems, value: Option<&str>, variable: &str, defaul
             default
         }
     }
+}
+
+/// `LATCHKEY_TRUSTED_PROXIES`: comma-separated CIDRs (`10.0.0.0/8`) or single addresses.
+fn parse_trusted_proxies(p: &mut Problems, value: Option<&str>) -> Vec<IpNet> {
+    let mut proxies = Vec::new();
+    for entry in value.unwrap_or_default().split(',').map(str::trim).filter(|entry| !entry.is_empty()) {
+        match entry.parse::<IpNet>().or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from)) {
+            Ok(net) => proxies.push(net.trunc()),
+            Err(_) => p.add(
+                "LATCHKEY_TRUSTED_PROXIES",
+                format!("`{entry}` is not an address or a CIDR range (like 10.0.0.0/8 or fd00::/8)"),
+            ),
+        }
+    }
+    proxies
 }
 
 fn parse_base_url(text: &str) -> Result<Url, String> {

@@ -9,7 +9,7 @@ fn defaults_give_a_local_development_config() {
     let config = Config::from_values(Vec::<(String, String)>::new()).expect("defaults are valid");
     assert_eq!(config.environment, Environment::Development);
     assert_eq!(config.public_url.as_str(), "http://127.0.0.1:3000/");
-    assert!(config.database_url.starts_with("sqlite://"));
+    assert!(config.database_url.expose().starts_with("sqlite://"));
     assert_eq!(config.dev_idps, 0);
     assert_eq!(config.redirect_uri("dev").as_str(), "http://127.0.0.1:3000/auth/dev/callback");
 }
@@ -234,4 +234,112 @@ fn toml_is_flattened_into_variable_names() {
     assert_eq!(values["LATCHKEY_PUBLIC_URL"], "https://id.example.com");
     assert_eq!(values["LEPTOS_SITE_ADDR"], "0.0.0.0:8080");
     assert_eq!(values["LATCHKEY_PROVIDER_CORP_CLIENT_ID"], "abc");
+}
+
+#[test]
+fn rate_limits_default_to_generous_values_and_can_be_set() {
+    let defaults = Config::from_values(Vec::<(String, String)>::new()).expect("defaults are valid");
+    assert_eq!(defaults.rate_limits, RateLimitSettings::default());
+    assert!(defaults.trusted_proxies.is_empty(), "no proxy is trusted unless named");
+
+    let config = Config::from_values([
+        ("LATCHKEY_RATE_LIMIT_SIGN_INS_PER_MINUTE", "5"),
+        ("LATCHKEY_RATE_LIMIT_CALLBACKS_PER_MINUTE", "6"),
+        ("LATCHKEY_RATE_LIMIT_API_PER_MINUTE", "7"),
+    ])
+    .expect("valid");
+    let per_minute = |limit: NonZeroU32| limit.get();
+    assert_eq!(per_minute(config.rate_limits.sign_ins_per_minute), 5);
+    assert_eq!(per_minute(config.rate_limits.callbacks_per_minute), 6);
+    assert_eq!(per_minute(config.rate_limits.api_per_minute), 7);
+
+    let refused = Config::from_values([("LATCHKEY_RATE_LIMIT_API_PER_MINUTE", "0")]).unwrap_err();
+    assert_eq!(variables(refused), ["LATCHKEY_RATE_LIMIT_API_PER_MINUTE"]);
+}
+
+#[test]
+fn trusted_proxies_are_cidrs_or_addresses_and_anything_else_is_named() {
+    let config =
+        Config::from_values([("LATCHKEY_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7 ,fd00::/8")]).expect("valid");
+    let proxies: Vec<String> = config.trusted_proxies.iter().map(ToString::to_string).collect();
+    assert_eq!(proxies, ["10.0.0.0/8", "192.168.1.7/32", "fd00::/8"]);
+
+    let refused = Config::from_values([("LATCHKEY_TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal")]).unwrap_err();
+    assert!(refused.to_string().contains("`proxy.internal`"), "{refused}");
+    assert_eq!(variables(refused), ["LATCHKEY_TRUSTED_PROXIES"]);
+}
+
+#[test]
+fn previous_secret_keys_are_read_and_a_bad_one_is_named_without_showing_it() {
+    let (old, older) = ("11".repeat(32), "22".repeat(32));
+    let config = Config::from_values([("LATCHKEY_PREVIOUS_SECRET_KEYS", format!("{old}, {older}"))]).expect("valid");
+    assert_eq!(config.previous_secret_keys.len(), 2);
+    assert_eq!(config.previous_secret_keys[0].as_bytes(), &[0x11; 32]);
+
+    let refused = Config::from_values([("LATCHKEY_PREVIOUS_SECRET_KEYS", format!("{old},not-a-key"))]).unwrap_err();
+    let shown = refused.to_string();
+    assert!(shown.contains("key 2") && !shown.contains(&old), "{shown}");
+    assert_eq!(variables(refused), ["LATCHKEY_PREVIOUS_SECRET_KEYS"]);
+}
+
+#[test]
+fn debug_output_never_shows_a_secret_of_the_configuration() {
+    let config = Config::from_values([
+        ("LATCHKEY_DATABASE_URL", "postgres://latchkey:db-password@db/latchkey"),
+        ("LATCHKEY_SECRET_KEY", &"ab".repeat(32)),
+        ("LATCHKEY_PREVIOUS_SECRET_KEYS", &"cd".repeat(32)),
+        ("LATCHKEY_PROVIDER_X_KIND", "oidc"),
+        ("LATCHKEY_PROVIDER_X_ISSUER", "https://sso.example.com"),
+        ("LATCHKEY_PROVIDER_X_CLIENT_ID", "abc"),
+        ("LATCHKEY_PROVIDER_X_CLIENT_SECRET", "client-secret"),
+    ])
+    .expect("valid");
+    let shown = format!("{config:?}");
+    for secret in ["db-password", &"ab".repeat(32), &"cd".repeat(32), "client-secret"] {
+        assert!(!shown.contains(secret), "{secret} shown in {shown}");
+    }
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A value a person might type, or anything at all.
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[0-9]{0,25}",
+            "-?[0-9]{1,4}(\\.[0-9])?",
+            "(https?|postgres|sqlite)://[a-z0-9.:@/%-]{0,30}",
+            "[0-9a-f]{60,68}(,[0-9a-f]{0,64})?",
+            "[0-9./:a-f, ]{0,40}",
+            "(true|false|2|yes|no|production|development)",
+        ]
+    }
+
+    fn name() -> impl Strategy<Value = String> {
+        let settings: Vec<String> = SETTINGS.iter().map(|s| s.to_string()).collect();
+        let provider = "LATCHKEY_PROVIDER_[A-Z]{1,3}_(KIND|ISSUER|CLIENT_ID|CLIENT_SECRET|NAME|SCOPES|TENANT|HOSTED_DOMAIN|TRUST_EMAIL|API_URL|AUTHORIZE_URL|TOKEN_URL)";
+        prop_oneof![proptest::sample::select(settings), provider.prop_map(|s| s), Just("LEPTOS_SITE_ADDR".to_string())]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Any configuration is either a valid one or a list of problems, each naming a variable.
+        #[test]
+        fn no_configuration_makes_start_up_panic(values in proptest::collection::vec((name(), value()), 0..12)) {
+            match Config::from_values(values) {
+                Ok(config) => prop_assert!(config.public_url.scheme().starts_with("http")),
+                Err(error) => prop_assert!(error.problems.iter().all(|p| !p.variable.is_empty())),
+            }
+        }
+
+        #[test]
+        fn no_config_file_makes_start_up_panic(text in prop_oneof![any::<String>(), "([a-z_]{1,12} = (\"[^\"]{0,10}\"|[0-9]{1,3}|true)\n|\\[provider\\.[a-z]{1,5}\\]\n){0,6}"]) {
+            if let Ok(values) = flatten_toml(&text) {
+                let _ = Config::from_values(values);
+            }
+        }
+    }
 }

@@ -74,7 +74,7 @@ fn to_provider(
             private((jar, Redirect::to(start.redirect_to.as_str())).into_response())
         }
         Err(error) => {
-            tracing::warn!(provider = %provider_id, %error, "could not start a sign-in");
+            tracing::warn!(provider = ?provider_id, %error, "could not start a sign-in");
             failure_page(latchkey, provider_id, &error).into_response()
         }
     }
@@ -107,7 +107,7 @@ pub async fn callback(
             private(email_in_use_page(&latchkey, &provider_id, &email, &provider_ids).into_response())
         }
         Err(error) => {
-            tracing::warn!(provider = %provider_id, %error, "sign-in failed");
+            tracing::warn!(provider = ?provider_id, %error, "sign-in failed");
             failure_page(&latchkey, &provider_id, &error).into_response()
         }
     }

@@ -55,6 +55,6 @@ impl IntoResponse for AppError {
             AppError::Internal(what) => tracing::error!(what, "internal error"),
             _ => {}
         }
-        (self.status(), Json(serde_json::json!({ "error": self.message() }))).into_response()
+        (self.status(), Json(latchkey_types::ApiRefusal { error: self.message(), retry_after: None })).into_response()
     }
 }

@@ -5,7 +5,7 @@
 //! Every request passes through [`attach_request_context`] first, which makes these work in axum
 //! handlers and in the UI's server functions (`leptos_axum::extract`) alike.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts, Request};
@@ -16,14 +16,17 @@ use axum::response::Response;
 use axum_extra::extract::CookieJar;
 use tokio::sync::OnceCell;
 
+use super::client_address::client_address;
 use super::{AppError, cookies};
 use crate::Latchkey;
 use crate::session::{ClientInfo, Session};
 
-/// What the edge keeps per request: the core, and the session once it has been looked up.
+/// What the edge keeps per request: the core, the client's address, and the session once it
+/// has been looked up.
 #[derive(Clone)]
 struct RequestContext {
     latchkey: Latchkey,
+    client_ip: Option<IpAddr>,
     session: Arc<OnceCell<Option<Session>>>,
 }
 
@@ -33,8 +36,15 @@ pub async fn attach_request_context(
     mut request: Request,
     next: Next,
 ) -> Response {
-    request.extensions_mut().insert(RequestContext { latchkey, session: Arc::default() });
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+    let client_ip = peer.map(|peer| client_address(peer, request.headers(), &latchkey.config().trusted_proxies));
+    request.extensions_mut().insert(RequestContext { latchkey, client_ip, session: Arc::default() });
     next.run(request).await
+}
+
+/// The client's address (see [`client_address`]), once [`attach_request_context`] has run.
+pub fn client_ip(request: &Request) -> Option<IpAddr> {
+    request.extensions().get::<RequestContext>().and_then(|context| context.client_ip)
 }
 
 fn context(parts: &Parts) -> Result<RequestContext, AppError> {
@@ -68,7 +78,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Ok(Client(ClientInfo {
             user_agent: parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string),
-            ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string()),
+            ip: parts.extensions.get::<RequestContext>().and_then(|context| context.client_ip).map(|ip| ip.to_string()),
         }))
     }
 }

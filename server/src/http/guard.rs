@@ -13,7 +13,7 @@ pub async fn reject_cross_origin_writes(State(latchkey): State<Latchkey>, reques
     if is_safe_method(request.method()) || comes_from_this_site(&latchkey, &request) {
         next.run(request).await
     } else {
-        tracing::warn!(path = %request.uri().path(), "refused a cross-origin write");
+        tracing::warn!(path = ?request.uri().path(), "refused a cross-origin write");
         AppError::CrossOrigin.into_response()
     }
 }

@@ -4,12 +4,14 @@
 //! functions use the same extractors.
 
 mod auth;
+mod client_address;
 pub mod cookies;
 mod error;
 mod error_page;
 pub mod extract;
 mod guard;
 mod headers;
+mod rate_limit;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -19,7 +21,8 @@ pub use error::AppError;
 pub use error_page::ErrorPage;
 pub use extract::attach_request_context;
 pub use guard::reject_cross_origin_writes;
-pub use headers::private_by_default;
+pub use headers::{CspNonce, SecurityHeaders, security_headers};
+pub use rate_limit::{RateLimits, limit_rates};
 
 use crate::Latchkey;
 

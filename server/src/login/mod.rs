@@ -9,7 +9,7 @@ mod return_to;
 use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use url::Url;
 
 pub use return_to::safe_return_to;
@@ -19,7 +19,7 @@ use crate::activity::{self, ActivityKind, Event};
 use crate::provider::VerifiedIdentity;
 use crate::provider::{ProviderError, Providers};
 use crate::session::{ClientInfo, Sessions};
-use crate::storage::entities::{pending_link, pending_login, session};
+use crate::storage::entities::{SecretText, pending_link, pending_login, session};
 use crate::storage::{self, Database, Transient};
 use crate::tokens::{self, TokenCipher};
 use crate::util::{random_token, sha256_hex};
@@ -28,11 +28,17 @@ use latchkey_types::LoginPurpose;
 /// How long a person may take at the provider.
 pub const PENDING_LOGIN_LIFETIME: TimeDelta = TimeDelta::minutes(10);
 
+/// Sign-ins one browser may have under way at once (several tabs); starting another forgets
+/// the oldest, so a loop of GETs cannot fill the table.
+pub const PENDING_LOGINS_PER_BROWSER: u64 = 8;
+
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
-    #[error("there is no sign-in provider called `{0}`")]
+    // Text from the request is shown with `Debug` (quoted, control characters escaped), so
+    // it cannot forge a log line.
+    #[error("there is no sign-in provider called {0:?}")]
     UnknownProvider(String),
-    #[error("the provider reported `{error}`")]
+    #[error("the provider reported {error:?}")]
     ProviderDenied { error: String, description: Option<String> },
     #[error("the callback has no `state`")]
     MissingState,
@@ -83,14 +89,27 @@ pub enum CallbackOutcome {
     },
 }
 
-/// The query of `GET /auth/{id}/callback`.
-#[derive(Clone, Debug, Default, serde::Deserialize)]
+/// The query of `GET /auth/{id}/callback`. Its `Debug` leaves out the code and the state.
+#[derive(Clone, Default, serde::Deserialize)]
 pub struct CallbackParams {
     pub code: Option<String>,
     pub state: Option<String>,
     pub iss: Option<String>,
     pub error: Option<String>,
     pub error_description: Option<String>,
+}
+
+impl std::fmt::Debug for CallbackParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let present = |value: &Option<String>| value.as_ref().map(|_| "..");
+        f.debug_struct("CallbackParams")
+            .field("code", &present(&self.code))
+            .field("state", &present(&self.state))
+            .field("iss", &self.iss)
+            .field("error", &self.error)
+            .field("error_description", &self.error_description)
+            .finish()
+    }
 }
 
 /// A completed sign-in: the new session's token (for the cookie) and where to go next.
@@ -132,9 +151,10 @@ impl LoginFlow {
         // Discovery (a network call) happens here, before any write.
         let request = provider.authorization_request().await?;
         let now = Utc::now();
+        let browser_hash = sha256_hex(&browser_token);
         let pending = pending_login::ActiveModel {
             state_hash: Set(sha256_hex(&request.state)),
-            browser_hash: Set(sha256_hex(&browser_token)),
+            browser_hash: Set(browser_hash.clone()),
             purpose: Set(match &purpose {
                 Purpose::SignIn => LoginPurpose::SignIn,
                 Purpose::Link { .. } => LoginPurpose::Link,
@@ -144,17 +164,33 @@ impl LoginFlow {
                 Purpose::Link { user_id } => Some(user_id),
             }),
             provider_id: Set(provider_id.to_string()),
-            pkce_verifier: Set(request.pkce_verifier),
-            nonce: Set(request.nonce),
+            pkce_verifier: Set(SecretText(request.pkce_verifier)),
+            nonce: Set(SecretText(request.nonce)),
             return_to: Set(safe_return_to(return_to)),
             created_at: Set(now),
             expires_at: Set(now + PENDING_LOGIN_LIFETIME),
         };
-        let pending = &pending;
+        let (pending, browser_hash) = (&pending, &browser_hash);
         storage::retry(|| async move {
             let txn = self.db.begin().await?;
-            // Old attempts are useless; clearing them here keeps the table small without a job.
+            // Old attempts are useless; clearing them here keeps the table small between sweeps.
             pending_login::Entity::delete_many().filter(pending_login::Column::ExpiresAt.lt(now)).exec(&txn).await?;
+            let beyond_the_cap: Vec<String> = pending_login::Entity::find()
+                .select_only()
+                .column(pending_login::Column::StateHash)
+                .filter(pending_login::Column::BrowserHash.eq(browser_hash))
+                .order_by_desc(pending_login::Column::CreatedAt)
+                .offset(PENDING_LOGINS_PER_BROWSER - 1)
+                .limit(1000)
+                .into_tuple()
+                .all(&txn)
+                .await?;
+            if !beyond_the_cap.is_empty() {
+                pending_login::Entity::delete_many()
+                    .filter(pending_login::Column::StateHash.is_in(beyond_the_cap))
+                    .exec(&txn)
+                    .await?;
+            }
             pending.clone().insert(&txn).await?;
             txn.commit().await
         })
@@ -189,7 +225,7 @@ impl LoginFlow {
         }
         provider.check_iss_parameter(params.iss.as_deref()).await?;
         let code = params.code.as_deref().filter(|c| !c.is_empty()).ok_or(LoginError::MissingCode)?;
-        let verified = provider.complete(code, &pending.pkce_verifier, &pending.nonce).await?;
+        let verified = provider.complete(code, &pending.pkce_verifier.0, &pending.nonce.0).await?;
 
         let context = Completion {
             provider_id,
@@ -489,4 +525,69 @@ impl Transient for LoginError {
 
 pub(crate) fn is_well_formed_token(token: &str) -> bool {
     token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_from_the_request_cannot_forge_a_log_line() {
+        let forged = "x\n2026-11-30T08:00:00Z INFO signed in user=admin";
+        for error in [
+            LoginError::UnknownProvider(forged.into()),
+            LoginError::ProviderDenied { error: forged.into(), description: None },
+        ] {
+            let logged = error.to_string();
+            assert!(!logged.contains('\n') && !logged.contains('\r'), "{logged}");
+            assert!(logged.contains(r"x\n2026"), "still says what came: {logged}");
+        }
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_code_the_state_or_the_pkce_verifier() {
+        let params = CallbackParams {
+            code: Some("the-authorization-code".into()),
+            state: Some("the-state".into()),
+            ..Default::default()
+        };
+        let shown = format!("{params:?}");
+        assert!(!shown.contains("the-authorization-code") && !shown.contains("the-state"), "{shown}");
+
+        let verifier = SecretText("the-pkce-verifier".into());
+        assert!(!format!("{verifier:?}").contains("the-pkce-verifier"));
+    }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1024))]
+
+            /// Any query string either parses or is refused by the extractor; none panics, and
+            /// `Debug` (what a log would show) never carries the code or the state.
+            #[test]
+            fn callback_queries_parse_or_are_refused_without_leaking(query in prop_oneof![
+                any::<String>(),
+                "((code|state|iss|error|error_description|x)=[^&]{0,20}&?){0,6}",
+            ]) {
+                if let Some(params) = parse_query(&query) {
+                    let placeholder = |value: &Option<String>| value.as_ref().map(|_| "..".to_string());
+                    let without_secrets = CallbackParams {
+                        code: placeholder(&params.code),
+                        state: placeholder(&params.state),
+                        ..params.clone()
+                    };
+                    prop_assert_eq!(format!("{params:?}"), format!("{without_secrets:?}"));
+                }
+            }
+        }
+
+        /// What axum's `Query` makes of a query string (`None`: refused).
+        fn parse_query(query: &str) -> Option<CallbackParams> {
+            let uri = axum::http::Uri::builder().path_and_query(format!("/cb?{query}")).build().ok()?;
+            axum::extract::Query::<CallbackParams>::try_from_uri(&uri).ok().map(|query| query.0)
+        }
+    }
 }

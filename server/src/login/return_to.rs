@@ -32,4 +32,27 @@ mod tests {
         }
         assert_eq!(safe_return_to(None), DEFAULT_RETURN_TO);
     }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2048))]
+
+            /// Whatever a request asks for, a browser following the answer stays on this site.
+            #[test]
+            fn no_return_to_leads_off_site(requested in prop_oneof![
+                any::<String>(),
+                "[/\\\\]{0,3}[a-z.:@%0-9]{0,20}[/?#]?.{0,10}",
+                "(https?:|javascript:|data:)?//?[^/]{0,10}/.{0,10}",
+            ]) {
+                let site = url::Url::parse("https://latchkey.example/").expect("a URL");
+                let kept = safe_return_to(Some(&requested));
+                let landed = site.join(&kept).expect("a path joins onto the site");
+                prop_assert_eq!(landed.origin(), site.origin(), "{:?} → {:?} → {}", requested, kept, landed);
+                prop_assert!(kept == requested || kept == DEFAULT_RETURN_TO);
+            }
+        }
+    }
 }

@@ -10,11 +10,10 @@ use oauth2::{
 use serde_json::Value;
 use url::Url;
 
+use super::http::{BodyError, ProviderHttp, read_body};
 use super::{AuthorizationRequest, ProviderError, VerifiedIdentity, error_chain};
 use crate::config::{GitHubSettings, ProviderConfig};
 
-/// API answers about one person are small; anything bigger is not one.
-const MAX_API_RESPONSE_BYTES: usize = 1024 * 1024;
 /// The REST API version the answers are read as.
 const API_VERSION: &str = "2022-11-28";
 
@@ -24,16 +23,20 @@ pub struct GitHubProvider {
     config: ProviderConfig,
     settings: GitHubSettings,
     redirect_uri: RedirectUrl,
-    http: reqwest::Client,
+    http: ProviderHttp,
 }
 
 impl GitHubProvider {
-    pub fn new(config: ProviderConfig, settings: GitHubSettings, redirect_uri: Url, http: reqwest::Client) -> Self {
+    pub fn new(config: ProviderConfig, settings: GitHubSettings, redirect_uri: Url, http: ProviderHttp) -> Self {
         GitHubProvider { config, settings, redirect_uri: RedirectUrl::from_url(redirect_uri), http }
     }
 
     pub fn config(&self) -> &ProviderConfig {
         &self.config
+    }
+
+    pub fn settings(&self) -> &GitHubSettings {
+        &self.settings
     }
 
     /// The issuer identities are recorded under: `https://github.com`, or the API URL when it
@@ -135,6 +138,7 @@ impl GitHubProvider {
     pub async fn revoke(&self, access_token: &str) -> Result<(), ProviderError> {
         let response = self
             .http
+            .client()
             .delete(self.settings.api(&format!("/applications/{}/grant", self.config.client_id)))
             .basic_auth(&self.config.client_id, Some(self.config.client_secret.expose()))
             .header(reqwest::header::ACCEPT, "application/vnd.github+json")
@@ -197,6 +201,7 @@ impl GitHubProvider {
     async fn api_get(&self, path: &str, access_token: &str) -> Result<Option<Value>, ProviderError> {
         let response = self
             .http
+            .client()
             .get(self.settings.api(path))
             .bearer_auth(access_token)
             .header(reqwest::header::ACCEPT, "application/vnd.github+json")
@@ -215,13 +220,10 @@ impl GitHubProvider {
         if !status.is_success() {
             return Err(ProviderError::InvalidResponse(format!("GitHub's {path} answered {status}")));
         }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| ProviderError::Unavailable(format!("GitHub's {path}: {}", error_chain(&e))))?;
-        if body.len() > MAX_API_RESPONSE_BYTES {
-            return Err(ProviderError::InvalidResponse(format!("GitHub's {path} answer is too large")));
-        }
+        let body = read_body(response).await.map_err(|error| match error {
+            BodyError::Network(e) => ProviderError::Unavailable(format!("GitHub's {path}: {}", error_chain(&e))),
+            too_large => ProviderError::InvalidResponse(format!("GitHub's {path}: {too_large}")),
+        })?;
         serde_json::from_slice(&body)
             .map(Some)
             .map_err(|e| ProviderError::InvalidResponse(format!("GitHub's {path} answer is not JSON: {e}")))

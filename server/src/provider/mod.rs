@@ -7,6 +7,7 @@
 
 mod github;
 mod google;
+mod http;
 mod microsoft;
 mod oidc;
 
@@ -14,6 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use url::Url;
+
+pub use http::{MAX_RESPONSE_BYTES, ProviderHttp};
 
 pub use github::GitHubProvider;
 pub use oidc::OidcProvider;
@@ -129,12 +132,7 @@ pub enum Provider {
 }
 
 impl Provider {
-    pub fn new(
-        config: ProviderConfig,
-        redirect_uri: Url,
-        http: reqwest::Client,
-        jwks_refetch_interval: Duration,
-    ) -> Self {
+    pub fn new(config: ProviderConfig, redirect_uri: Url, http: ProviderHttp, jwks_refetch_interval: Duration) -> Self {
         match &config.settings {
             ProviderSettings::GitHub(settings) => {
                 let settings = settings.clone();
@@ -213,6 +211,19 @@ impl Provider {
         }
     }
 
+    /// The origins a sign-in start may send the browser to: the authorization endpoint's (as
+    /// far as discovery has named it yet) and the issuer's.
+    pub fn authorization_origins(&self) -> Vec<String> {
+        let origin = |url: &Url| url.origin().ascii_serialization();
+        match self {
+            Provider::Oidc(provider) => {
+                let issuer = Url::parse(provider.issuer()).ok().map(|url| origin(&url));
+                issuer.into_iter().chain(provider.known_authorization_endpoint().map(|url| origin(&url))).collect()
+            }
+            Provider::GitHub(provider) => vec![origin(&provider.settings().authorize_url)],
+        }
+    }
+
     /// Builds the authorization request: PKCE S256 and a fresh `state` (and, for OpenID
     /// Connect, `nonce`), 256 bits each.
     pub async fn authorization_request(&self) -> Result<AuthorizationRequest, ProviderError> {
@@ -252,7 +263,7 @@ pub struct Providers {
 }
 
 impl Providers {
-    pub fn from_config(config: &Config, http: reqwest::Client, jwks_refetch_interval: Duration) -> Self {
+    pub fn from_config(config: &Config, http: ProviderHttp, jwks_refetch_interval: Duration) -> Self {
         let list = config
             .providers
             .iter()
@@ -266,6 +277,15 @@ impl Providers {
             })
             .collect();
         Providers { list }
+    }
+
+    /// Every origin a sign-in or link start may send the browser to (for the pages'
+    /// Content-Security-Policy `form-action`), without repeats.
+    pub fn authorization_origins(&self) -> Vec<String> {
+        let mut origins: Vec<String> = self.list.iter().flat_map(|provider| provider.authorization_origins()).collect();
+        origins.sort();
+        origins.dedup();
+        origins
     }
 
     pub fn get(&self, id: &str) -> Option<&Arc<Provider>> {
@@ -287,18 +307,6 @@ impl Providers {
             })
             .collect()
     }
-}
-
-/// The HTTP client for talking to providers: every call has a timeout, and redirects are
-/// not followed (a provider endpoint that redirects is misconfigured, and following
-/// redirects from server-side requests invites SSRF).
-pub fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(timeout)
-        .timeout(timeout)
-        .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
-        .build()
 }
 
 /// The token endpoint's refusal of a code or a refresh token means that grant is gone

@@ -6,7 +6,7 @@ pub struct Migrator;
 #[async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateSignInTables), Box::new(CreateProviderTokens)]
+        vec![Box::new(CreateSignInTables), Box::new(CreateProviderTokens), Box::new(IndexForCapsAndSweeps)]
     }
 }
 
@@ -364,5 +364,41 @@ impl MigrationTrait for CreateProviderTokens {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_table(Table::drop().table(ProviderTokens::Table).to_owned()).await
+    }
+}
+
+/// The indexes the per-browser cap on pending sign-ins and the background sweeper look up by.
+struct IndexForCapsAndSweeps;
+
+impl MigrationName for IndexForCapsAndSweeps {
+    fn name(&self) -> &str {
+        "m20261130_000003_index_for_caps_and_sweeps"
+    }
+}
+
+/// (index name, table, column)
+fn caps_and_sweeps_indexes() -> [(&'static str, DynIden, DynIden); 4] {
+    [
+        ("pending_logins_browser_hash_idx", PendingLogins::Table.into_iden(), PendingLogins::BrowserHash.into_iden()),
+        ("pending_links_expires_at_idx", PendingLinks::Table.into_iden(), PendingLinks::ExpiresAt.into_iden()),
+        ("sessions_expires_at_idx", Sessions::Table.into_iden(), Sessions::ExpiresAt.into_iden()),
+        ("audit_events_created_at_idx", AuditEvents::Table.into_iden(), AuditEvents::CreatedAt.into_iden()),
+    ]
+}
+
+#[async_trait]
+impl MigrationTrait for IndexForCapsAndSweeps {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for (name, table, column) in caps_and_sweeps_indexes() {
+            manager.create_index(Index::create().name(name).table(table).col(column).to_owned()).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for (name, table, _) in caps_and_sweeps_indexes() {
+            manager.drop_index(Index::drop().name(name).table(table).to_owned()).await?;
+        }
+        Ok(())
     }
 }

@@ -3,13 +3,16 @@
 
 mod cipher;
 mod refresh;
+mod reseal;
 
 use chrono::Utc;
 use latchkey_types::TokenStatus;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set};
 
-pub use cipher::{CipherError, Sealed, TokenCipher};
+pub use cipher::{CipherError, Sealed, TokenCipher, TokenColumn};
 use refresh::{RefreshLocks, valid_access_token};
+pub use reseal::reseal_old_rows;
 
 use std::sync::Arc;
 
@@ -50,7 +53,13 @@ impl Tokens {
 
     /// The opened tokens of an identity, read inside `db` (the transaction that removes it).
     pub async fn held(&self, db: &impl ConnectionTrait, identity_id: &str) -> Option<HeldTokens> {
-        held_tokens(db, &self.cipher, identity_id).await.ok().flatten()
+        match held_tokens(db, &self.cipher, identity_id).await {
+            Ok(held) => held,
+            Err(error) => {
+                tracing::warn!(identity = identity_id, %error, "could not read the stored tokens, so they cannot be revoked at the provider");
+                None
+            }
+        }
     }
 
     /// Tells the provider to forget latchkey's tokens. Best effort: the identity is already
@@ -67,7 +76,8 @@ impl Tokens {
 pub type HeldTokens = (Option<String>, Option<String>);
 
 /// Replaces the stored tokens of an identity with fresh ones from a sign-in or link.
-/// The identity id is the associated data: a sealed token only opens on its own row.
+/// The identity id and the column are the associated data: a sealed token only opens where
+/// it was stored.
 pub async fn store(
     db: &impl ConnectionTrait,
     cipher: &TokenCipher,
@@ -75,8 +85,9 @@ pub async fn store(
     tokens: &ProviderTokens,
 ) -> Result<(), DbErr> {
     let Some(access_token) = &tokens.access_token else { return Ok(()) };
-    let access = cipher.seal(access_token.expose(), identity_id);
-    let refresh = tokens.refresh_token.as_ref().map(|t| cipher.seal(t.expose(), identity_id).ciphertext);
+    let access = cipher.seal(access_token.expose(), identity_id, TokenColumn::Access);
+    let refresh =
+        tokens.refresh_token.as_ref().map(|t| cipher.seal(t.expose(), identity_id, TokenColumn::Refresh).ciphertext);
     let row = provider_token::ActiveModel {
         identity_id: Set(identity_id.to_string()),
         key_id: Set(access.key_id),
@@ -88,13 +99,22 @@ pub async fn store(
         refresh_lock_until: Set(None),
         updated_at: Set(Utc::now()),
     };
-    // Update in place (readers never see the row missing), insert the first time.
-    let exists = provider_token::Entity::find_by_id(identity_id.to_string()).one(db).await?.is_some();
-    if exists {
-        row.update(db).await?;
-    } else {
-        row.insert(db).await?;
-    }
+    // One statement: two sign-ins of one identity at once both store, the later one wins,
+    // and readers never see the row missing.
+    use provider_token::Column;
+    let replace_all = OnConflict::column(Column::IdentityId)
+        .update_columns([
+            Column::KeyId,
+            Column::AccessToken,
+            Column::RefreshToken,
+            Column::ExpiresAt,
+            Column::Scopes,
+            Column::Status,
+            Column::RefreshLockUntil,
+            Column::UpdatedAt,
+        ])
+        .to_owned();
+    provider_token::Entity::insert(row).on_conflict(replace_all).exec_without_returning(db).await?;
     Ok(())
 }
 
@@ -108,7 +128,7 @@ pub async fn access_token(
         return Ok(None);
     };
     let sealed = Sealed { key_id: row.key_id, ciphertext: row.access_token };
-    Ok(Some(cipher.open(&sealed, identity_id)?))
+    Ok(Some(cipher.open(&sealed, identity_id, TokenColumn::Access)?))
 }
 
 /// The opened tokens of an identity, for revocation.
@@ -120,8 +140,21 @@ async fn held_tokens(
     let Some(row) = provider_token::Entity::find_by_id(identity_id.to_string()).one(db).await? else {
         return Ok(None);
     };
-    let open = |ciphertext: String| cipher.open(&Sealed { key_id: row.key_id.clone(), ciphertext }, identity_id).ok();
-    Ok(Some((open(row.access_token.clone()), row.refresh_token.clone().and_then(open))))
+    let open = |ciphertext: String, column| match cipher.open(
+        &Sealed { key_id: row.key_id.clone(), ciphertext },
+        identity_id,
+        column,
+    ) {
+        Ok(token) => Some(token),
+        Err(error) => {
+            // The provider keeps a grant latchkey can no longer name: someone should know.
+            tracing::warn!(identity = identity_id, ?column, %error, "a stored token cannot be opened, so it cannot be revoked at the provider");
+            None
+        }
+    };
+    let access = open(row.access_token.clone(), TokenColumn::Access);
+    let refresh = row.refresh_token.clone().and_then(|sealed| open(sealed, TokenColumn::Refresh));
+    Ok(Some((access, refresh)))
 }
 
 #[derive(Debug, thiserror::Error)]

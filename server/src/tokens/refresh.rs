@@ -13,7 +13,8 @@ use latchkey_types::TokenStatus;
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{ActiveEnum as _, ColumnTrait, EntityTrait, QueryFilter};
 
-use super::{Sealed, TokenCipher, TokenError};
+use super::reseal::reseal_row;
+use super::{Sealed, TokenCipher, TokenColumn, TokenError};
 use crate::provider::{Provider, ProviderError, ProviderTokens};
 use crate::storage::entities::provider_token;
 use crate::storage::{Database, retry};
@@ -83,8 +84,15 @@ async fn fresh_access_token(
     if expired {
         return Ok(None);
     }
-    let sealed = Sealed { key_id: row.key_id, ciphertext: row.access_token };
-    Ok(Some(cipher.open(&sealed, identity_id)?))
+    let sealed = Sealed { key_id: row.key_id.clone(), ciphertext: row.access_token.clone() };
+    let token = cipher.open(&sealed, identity_id, TokenColumn::Access)?;
+    if !cipher.is_current(&row.key_id) {
+        // Sealed under a previous key: seal it under the current one now that it is in use.
+        if let Err(error) = reseal_row(db.writes(), cipher, &row).await {
+            tracing::warn!(identity = identity_id, %error, "could not seal a token again under the current key");
+        }
+    }
+    Ok(Some(token))
 }
 
 async fn claim_lease(db: &Database, identity_id: &str) -> Result<bool, TokenError> {
@@ -122,8 +130,11 @@ async fn refresh_holding_lease(
         mark_reconnect_needed(db, identity_id).await?;
         return Err(TokenError::ReconnectNeeded);
     };
-    let refresh_token =
-        cipher.open(&Sealed { key_id: row.key_id.clone(), ciphertext: refresh_ciphertext }, identity_id)?;
+    let refresh_token = cipher.open(
+        &Sealed { key_id: row.key_id.clone(), ciphertext: refresh_ciphertext },
+        identity_id,
+        TokenColumn::Refresh,
+    )?;
     match provider.refresh(&refresh_token).await {
         Ok(mut fresh) => {
             // Providers that do not rotate keep the refresh token they issued.

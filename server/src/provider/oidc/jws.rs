@@ -160,4 +160,47 @@ mod tests {
     fn a_provider_that_advertises_none_of_them_gets_rs256() {
         assert_eq!(allowed_algorithms(&advertising(&["HS256"])), [CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256]);
     }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn part(json: &str) -> String {
+            B64.encode(json.as_bytes())
+        }
+
+        /// Compact tokens whose parts are arbitrary text, arbitrary base64, or base64 of
+        /// JSON that is almost right.
+        fn token() -> impl Strategy<Value = String> {
+            let json = prop_oneof![
+                any::<String>(),
+                "\\{\"(alg|kid|iss|crit|typ)\":(\"[A-Za-z0-9:/.]{0,12}\"|[0-9]{1,5}|null|\\[\\]|\\{\\})\\}",
+            ];
+            prop_oneof![
+                any::<String>(),
+                (json.clone(), json, "[A-Za-z0-9_-]{0,90}").prop_map(|(h, p, s)| format!(
+                    "{}.{}.{s}",
+                    part(&h),
+                    part(&p)
+                )),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn reading_a_token_never_panics_and_never_passes_an_unsigned_one(token in token(), access in any::<String>()) {
+                let metadata = advertising(&["RS256", "ES256"]);
+                let _ = unverified_issuer(&token);
+                let _ = access_token_hash(&token, &access);
+                if let Ok(respelled) = respell_issuer(&token, "https://issuer.example") {
+                    let issuer = unverified_issuer(&respelled);
+                    prop_assert_eq!(issuer.as_deref(), Some("https://issuer.example"));
+                }
+                // No key is published: no token, however made, may pass.
+                prop_assert!(verify_signature(&metadata, &token).is_err());
+            }
+        }
+    }
 }

@@ -30,18 +30,23 @@ mod jws;
 
 use jws::{allowed_algorithms, respell_issuer, unverified_issuer, verify_signature};
 
+use super::http::{ProviderHttp, read_body};
 use super::microsoft;
 use super::{AuthorizationRequest, IdTokenRule, ProviderError, VerifiedIdentity, error_chain, google};
 use crate::config::{GoogleSettings, MicrosoftSettings, ProviderConfig, ProviderSettings};
 
 /// How long discovery results are trusted before they are fetched again.
 const METADATA_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// How long the provider's keys are trusted when its answer does not say (`Cache-Control:
+/// max-age`, honoured between the JWKS refetch interval and a day): a key the provider
+/// removed stops being trusted within this time.
+const DEFAULT_JWKS_LIFETIME: Duration = Duration::from_secs(3600);
+/// After a failed refresh of the keys, the last good ones serve this long before trying again.
+const JWKS_RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
 /// How far in the past an ID token's `iat` may lie: it was issued for this very exchange.
 const MAX_ID_TOKEN_AGE: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 /// Clock skew tolerated for `iat` in the future.
 const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
-/// Discovery documents are small; anything bigger is not one.
-const MAX_DISCOVERY_BYTES: usize = 256 * 1024;
 
 /// RFC 9207: whether the provider promises an `iss` parameter on its authorization responses.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -172,12 +177,19 @@ struct Discovered {
     metadata: Metadata,
     fetched_at: Instant,
     jwks_fetched_at: Instant,
+    jwks_lifetime: Duration,
+}
+
+impl Discovered {
+    fn is_fresh(&self) -> bool {
+        self.fetched_at.elapsed() < METADATA_LIFETIME && self.jwks_fetched_at.elapsed() < self.jwks_lifetime
+    }
 }
 
 pub struct OidcProvider {
     config: ProviderConfig,
     redirect_uri: RedirectUrl,
-    http: reqwest::Client,
+    http: ProviderHttp,
     discovered: RwLock<Option<Discovered>>,
     /// Minimum time between two JWKS fetches triggered by an unknown `kid`, so forged tokens
     /// cannot make us hammer the provider.
@@ -185,12 +197,7 @@ pub struct OidcProvider {
 }
 
 impl OidcProvider {
-    pub fn new(
-        config: ProviderConfig,
-        redirect_uri: Url,
-        http: reqwest::Client,
-        jwks_refetch_interval: Duration,
-    ) -> Self {
+    pub fn new(config: ProviderConfig, redirect_uri: Url, http: ProviderHttp, jwks_refetch_interval: Duration) -> Self {
         OidcProvider {
             config,
             redirect_uri: RedirectUrl::from_url(redirect_uri),
@@ -220,6 +227,12 @@ impl OidcProvider {
     /// `issuer` must be exactly this (Microsoft: or its tenant template, see [`microsoft`]).
     pub fn issuer(&self) -> &str {
         self.config.issuer.as_str().trim_end_matches('/')
+    }
+
+    /// The authorization endpoint, if discovery has run (without waiting for it).
+    pub fn known_authorization_endpoint(&self) -> Option<Url> {
+        let discovered = self.discovered.try_read().ok()?;
+        Some(discovered.as_ref()?.metadata.authorization_endpoint().url().clone())
     }
 
     fn flavor(&self) -> Flavor<'_> {
@@ -415,6 +428,7 @@ impl OidcProvider {
         let encode = |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
         let response = self
             .http
+            .client()
             .post(endpoint)
             .basic_auth(encode(&self.config.client_id), Some(encode(self.config.client_secret.expose())))
             .form(&[("token", token), ("token_type_hint", token_type_hint)])
@@ -532,34 +546,78 @@ impl OidcProvider {
         .set_redirect_uri(self.redirect_uri.clone())
     }
 
-    /// Discovery, cached.
+    /// Discovery and the keys, cached: discovery for a day, the keys as long as the provider
+    /// allows (see [`DEFAULT_JWKS_LIFETIME`]).
     async fn metadata(&self) -> Result<Metadata, ProviderError> {
         if let Some(discovered) = self.discovered.read().await.as_ref()
-            && discovered.fetched_at.elapsed() < METADATA_LIFETIME
+            && discovered.is_fresh()
         {
             return Ok(discovered.metadata.clone());
         }
         let mut slot = self.discovered.write().await;
-        if let Some(discovered) = slot.as_ref()
-            && discovered.fetched_at.elapsed() < METADATA_LIFETIME
-        {
-            return Ok(discovered.metadata.clone());
+        match slot.as_mut() {
+            Some(discovered) if discovered.is_fresh() => return Ok(discovered.metadata.clone()),
+            Some(discovered) if discovered.fetched_at.elapsed() < METADATA_LIFETIME => {
+                // Only the keys are stale.
+                match self.fetch_jwks(&discovered.metadata).await {
+                    Ok((jwks, lifetime)) => {
+                        discovered.metadata = discovered.metadata.clone().set_jwks(jwks);
+                        discovered.jwks_lifetime = lifetime;
+                    }
+                    Err(error) => {
+                        tracing::warn!(provider = %self.config.id, %error, "could not refresh the provider's keys; using the last ones a little longer");
+                        discovered.jwks_lifetime = JWKS_RETRY_AFTER_FAILURE;
+                    }
+                }
+                discovered.jwks_fetched_at = Instant::now();
+                return Ok(discovered.metadata.clone());
+            }
+            _ => {}
         }
-        let metadata = self.discover().await.map_err(|message| {
+        let (metadata, jwks_lifetime) = self.discover().await.map_err(|message| {
             ProviderError::Unavailable(format!("discovery at {} failed: {message}", self.issuer()))
         })?;
         let now = Instant::now();
-        *slot = Some(Discovered { metadata: metadata.clone(), fetched_at: now, jwks_fetched_at: now });
+        *slot = Some(Discovered { metadata: metadata.clone(), fetched_at: now, jwks_fetched_at: now, jwks_lifetime });
         Ok(metadata)
+    }
+
+    /// The provider's keys from its `jwks_uri`, and how long they may be kept.
+    async fn fetch_jwks(&self, metadata: &Metadata) -> Result<(CoreJsonWebKeySet, Duration), String> {
+        let url = metadata.jwks_uri().url().as_str();
+        let response = self
+            .http
+            .client()
+            .get(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| format!("fetching the provider's keys failed: {}", error_chain(&e)))?;
+        if response.status() != reqwest::StatusCode::OK {
+            return Err(format!(
+                "fetching the provider's keys failed: HTTP status code {} at {url}",
+                response.status()
+            ));
+        }
+        let max_age =
+            response.headers().get(reqwest::header::CACHE_CONTROL).and_then(|v| v.to_str().ok()).and_then(max_age);
+        let body = read_body(response)
+            .await
+            .map_err(|e| format!("fetching the provider's keys failed: {}", error_chain(&e)))?;
+        let jwks =
+            serde_json::from_slice(&body).map_err(|e| format!("the provider's keys at {url} are not valid: {e}"))?;
+        let lifetime = max_age.unwrap_or(DEFAULT_JWKS_LIFETIME).clamp(self.jwks_refetch_interval, METADATA_LIFETIME);
+        Ok((jwks, lifetime))
     }
 
     /// Reads `{issuer}/.well-known/openid-configuration`, checks its `issuer` by the kind's
     /// rules (exactly the configured issuer; Microsoft: see [`microsoft::tenancy`]) and loads
     /// the keys from its `jwks_uri`.
-    async fn discover(&self) -> Result<Metadata, String> {
+    async fn discover(&self) -> Result<(Metadata, Duration), String> {
         let url = format!("{}/.well-known/openid-configuration", self.issuer());
         let response = self
             .http
+            .client()
             .get(&url)
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
@@ -568,10 +626,7 @@ impl OidcProvider {
         if response.status() != reqwest::StatusCode::OK {
             return Err(format!("HTTP status code {} at {url}", response.status()));
         }
-        let body = response.bytes().await.map_err(|e| error_chain(&e))?;
-        if body.len() > MAX_DISCOVERY_BYTES {
-            return Err(format!("the document at {url} is too large"));
-        }
+        let body = read_body(response).await.map_err(|error| format!("{url}: {}", error_chain(&error)))?;
         let metadata: Metadata =
             serde_json::from_slice(&body).map_err(|e| format!("the document at {url} is not valid: {e}"))?;
         let discovered_issuer = metadata.issuer().as_str();
@@ -588,10 +643,8 @@ impl OidcProvider {
         insecure_endpoint(&metadata).map_or(Ok(()), |endpoint| {
             Err(format!("the provider names an endpoint without https: {endpoint} (only loopback may use http)"))
         })?;
-        let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &self.http)
-            .await
-            .map_err(|e| format!("fetching the provider's keys failed: {}", error_chain(&e)))?;
-        Ok(metadata.set_jwks(jwks))
+        let (jwks, lifetime) = self.fetch_jwks(&metadata).await?;
+        Ok((metadata.set_jwks(jwks), lifetime))
     }
 
     /// Fetches the JWKS again unless that happened within the refetch interval.
@@ -603,11 +656,10 @@ impl OidcProvider {
             return Ok(false);
         }
         discovered.jwks_fetched_at = Instant::now();
-        let jwks = CoreJsonWebKeySet::fetch_async(discovered.metadata.jwks_uri(), &self.http).await.map_err(|e| {
-            ProviderError::Unavailable(format!("fetching the provider's keys failed: {}", error_chain(&e)))
-        })?;
+        let (jwks, lifetime) = self.fetch_jwks(&discovered.metadata).await.map_err(ProviderError::Unavailable)?;
         tracing::info!(provider = %self.config.id, keys = jwks.keys().len(), "refetched the provider's signing keys");
         discovered.metadata = discovered.metadata.clone().set_jwks(jwks);
+        discovered.jwks_lifetime = lifetime;
         Ok(true)
     }
 }
@@ -628,6 +680,21 @@ fn insecure_endpoint(metadata: &Metadata) -> Option<String> {
         let url = url::Url::parse(endpoint).ok()?;
         (url.scheme() != "https" && !crate::config::is_loopback(&url)).then(|| endpoint.to_string())
     })
+}
+
+/// `max-age` of a `Cache-Control` header, unless the answer may not be stored at all.
+fn max_age(cache_control: &str) -> Option<Duration> {
+    let directives: Vec<&str> = cache_control.split(',').map(str::trim).collect();
+    if directives.iter().any(|d| d.eq_ignore_ascii_case("no-store") || d.eq_ignore_ascii_case("no-cache")) {
+        return Some(Duration::ZERO);
+    }
+    directives
+        .iter()
+        .find_map(|directive| {
+            let (name, seconds) = directive.split_once('=')?;
+            name.trim().eq_ignore_ascii_case("max-age").then(|| seconds.trim().trim_matches('"').parse().ok()).flatten()
+        })
+        .map(Duration::from_secs)
 }
 
 fn is_configured_issuer(discovered: &str, configured: &str) -> bool {
@@ -693,5 +760,14 @@ mod tests {
         assert!(!is_configured_issuer("https://sso.example.com/realms/y", "https://sso.example.com/realms/x"));
         assert!(!is_configured_issuer("https://evil.example.com", "https://sso.example.com"));
         assert!(!is_configured_issuer("https://sso.example.com//", "https://sso.example.com"));
+    }
+
+    #[test]
+    fn the_key_set_is_kept_as_long_as_cache_control_allows() {
+        assert_eq!(max_age("public, max-age=19998, must-revalidate"), Some(Duration::from_secs(19998)));
+        assert_eq!(max_age("Max-Age=60"), Some(Duration::from_secs(60)));
+        assert_eq!(max_age("no-store"), Some(Duration::ZERO), "then only the refetch interval limits fetches");
+        assert_eq!(max_age("public"), None);
+        assert_eq!(max_age("max-age=soon"), None);
     }
 }
