@@ -238,3 +238,21 @@ async fn storing_tokens_twice_at_once_replaces_the_row_and_fails_neither() {
     let opened = tokens::access_token(&app.db, cipher, &identity_id).await.expect("opens");
     assert_eq!(opened.as_deref(), Some("second"), "the later store wins");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_refresh_while_the_provider_is_down_shows_fixed_words_never_the_network_error() {
+    let app = TestApp::spawn(crate::support::Backend::Sqlite).await;
+    let browser = app.browser();
+    browser.sign_in_as(&Person::ada()).await;
+    let identity_id = app.me(&browser).await.identities[0].id.clone();
+    expire_access_token(&app).await;
+    app.misbehave(latchkey::latchkey_dev_idp::Misbehaviour::SlowTokenEndpoint);
+
+    let response = browser.submit("refresh_identity_profile", &[("identity", identity_id.as_str())]).await;
+
+    let page = browser.page_after(response).await;
+    assert!(page.contains("Dev provider could not be asked right now. Please try again in a moment."), "{page}");
+    for raw in ["timed out", "error sending request", "token endpoint", "operation"] {
+        assert!(!page.to_lowercase().contains(raw), "the page shows {raw:?}");
+    }
+}

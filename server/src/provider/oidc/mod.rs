@@ -95,12 +95,19 @@ type Claims = IdTokenClaims<ProviderClaims, CoreGenderClaim>;
 
 /// The token response with the ID token kept as sent: openidconnect would parse it on arrival,
 /// and cannot parse Google's scheme-less `iss` (no URL); it is parsed and verified later.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 pub struct RawIdToken {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     id_token: Option<String>,
 }
 impl ExtraTokenFields for RawIdToken {}
+
+/// Leaves the token out, as oauth2 does for access and refresh tokens: no log can carry it.
+impl std::fmt::Debug for RawIdToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawIdToken").field("id_token", &self.id_token.as_ref().map(|_| "..")).finish()
+    }
+}
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(transparent)]
@@ -760,6 +767,21 @@ mod tests {
         assert!(!is_configured_issuer("https://sso.example.com/realms/y", "https://sso.example.com/realms/x"));
         assert!(!is_configured_issuer("https://evil.example.com", "https://sso.example.com"));
         assert!(!is_configured_issuer("https://sso.example.com//", "https://sso.example.com"));
+    }
+
+    #[test]
+    fn debug_output_of_a_token_response_never_shows_a_token() {
+        let response: RawTokenResponse = serde_json::from_value(serde_json::json!({
+            "access_token": "the-access-token",
+            "refresh_token": "the-refresh-token",
+            "id_token": "the.id.token",
+            "token_type": "Bearer",
+        }))
+        .expect("a token response");
+        let shown = format!("{response:?}");
+        for secret in ["the-access-token", "the-refresh-token", "the.id.token"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
     }
 
     #[test]
