@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
+use axum::serve::ListenerExt;
 use latchkey_app::{App, shell};
 use latchkey_server::http::{
     CspNonce, RateLimits, SecurityHeaders, attach_request_context, limit_rates, reject_cross_origin_writes,
@@ -100,6 +101,13 @@ impl Application {
 
     /// Serves until the process is asked to stop (Ctrl-C or SIGTERM).
     pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
+        // Without TCP_NODELAY a response written in several pieces waits for the client's
+        // delayed ACK (Nagle's algorithm): some 40 ms per keep-alive request.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "could not set TCP_NODELAY");
+            }
+        });
         axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown_signal())
             .await

@@ -17,11 +17,9 @@ use crate::util::{later, random_token, sha256_hex, to_delta};
 /// How recent a sign-in must be for linking, unlinking or deleting the account.
 pub const RECENT_SIGN_IN: TimeDelta = TimeDelta::minutes(10);
 
-/// `last_seen_at` is written at most this often, so reads stay cheap.
-const TOUCH_INTERVAL: TimeDelta = TimeDelta::seconds(60);
-/// A page load never waits longer than this for the writer to note `last_seen_at`; a
-/// missed touch is made up on a later request.
-const TOUCH_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+/// `last_seen_at` is written at most this often (or a quarter of the idle timeout, if that is
+/// shorter), so reading pages does not write.
+const TOUCH_INTERVAL: TimeDelta = TimeDelta::minutes(5);
 
 /// Who is signing in and from where, recorded on the session.
 #[derive(Clone, Debug, Default)]
@@ -125,18 +123,20 @@ impl Sessions {
             }
             return Ok(None);
         }
-        if now - session.last_seen_at >= TOUCH_INTERVAL {
-            // Conditional, so the parallel requests of one page write once between them.
+        let touch_interval = TOUCH_INTERVAL.min(to_delta(self.settings.idle_timeout) / 4);
+        if now - session.last_seen_at >= touch_interval {
+            // Off the response path, and conditional, so the parallel requests of one page
+            // write once between them; a missed touch is made up on a later request.
             let touch = session::Entity::update_many()
                 .col_expr(session::Column::LastSeenAt, Expr::value(now))
                 .filter(session::Column::Id.eq(session.id.clone()))
-                .filter(session::Column::LastSeenAt.lte(now - TOUCH_INTERVAL))
-                .exec(self.db.writes());
-            match tokio::time::timeout(TOUCH_WAIT, touch).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(error)) => tracing::debug!(%error, "could not note the session's last use"),
-                Err(_) => tracing::debug!("the writer is busy: the session's last use is noted later"),
-            }
+                .filter(session::Column::LastSeenAt.lte(now - touch_interval));
+            let db = self.db.writes().clone();
+            tokio::spawn(async move {
+                if let Err(error) = touch.exec(&db).await {
+                    tracing::debug!(%error, "could not note the session's last use");
+                }
+            });
         }
         Ok(Some(Session { record: session, user }))
     }

@@ -13,6 +13,7 @@ on_every_backend!(
     signing_in_again_replaces_the_previous_session,
     an_idle_session_expires,
     a_session_expires_at_its_absolute_lifetime,
+    a_session_in_use_is_noted_as_seen_every_few_minutes_at_most,
 );
 
 async fn after_sign_out_the_old_cookie_gets_401(app: TestApp) {
@@ -57,6 +58,39 @@ async fn an_idle_session_expires(app: TestApp) {
 
     assert_eq!(browser.me().await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(app.sessions().await, 0, "the expired session is gone");
+}
+
+async fn last_seen(app: &TestApp) -> chrono::DateTime<chrono::Utc> {
+    session::Entity::find().one(&app.db).await.expect("query").expect("a session").last_seen_at
+}
+
+async fn set_last_seen(app: &TestApp, minutes_ago: i64) -> chrono::DateTime<chrono::Utc> {
+    let at = chrono::Utc::now() - chrono::TimeDelta::minutes(minutes_ago);
+    session::Entity::update_many()
+        .col_expr(session::Column::LastSeenAt, Expr::value(at))
+        .exec(&app.db)
+        .await
+        .expect("update");
+    last_seen(app).await
+}
+
+async fn a_session_in_use_is_noted_as_seen_every_few_minutes_at_most(app: TestApp) {
+    let browser = app.browser();
+    browser.sign_in_as(&Person::ada()).await;
+
+    let two_minutes_ago = set_last_seen(&app, 2).await;
+    assert_eq!(browser.me().await.0, StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(last_seen(&app).await, two_minutes_ago, "a read within five minutes of the last note writes nothing");
+
+    set_last_seen(&app, 6).await;
+    assert_eq!(browser.me().await.0, StatusCode::OK);
+    // The note is written beside the response, not before it.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while last_seen(&app).await < chrono::Utc::now() - chrono::TimeDelta::minutes(1) {
+        assert!(tokio::time::Instant::now() < deadline, "the session's use was never noted");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 async fn a_session_expires_at_its_absolute_lifetime(app: TestApp) {

@@ -11,14 +11,16 @@ mod profile;
 mod records;
 
 use latchkey_types::{DisplayNameError, Identity, IdentityId, Me, ProviderId, TokenStatus, UserId};
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, DbErr, EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+};
 
 pub use records::*;
 
 use crate::provider::Providers;
 use crate::session::Session;
 use crate::storage::Database;
-use crate::storage::entities::provider_token;
+use crate::storage::entities::{identity, provider_token};
 use crate::tokens::Tokens;
 
 /// Why an account change was refused. The edge words it for people.
@@ -69,39 +71,46 @@ impl Accounts {
         Accounts { db, providers, tokens }
     }
 
+    /// The signed-in person's identities, oldest first.
+    pub async fn identities(&self, session: &Session) -> Result<Vec<identity::Model>, DbErr> {
+        identities_of(self.db.reads(), session.user_id()).await
+    }
+
     /// The signed-in person as the pages show them: profile, identities and the state of
-    /// the provider tokens held for each.
+    /// the provider tokens held for each (one query: the sealed tokens themselves stay put).
     pub async fn me(&self, session: &Session) -> Result<Me, DbErr> {
-        let identities = identities_of(self.db.reads(), session.user_id()).await?;
-        let token_rows = provider_token::Entity::find()
-            .filter(provider_token::Column::IdentityId.is_in(identities.iter().map(|i| i.id.clone())))
+        let rows = identity::Entity::find()
+            .filter(identity::Column::UserId.eq(session.user_id()))
+            .order_by_asc(identity::Column::CreatedAt)
+            .join(JoinType::LeftJoin, identity::Relation::Tokens.def())
+            .column_as(provider_token::Column::Status, "token_status")
+            .column_as(provider_token::Column::ExpiresAt, "token_expires_at")
+            .column_as(provider_token::Column::Scopes, "token_scopes")
+            .into_model::<IdentityWithTokenState>()
             .all(self.db.reads())
             .await?;
         let now = chrono::Utc::now();
-        let identities = identities
+        let identities = rows
             .into_iter()
-            .map(|identity| {
-                let tokens = token_rows.iter().find(|row| row.identity_id == identity.id);
-                Identity {
-                    provider_name: self.providers.name_of(&identity.provider_id),
-                    id: IdentityId::new(identity.id),
-                    provider: ProviderId::new(identity.provider_id),
-                    issuer: identity.issuer,
-                    subject: identity.subject,
-                    name: identity.name,
-                    email: identity.email,
-                    email_verified: identity.email_verified,
-                    picture: identity.picture,
-                    linked_at: identity.created_at,
-                    last_used_at: identity.last_used_at,
-                    token_status: tokens.map(|row| match row.status {
-                        TokenStatus::Ok if row.expires_at.is_some_and(|at| at <= now) => TokenStatus::Expired,
-                        status => status,
-                    }),
-                    token_scopes: tokens
-                        .map(|row| row.scopes.split_whitespace().map(str::to_string).collect())
-                        .unwrap_or_default(),
-                }
+            .map(|IdentityWithTokenState { identity, token_status, token_expires_at, token_scopes }| Identity {
+                provider_name: self.providers.name_of(&identity.provider_id),
+                id: IdentityId::new(identity.id),
+                provider: ProviderId::new(identity.provider_id),
+                issuer: identity.issuer,
+                subject: identity.subject,
+                name: identity.name,
+                email: identity.email,
+                email_verified: identity.email_verified,
+                picture: identity.picture,
+                linked_at: identity.created_at,
+                last_used_at: identity.last_used_at,
+                token_status: token_status.map(|status| match status {
+                    TokenStatus::Ok if token_expires_at.is_some_and(|at| at <= now) => TokenStatus::Expired,
+                    status => status,
+                }),
+                token_scopes: token_scopes
+                    .map(|scopes| scopes.split_whitespace().map(str::to_string).collect())
+                    .unwrap_or_default(),
             })
             .collect();
         let user = &session.user;
@@ -115,6 +124,16 @@ impl Accounts {
             recently_signed_in: session.is_recent(),
         })
     }
+}
+
+/// An identity and what the pages show of the tokens held for it.
+#[derive(FromQueryResult)]
+struct IdentityWithTokenState {
+    #[sea_orm(nested)]
+    identity: identity::Model,
+    token_status: Option<TokenStatus>,
+    token_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    token_scopes: Option<String>,
 }
 
 /// Sensitive changes (linking, unlinking, deleting) need a recent sign-in.

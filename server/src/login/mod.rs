@@ -434,23 +434,21 @@ impl LoginFlow {
     ) -> Result<pending_login::Model, LoginError> {
         let state = state.filter(|s| !s.is_empty()).ok_or(LoginError::MissingState)?;
         let state_hash = sha256_hex(state);
-        let pending = pending_login::Entity::find_by_id(state_hash.clone())
-            .one(self.db.reads())
-            .await?
-            .ok_or(LoginError::NoPendingLogin)?;
         let browser_hash = browser_token.map(sha256_hex).unwrap_or_default();
-        if browser_hash != pending.browser_hash {
-            return Err(LoginError::OtherBrowser);
-        }
-        let deleted = pending_login::Entity::delete_many()
-            .filter(pending_login::Column::StateHash.eq(state_hash))
+        // One statement: only the browser that started it can consume it, and only once.
+        let consumed = pending_login::Entity::delete_many()
+            .filter(pending_login::Column::StateHash.eq(state_hash.as_str()))
             .filter(pending_login::Column::BrowserHash.eq(browser_hash))
-            .exec(self.db.writes())
+            .exec_with_returning(self.db.writes())
             .await?;
-        if deleted.rows_affected != 1 {
-            return Err(LoginError::NoPendingLogin);
+        match consumed.into_iter().next() {
+            Some(pending) => Ok(pending),
+            // Which refusal it is, for the page; the other browser's attempt stays usable.
+            None => match pending_login::Entity::find_by_id(state_hash).one(self.db.reads()).await? {
+                Some(_) => Err(LoginError::OtherBrowser),
+                None => Err(LoginError::NoPendingLogin),
+            },
         }
-        Ok(pending)
     }
 }
 

@@ -28,6 +28,9 @@ pub enum Relation {
         on_delete = "Cascade"
     )]
     User,
+    /// The provider tokens held for this identity, if any.
+    #[sea_orm(has_one = "super::provider_token::Entity")]
+    Tokens,
 }
 
 impl Related<super::user::Entity> for Entity {

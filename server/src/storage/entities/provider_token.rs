@@ -22,6 +22,20 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::identity::Entity",
+        from = "Column::IdentityId",
+        to = "super::identity::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Identity,
+}
+
+impl Related<super::identity::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Identity.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}
