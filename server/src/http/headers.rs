@@ -28,7 +28,11 @@ pub struct CspNonce(pub String);
 
 impl CspNonce {
     fn generate() -> Self {
-        CspNonce(URL_SAFE_NO_PAD.encode(crate::util::random_bytes::<16>()))
+        use rand::RngCore;
+        // The thread's CSPRNG (seeded from the OS): a nonce per response without a system call.
+        let mut bytes = [0u8; 16];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        CspNonce(URL_SAFE_NO_PAD.encode(bytes))
     }
 }
 

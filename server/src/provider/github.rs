@@ -101,9 +101,11 @@ impl GitHubProvider {
         }
         let access_token = token.access_token().secret();
 
-        let user = self
-            .api_get("/user", access_token)
-            .await?
+        // The two reads do not depend on each other: one round trip's wait, not two.
+        let emails =
+            async { if self.may_read_emails() { self.api_get("/user/emails", access_token).await } else { Ok(None) } };
+        let (user, emails) = tokio::join!(self.api_get("/user", access_token), emails);
+        let user = user?
             .ok_or_else(|| ProviderError::InvalidResponse("GitHub's /user did not answer for this token".into()))?;
         let id = user
             .get("id")
@@ -114,8 +116,7 @@ impl GitHubProvider {
             value.get(field).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
         };
         let public_email = text(&user, "email");
-        let emails = if self.may_read_emails() { self.api_get("/user/emails", access_token).await? } else { None };
-        let (email, email_verified) = match emails {
+        let (email, email_verified) = match emails? {
             Some(emails) => {
                 primary_email(&emails)?.map_or((public_email, false), |(email, verified)| (Some(email), verified))
             }

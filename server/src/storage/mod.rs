@@ -100,8 +100,11 @@ async fn connect_sqlite(database_url: &str) -> Result<Database, DbErr> {
         // and loses at most the last commits on power loss, the usual choice with WAL.
         options.clone().journal_mode(SqliteJournalMode::Wal).synchronous(SqliteSynchronous::Normal)
     };
+    // No ping before handing out a connection: an in-process SQLite connection cannot have
+    // gone away, and each ping is a round trip to the connection's worker thread.
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
+        .test_before_acquire(false)
         .acquire_timeout(WRITE_ACQUIRE_TIMEOUT)
         .connect_with(writer_options)
         .await
@@ -114,6 +117,7 @@ async fn connect_sqlite(database_url: &str) -> Result<Database, DbErr> {
     }
     let readers = SqlitePoolOptions::new()
         .max_connections(SQLITE_READERS)
+        .test_before_acquire(false)
         .acquire_timeout(READ_ACQUIRE_TIMEOUT)
         .connect_with(options.synchronous(SqliteSynchronous::Normal).pragma("query_only", "ON"))
         .await

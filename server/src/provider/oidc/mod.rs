@@ -7,6 +7,7 @@
 //! and the checks after the ID token's own verification; the verification is shared.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use openidconnect::core::{
@@ -180,8 +181,22 @@ enum Flavor<'a> {
     Microsoft(&'a MicrosoftSettings),
 }
 
-struct Discovered {
+/// What discovery yields: the provider's metadata (with its keys) and the client built from
+/// it, made once per discovery or key refresh and shared (`Arc`) by every sign-in.
+struct Endpoints {
     metadata: Metadata,
+    client: Client,
+}
+
+impl std::ops::Deref for Endpoints {
+    type Target = Metadata;
+    fn deref(&self) -> &Metadata {
+        &self.metadata
+    }
+}
+
+struct Discovered {
+    metadata: Arc<Endpoints>,
     fetched_at: Instant,
     jwks_fetched_at: Instant,
     jwks_lifetime: Duration,
@@ -500,7 +515,7 @@ impl OidcProvider {
     /// extra audiences), `exp`, `iat` window, `nonce` — all by openidconnect — and `iss`.
     fn verify_id_token(
         &self,
-        metadata: &Metadata,
+        metadata: &Endpoints,
         id_token: &str,
         nonce: &Nonce,
     ) -> Result<Claims, ClaimsVerificationError> {
@@ -544,18 +559,23 @@ impl OidcProvider {
         }
     }
 
-    fn client(&self, metadata: &Metadata) -> Client {
-        Client::from_provider_metadata(
+    fn client<'a>(&self, endpoints: &'a Endpoints) -> &'a Client {
+        &endpoints.client
+    }
+
+    fn endpoints(&self, metadata: Metadata) -> Arc<Endpoints> {
+        let client = Client::from_provider_metadata(
             metadata.clone(),
             ClientId::new(self.config.client_id.clone()),
             Some(ClientSecret::new(self.config.client_secret.expose().to_string())),
         )
-        .set_redirect_uri(self.redirect_uri.clone())
+        .set_redirect_uri(self.redirect_uri.clone());
+        Arc::new(Endpoints { metadata, client })
     }
 
     /// Discovery and the keys, cached: discovery for a day, the keys as long as the provider
     /// allows (see [`DEFAULT_JWKS_LIFETIME`]).
-    async fn metadata(&self) -> Result<Metadata, ProviderError> {
+    async fn metadata(&self) -> Result<Arc<Endpoints>, ProviderError> {
         if let Some(discovered) = self.discovered.read().await.as_ref()
             && discovered.is_fresh()
         {
@@ -568,7 +588,7 @@ impl OidcProvider {
                 // Only the keys are stale.
                 match self.fetch_jwks(&discovered.metadata).await {
                     Ok((jwks, lifetime)) => {
-                        discovered.metadata = discovered.metadata.clone().set_jwks(jwks);
+                        discovered.metadata = self.endpoints(discovered.metadata.metadata.clone().set_jwks(jwks));
                         discovered.jwks_lifetime = lifetime;
                     }
                     Err(error) => {
@@ -585,6 +605,7 @@ impl OidcProvider {
             ProviderError::Unavailable(format!("discovery at {} failed: {message}", self.issuer()))
         })?;
         let now = Instant::now();
+        let metadata = self.endpoints(metadata);
         *slot = Some(Discovered { metadata: metadata.clone(), fetched_at: now, jwks_fetched_at: now, jwks_lifetime });
         Ok(metadata)
     }
@@ -665,7 +686,7 @@ impl OidcProvider {
         discovered.jwks_fetched_at = Instant::now();
         let (jwks, lifetime) = self.fetch_jwks(&discovered.metadata).await.map_err(ProviderError::Unavailable)?;
         tracing::info!(provider = %self.config.id, keys = jwks.keys().len(), "refetched the provider's signing keys");
-        discovered.metadata = discovered.metadata.clone().set_jwks(jwks);
+        discovered.metadata = self.endpoints(discovered.metadata.metadata.clone().set_jwks(jwks));
         discovered.jwks_lifetime = lifetime;
         Ok(true)
     }
