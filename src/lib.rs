@@ -45,6 +45,10 @@ impl Application {
         }
         let leptos_options = leptos_options(&config);
         let live_reload = live_reload_socket(&leptos_options);
+        let leptos_site_pkg = (
+            format!("/{}", leptos_options.site_pkg_dir),
+            std::path::Path::new(leptos_options.site_root.as_ref()).join(leptos_options.site_pkg_dir.as_ref()),
+        );
         let rate_limits = RateLimits::start(&config.rate_limits);
         let latchkey = Latchkey::start(config).await?;
         let routes = generate_route_list(App);
@@ -76,6 +80,7 @@ impl Application {
             .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
             .layer(security_header(header::REFERRER_POLICY, "same-origin"));
+        let router = router.merge(built_site(&leptos_site_pkg));
         // The development providers stand in for other sites: none of latchkey's own rules (the
         // same-site guard, rate limits, its headers) apply to them.
         #[cfg(feature = "dev-idp")]
@@ -136,6 +141,18 @@ fn live_reload_socket(options: &LeptosOptions) -> Option<String> {
     Some(format!("ws://{}:{port} ws://localhost:{port}", options.site_addr.ip()))
 }
 
+/// The built site (`/pkg/…`: the bundle and the stylesheet) straight from the disk, with the
+/// brotli and gzip files `cargo leptos build --release --precompress` writes beside them, and
+/// none of the pages' work (no session, no nonce, no rate limit: these files are the same for
+/// everyone). Browsers revalidate them (`Last-Modified`), so a new build is picked up at once.
+fn built_site((mount, directory): &(String, std::path::PathBuf)) -> Router {
+    let files = tower_http::services::ServeDir::new(directory).precompressed_br().precompressed_gzip();
+    Router::new()
+        .nest_service(mount, files)
+        .layer(security_header(header::CACHE_CONTROL, "public, no-cache"))
+        .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+}
+
 /// cargo-leptos passes the site layout in `LEPTOS_*` variables (at build and run time);
 /// a binary started by hand falls back to the layout `cargo leptos build` produces.
 fn leptos_options(config: &Config) -> LeptosOptions {
@@ -167,5 +184,44 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use tower::ServiceExt;
+
+    use super::built_site;
+
+    async fn get(site: &axum::Router, headers: &[(header::HeaderName, &str)]) -> axum::response::Response {
+        let mut request = Request::get("/pkg/latchkey.css");
+        for (name, value) in headers {
+            request = request.header(name, *value);
+        }
+        site.clone().oneshot(request.body(Body::empty()).expect("a request")).await.expect("an answer")
+    }
+
+    #[tokio::test]
+    async fn the_built_site_is_served_precompressed_and_revalidated() {
+        let directory = tempfile::tempdir().expect("a directory");
+        std::fs::write(directory.path().join("latchkey.css"), "body{}").expect("written");
+        std::fs::write(directory.path().join("latchkey.css.br"), "brotli bytes").expect("written");
+        let site = built_site(&("/pkg".to_string(), directory.path().to_path_buf()));
+
+        let compressed = get(&site, &[(header::ACCEPT_ENCODING, "gzip, br")]).await;
+        assert_eq!(compressed.status(), StatusCode::OK);
+        assert_eq!(compressed.headers()[header::CONTENT_ENCODING], "br");
+        assert_eq!(compressed.headers()[header::CACHE_CONTROL], "public, no-cache");
+        assert_eq!(compressed.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        let last_modified = compressed.headers()[header::LAST_MODIFIED].to_str().expect("a date").to_string();
+
+        let plain = get(&site, &[]).await;
+        let body = axum::body::to_bytes(plain.into_body(), 1024).await.expect("a body");
+        assert_eq!(&body[..], b"body{}", "without brotli in Accept-Encoding, the file itself");
+
+        let unchanged = get(&site, &[(header::IF_MODIFIED_SINCE, &last_modified)]).await;
+        assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
     }
 }

@@ -3,8 +3,8 @@
 //! judge: failures are counted and shown, and the exit code is 1 when there were any.
 //!
 //! ```sh
-//! cargo leptos build --release
-//! cargo run --release -p latchkey-bench -- --database sqlite --concurrency 8,32,64
+//! cargo leptos build --release --precompress
+//! cargo run --profile bench-program -p latchkey-bench -- --database sqlite --concurrency 8,32,64
 //! ```
 
 mod browser;
