@@ -11,6 +11,7 @@ use latchkey_server::http::{
     CspNonce, RateLimits, SecurityHeaders, attach_request_context, limit_rates, reject_cross_origin_writes,
     security_headers,
 };
+use latchkey_server::types::SiteFiles;
 use latchkey_server::{Config, Latchkey, StartupError};
 use leptos::config::LeptosOptions;
 use leptos::prelude::{provide_context, use_context};
@@ -45,6 +46,8 @@ impl Application {
         }
         let leptos_options = leptos_options(&config);
         let live_reload = live_reload_socket(&leptos_options);
+        let site = site_files(&leptos_options);
+        latchkey_server::http::use_stylesheet(&site.stylesheet);
         let leptos_site_pkg = (
             format!("/{}", leptos_options.site_pkg_dir),
             std::path::Path::new(leptos_options.site_root.as_ref()).join(leptos_options.site_pkg_dir.as_ref()),
@@ -54,9 +57,10 @@ impl Application {
         let routes = generate_route_list(App);
         // What every render gets, the not-found page's too: the core, and the response's nonce.
         let render_context = {
-            let latchkey = latchkey.clone();
+            let (latchkey, site) = (latchkey.clone(), site.clone());
             move || {
                 provide_context(latchkey.clone());
+                provide_context(site.clone());
                 use_response_nonce();
             }
         };
@@ -80,7 +84,7 @@ impl Application {
             .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
             .layer(security_header(header::REFERRER_POLICY, "same-origin"));
-        let router = router.merge(built_site(&leptos_site_pkg));
+        let router = router.merge(built_site(&leptos_site_pkg, site.hashed));
         // The development providers stand in for other sites: none of latchkey's own rules (the
         // same-site guard, rate limits, its headers) apply to them.
         #[cfg(feature = "dev-idp")]
@@ -144,13 +148,30 @@ fn live_reload_socket(options: &LeptosOptions) -> Option<String> {
 /// The built site (`/pkg/…`: the bundle and the stylesheet) straight from the disk, with the
 /// brotli and gzip files `cargo leptos build --release --precompress` writes beside them, and
 /// none of the pages' work (no session, no nonce, no rate limit: these files are the same for
-/// everyone). Browsers revalidate them (`Last-Modified`), so a new build is picked up at once.
-fn built_site((mount, directory): &(String, std::path::PathBuf)) -> Router {
+/// everyone). Hashed names (`hashed`) never change meaning, so browsers keep them for a year
+/// without asking again; plain names are revalidated (`Last-Modified`) at every use.
+fn built_site((mount, directory): &(String, std::path::PathBuf), hashed: bool) -> Router {
     let files = tower_http::services::ServeDir::new(directory).precompressed_br().precompressed_gzip();
+    let caching = if hashed { "public, max-age=31536000, immutable" } else { "public, no-cache" };
     Router::new()
         .nest_service(mount, files)
-        .layer(security_header(header::CACHE_CONTROL, "public, no-cache"))
+        .layer(security_header(header::CACHE_CONTROL, caching))
         .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+}
+
+/// The built site's file names: hashed when cargo-leptos wrote its hash file (`hash-files`)
+/// beside this binary, plain otherwise (a build without it, or tests without a site).
+fn site_files(options: &LeptosOptions) -> SiteFiles {
+    let hash_file = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.join(options.hash_file.as_ref())));
+    let hashes = hash_file.and_then(|path| std::fs::read_to_string(path).ok());
+    let pkg = format!("/{}", options.site_pkg_dir);
+    // cargo-leptos names the module `<name>.wasm`; plain wasm-bindgen output is `<name>_bg.wasm`.
+    let wasm = if option_env!("LEPTOS_OUTPUT_NAME").is_some() {
+        options.output_name.to_string()
+    } else {
+        format!("{}_bg", options.output_name)
+    };
+    SiteFiles::new(&pkg, &options.output_name, &wasm, hashes.as_deref())
 }
 
 /// cargo-leptos passes the site layout in `LEPTOS_*` variables (at build and run time);
@@ -208,7 +229,7 @@ mod tests {
         let directory = tempfile::tempdir().expect("a directory");
         std::fs::write(directory.path().join("latchkey.css"), "body{}").expect("written");
         std::fs::write(directory.path().join("latchkey.css.br"), "brotli bytes").expect("written");
-        let site = built_site(&("/pkg".to_string(), directory.path().to_path_buf()));
+        let site = built_site(&("/pkg".to_string(), directory.path().to_path_buf()), false);
 
         let compressed = get(&site, &[(header::ACCEPT_ENCODING, "gzip, br")]).await;
         assert_eq!(compressed.status(), StatusCode::OK);
@@ -223,5 +244,16 @@ mod tests {
 
         let unchanged = get(&site, &[(header::IF_MODIFIED_SINCE, &last_modified)]).await;
         assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
+    }
+
+    #[tokio::test]
+    async fn hashed_names_are_cached_for_a_year_as_immutable() {
+        let directory = tempfile::tempdir().expect("a directory");
+        std::fs::write(directory.path().join("latchkey.css"), "body{}").expect("written");
+        let site = built_site(&("/pkg".to_string(), directory.path().to_path_buf()), true);
+
+        let answer = get(&site, &[]).await;
+
+        assert_eq!(answer.headers()[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
     }
 }

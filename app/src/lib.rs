@@ -11,7 +11,7 @@ pub mod format;
 pub mod pages;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
     SsrMode, StaticSegment,
     components::{ParentRoute, Route, Router, Routes},
@@ -22,9 +22,11 @@ use crate::pages::{
     AccountLayout, accounts::AccountsPage, activity::SecurityActivityPage, home::HomePage, not_found::NotFound,
     profile::ProfilePage, sessions::SessionsPage,
 };
+use latchkey_types::SiteFiles;
 
 /// The HTML document around the app, rendered on the server for every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let site = site_files(&options);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -38,7 +40,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 />
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
                 <AutoReload options=options.clone()/>
-                <Hydration options/>
+                <link rel="stylesheet" id="leptos" href=site.stylesheet.clone()/>
+                <Hydration site/>
                 <MetaTags/>
             </head>
             <body>
@@ -49,33 +52,32 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 }
 
 /// Loads the browser bundle and hydrates the page; what Leptos's `HydrationScripts` does, with
-/// the response's script nonce on every tag. (Leptos 0.8 puts the nonce of its module preload
-/// into `crossorigin`, so the Content-Security-Policy blocks the preload.)
+/// the response's script nonce on every tag (Leptos 0.8 puts the nonce of its module preload
+/// into `crossorigin`, so the Content-Security-Policy blocks the preload), and the file names
+/// the server found for this build (hashed, see `SiteFiles`).
 #[component]
-fn Hydration(options: LeptosOptions) -> impl IntoView {
+fn Hydration(site: SiteFiles) -> impl IntoView {
     let nonce = leptos::nonce::use_nonce();
-    let bundle = format!("/{}/{}", options.site_pkg_dir, options.output_name);
-    // cargo-leptos names the module `<name>.wasm` (it sets LEPTOS_OUTPUT_NAME when building);
-    // plain wasm-bindgen output is `<name>_bg.wasm`.
-    let suffix = if option_env!("LEPTOS_OUTPUT_NAME").is_some() { "" } else { "_bg" };
     let script = format!(
         "import init, {{ hydrate }} from {js:?};\ninit({{ module_or_path: {wasm:?} }}).then(() => hydrate());",
-        js = format!("{bundle}.js"),
-        wasm = format!("{bundle}{suffix}.wasm"),
+        js = site.script,
+        wasm = site.wasm,
     );
     view! {
-        <link rel="modulepreload" href=format!("{bundle}.js") nonce=nonce.clone()/>
-        <link
-            rel="preload"
-            href=format!("{bundle}{suffix}.wasm")
-            r#as="fetch"
-            r#type="application/wasm"
-            crossorigin=""
-        />
+        <link rel="modulepreload" href=site.script.clone() nonce=nonce.clone()/>
+        <link rel="preload" href=site.wasm.clone() r#as="fetch" r#type="application/wasm" crossorigin=""/>
         <script type="module" nonce=nonce>
             {script}
         </script>
     }
+}
+
+/// The built site's file names for this response, as the server found them at start-up.
+fn site_files(options: &LeptosOptions) -> SiteFiles {
+    use_context::<SiteFiles>().unwrap_or_else(|| {
+        let (pkg, name) = (format!("/{}", options.site_pkg_dir), options.output_name.to_string());
+        SiteFiles::new(&pkg, &name, &name, None)
+    })
 }
 
 /// The application: metadata, stylesheet and routes.
@@ -84,7 +86,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/latchkey.css"/>
         <Title text="latchkey"/>
         <Router>
             <Routes fallback=|| view! { <NotFound/> }>

@@ -23,6 +23,7 @@ on_every_backend!(
     a_session_renewed_by_linking_keeps_its_sign_in_time_and_expiry,
     confirming_a_waiting_link_needs_a_recent_sign_in,
     unlinking_an_identity_ends_every_session_signed_in_with_it,
+    the_browser_that_unlinks_an_identity_it_just_linked_stays_signed_in,
 );
 
 async fn unlinking_an_identity_ends_every_session_signed_in_with_it(app: TestApp) {
@@ -41,6 +42,22 @@ async fn unlinking_an_identity_ends_every_session_signed_in_with_it(app: TestApp
     assert_eq!(location(&unlinked).query(), Some("done=unlinked"));
     assert_eq!(intruder.me().await.0, StatusCode::UNAUTHORIZED, "the intruder's session ended at once");
     assert_eq!(owner.me().await.0, StatusCode::OK, "the owner's goes on");
+}
+
+async fn the_browser_that_unlinks_an_identity_it_just_linked_stays_signed_in(app: TestApp) {
+    let owner = app.browser();
+    owner.sign_in_with("dev", &Person::ada()).await;
+    owner.link("dev2", &Person::new("Ada at work", "ada@work.example")).await;
+    let elsewhere = app.browser();
+    elsewhere.sign_in_with("dev2", &Person::new("Ada at work", "ada@work.example")).await;
+    let work = app.me(&owner).await.identities.into_iter().find(|i| i.provider == "dev2").expect("linked").id;
+
+    let unlinked = owner.submit("unlink_identity", &[("identity", work.as_str())]).await;
+
+    assert_eq!(location(&unlinked).query(), Some("done=unlinked"));
+    assert_eq!(owner.me().await.0, StatusCode::OK, "the browser that removed it stays signed in");
+    assert_eq!(app.me(&owner).await.signed_in_with, None, "no longer signed in with an identity that is gone");
+    assert_eq!(elsewhere.me().await.0, StatusCode::UNAUTHORIZED, "every other session with it ended");
 }
 
 /// Makes the sessions' sign-in `minutes` old.

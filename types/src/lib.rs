@@ -11,9 +11,11 @@ mod ids;
 mod kinds;
 mod refusal;
 pub mod routes;
+mod site;
 
 pub use account::{DisplayName, DisplayNameError, Identity, Me, PendingLinkInfo, SavedProfile, SessionInfo};
 pub use activity::{ActivityEvent, ActivityKind, ActivityPage};
 pub use ids::{IdentityId, ProviderId, SessionId, UserId};
 pub use kinds::{LoginPurpose, ProviderKind, ProviderSummary, TokenStatus};
 pub use refusal::ApiRefusal;
+pub use site::SiteFiles;

@@ -107,7 +107,7 @@ impl Accounts {
                 return Err(AccountError::LastIdentity);
             }
             let held = self.tokens.held(&txn, &target.id).await;
-            unlink(&txn, target).await?;
+            unlink(&txn, target, &session.record.id).await?;
             let mut event = Event::by(session.user_id(), ActivityKind::IdentityUnlinked).provider(&target.provider_id);
             event.detail = target.email.clone();
             activity::record(&txn, event.from(client)).await?;

@@ -147,12 +147,28 @@ pub async fn set_email_and_picture(
     active.update(db).await
 }
 
-/// Removes an identity, its provider tokens and every session signed in with it.
-pub async fn unlink(db: &impl ConnectionTrait, identity: &identity::Model) -> Result<(), DbErr> {
+/// Removes an identity, its provider tokens and every session signed in with it (or renewed
+/// by linking it) but `unlinking_session`, the one removing it, which stays signed in.
+pub async fn unlink(
+    db: &impl ConnectionTrait,
+    identity: &identity::Model,
+    unlinking_session: &str,
+) -> Result<(), DbErr> {
     use crate::storage::entities::{provider_token, session};
-    // Every session signed in with it ends now: removing an intruder's identity must shut the
-    // intruder out at once, not when their session would expire.
-    session::Entity::delete_many().filter(session::Column::IdentityId.eq(identity.id.clone())).exec(db).await?;
+    use sea_orm::sea_query::Expr;
+    // Every other session signed in with it ends now: removing an intruder's identity must
+    // shut the intruder out at once, not when their session would expire.
+    session::Entity::delete_many()
+        .filter(session::Column::IdentityId.eq(identity.id.clone()))
+        .filter(session::Column::Id.ne(unlinking_session))
+        .exec(db)
+        .await?;
+    session::Entity::update_many()
+        .col_expr(session::Column::IdentityId, Expr::value(Option::<String>::None))
+        .filter(session::Column::Id.eq(unlinking_session))
+        .filter(session::Column::IdentityId.eq(identity.id.clone()))
+        .exec(db)
+        .await?;
     provider_token::Entity::delete_by_id(identity.id.clone()).exec(db).await?;
     identity::Entity::delete_by_id(identity.id.clone()).exec(db).await?;
     Ok(())

@@ -38,7 +38,7 @@ impl IntoResponse for ErrorPage {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · latchkey</title>
-<link rel="stylesheet" href="/pkg/latchkey.css">
+<link rel="stylesheet" href="{stylesheet}">
 </head>
 <body>
 <main class="page">
@@ -54,6 +54,7 @@ impl IntoResponse for ErrorPage {
             reason =
                 self.reason.map(|reason| format!("<p class=\"fineprint\">Reason: {reason}</p>\n")).unwrap_or_default(),
             title = escape_html(&self.title),
+            stylesheet = escape_html(super::site::stylesheet()),
             message = escape_html(&self.message),
         );
         let mut response = (self.status, Html(body)).into_response();

@@ -12,6 +12,7 @@ pub mod extract;
 mod guard;
 mod headers;
 mod rate_limit;
+mod site;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -23,6 +24,7 @@ pub use extract::attach_request_context;
 pub use guard::reject_cross_origin_writes;
 pub use headers::{CspNonce, SecurityHeaders, security_headers};
 pub use rate_limit::{RateLimits, limit_rates};
+pub use site::use_stylesheet;
 
 use crate::Latchkey;
 
