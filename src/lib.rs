@@ -57,10 +57,13 @@ impl Application {
         let routes = generate_route_list(App);
         // What every render gets, the not-found page's too: the core, and the response's nonce.
         let render_context = {
-            let (latchkey, site) = (latchkey.clone(), site.clone());
+            let (latchkey, site, options) = (latchkey.clone(), site.clone(), leptos_options.clone());
+            // `cargo leptos watch` renames the files at every rebuild, restarting the server only
+            // for Rust changes: it reads the names again for every page.
+            let watching = std::env::var_os("LEPTOS_WATCH").is_some();
             move || {
                 provide_context(latchkey.clone());
-                provide_context(site.clone());
+                provide_context(if watching { site_files(&options) } else { site.clone() });
                 use_response_nonce();
             }
         };
