@@ -7,6 +7,7 @@ use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::serve::ListenerExt;
 use latchkey_app::{App, shell};
+use latchkey_server::http::operations::Readiness;
 use latchkey_server::http::{
     CspNonce, RateLimits, SecurityHeaders, attach_request_context, limit_rates, reject_cross_origin_writes,
     security_headers,
@@ -31,6 +32,7 @@ pub use latchkey_dev_idp;
 pub struct Application {
     latchkey: Latchkey,
     router: Router,
+    readiness: Readiness,
     #[cfg(feature = "dev-idp")]
     dev_idps: Vec<dev_idp::MountedDevIdp>,
 }
@@ -87,7 +89,10 @@ impl Application {
             .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
             .layer(security_header(header::REFERRER_POLICY, "same-origin"));
-        let router = router.merge(built_site(&leptos_site_pkg, site.hashed));
+        let readiness = Readiness::default();
+        let router = router
+            .merge(built_site(&leptos_site_pkg, site.hashed))
+            .merge(latchkey_server::http::operations::router(latchkey.clone(), readiness.clone()));
         // The development providers stand in for other sites: none of latchkey's own rules (the
         // same-site guard, rate limits, its headers) apply to them.
         #[cfg(feature = "dev-idp")]
@@ -96,6 +101,7 @@ impl Application {
         Ok(Application {
             latchkey,
             router,
+            readiness,
             #[cfg(feature = "dev-idp")]
             dev_idps,
         })
@@ -113,6 +119,16 @@ impl Application {
 
     /// Serves until the process is asked to stop (Ctrl-C or SIGTERM).
     pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
+        self.serve_until(listener, shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes. Then `/readyz` answers 503 at once, no new connection is
+    /// taken, and requests in flight get `LATCHKEY_SHUTDOWN_GRACE_SECONDS` to finish.
+    pub async fn serve_until(
+        self,
+        listener: TcpListener,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         // Without TCP_NODELAY a response written in several pieces waits for the client's
         // delayed ACK (Nagle's algorithm): some 40 ms per keep-alive request.
         let listener = listener.tap_io(|tcp| {
@@ -120,9 +136,31 @@ impl Application {
                 tracing::debug!(%error, "could not set TCP_NODELAY");
             }
         });
-        axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        let grace = self.latchkey.config().shutdown_grace;
+        let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+        let readiness = self.readiness.clone();
+        let stop = async move {
+            stop.await;
+            readiness.begin_shutdown();
+            tracing::info!(grace_seconds = grace.as_secs(), "shutting down: finishing the requests in flight");
+            let _ = stopping_tx.send(true);
+        };
+        let serving = axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(stop)
+            .into_future();
+        let deadline = async move {
+            let mut stopping = stopping_rx;
+            // Waits for the shutdown to begin, then for the grace period.
+            let _ = stopping.wait_for(|stopping| *stopping).await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            served = serving => served,
+            () = deadline => {
+                tracing::warn!("the grace period ended with requests still in flight; stopping anyway");
+                Ok(())
+            }
+        }
     }
 }
 

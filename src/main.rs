@@ -20,19 +20,19 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let listener = match tokio::net::TcpListener::bind(config.listen_addr).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            eprintln!("latchkey cannot listen on {} (LEPTOS_SITE_ADDR): {error}", config.listen_addr);
-            return ExitCode::from(2);
-        }
-    };
-    let public_url = config.public_url.clone();
-    let dev_idps = config.dev_idps;
+    let (listen_addr, public_url, dev_idps) = (config.listen_addr, config.public_url.clone(), config.dev_idps);
+    // Migrations run here; only a migrated instance takes connections.
     let application = match Application::build(config).await {
         Ok(application) => application,
         Err(error) => {
             eprintln!("latchkey cannot start: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(listen_addr).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("latchkey cannot listen on {listen_addr} (LEPTOS_SITE_ADDR): {error}");
             return ExitCode::from(2);
         }
     };

@@ -22,6 +22,10 @@ pub const ACTIVITY: &str = "/activity";
 
 /// The signed-in person as JSON.
 pub const API_ME: &str = "/api/me";
+/// `200` while the process serves (no database call): for liveness probes.
+pub const HEALTHZ: &str = "/healthz";
+/// `200` when the database answers and no shutdown has begun, else `503`: for readiness probes.
+pub const READYZ: &str = "/readyz";
 /// `POST`: ends this browser's session.
 pub const LOGOUT: &str = "/auth/logout";
 

@@ -55,6 +55,9 @@ pub struct Config {
     pub activity_retention: Duration,
     /// Timeout of every call to a provider.
     pub provider_timeout: Duration,
+    /// `LATCHKEY_SHUTDOWN_GRACE_SECONDS`: how long requests in flight may take to finish
+    /// once a shutdown begins.
+    pub shutdown_grace: Duration,
     /// Minimum time between JWKS refetches caused by an unknown key id.
     pub jwks_refetch_interval: Duration,
     pub rate_limits: RateLimitSettings,
@@ -67,7 +70,7 @@ pub struct Config {
 }
 
 /// The top-level settings; `LATCHKEY_PROVIDER_*` are checked with the providers.
-const SETTINGS: [&str; 16] = [
+const SETTINGS: [&str; 17] = [
     "LATCHKEY_ENV",
     "LATCHKEY_PUBLIC_URL",
     "LATCHKEY_DATABASE_URL",
@@ -79,6 +82,7 @@ const SETTINGS: [&str; 16] = [
     "LATCHKEY_SESSION_MAX_HOURS",
     "LATCHKEY_ACTIVITY_RETENTION_DAYS",
     "LATCHKEY_IDP_TIMEOUT_SECONDS",
+    "LATCHKEY_SHUTDOWN_GRACE_SECONDS",
     "LATCHKEY_CONFIG_FILE",
     "LATCHKEY_RATE_LIMIT_SIGN_INS_PER_MINUTE",
     "LATCHKEY_RATE_LIMIT_CALLBACKS_PER_MINUTE",
@@ -345,6 +349,7 @@ impl Config {
             absolute_timeout: span("LATCHKEY_SESSION_MAX_HOURS", 3600, 24 * 30),
         };
         let provider_timeout = span("LATCHKEY_IDP_TIMEOUT_SECONDS", 1, 10);
+        let shutdown_grace = span("LATCHKEY_SHUTDOWN_GRACE_SECONDS", 1, 20);
         let activity_retention = span("LATCHKEY_ACTIVITY_RETENTION_DAYS", 24 * 3600, 365);
 
         let defaults = RateLimitSettings::default();
@@ -383,6 +388,7 @@ impl Config {
                 sessions,
                 activity_retention,
                 provider_timeout,
+                shutdown_grace,
                 jwks_refetch_interval: Duration::from_secs(10),
                 rate_limits,
                 trusted_proxies,

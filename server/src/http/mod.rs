@@ -11,6 +11,7 @@ mod error_page;
 pub mod extract;
 mod guard;
 mod headers;
+pub mod operations;
 mod rate_limit;
 mod site;
 
