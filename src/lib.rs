@@ -9,8 +9,8 @@ use axum::serve::ListenerExt;
 use latchkey_app::{App, shell};
 use latchkey_server::http::operations::Readiness;
 use latchkey_server::http::{
-    CspNonce, RateLimits, SecurityHeaders, attach_request_context, limit_rates, reject_cross_origin_writes,
-    security_headers,
+    CspNonce, RateLimits, SecurityHeaders, attach_request_context, limit_rates, log_request,
+    reject_cross_origin_writes, security_headers,
 };
 use latchkey_server::types::SiteFiles;
 use latchkey_server::{Config, Latchkey, StartupError};
@@ -19,7 +19,6 @@ use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 
 pub use latchkey_server;
 
@@ -97,7 +96,7 @@ impl Application {
         // same-site guard, rate limits, its headers) apply to them.
         #[cfg(feature = "dev-idp")]
         let router = router.merge(dev_idp::router(&dev_idps));
-        let router = router.layer(TraceLayer::new_for_http());
+        let router = router.layer(axum::middleware::from_fn(log_request));
         Ok(Application {
             latchkey,
             router,

@@ -9,9 +9,23 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .init();
+    // Logging starts before the configuration is read (which may warn), so its one setting is
+    // read here, from the environment.
+    let json_logs = match std::env::var("LATCHKEY_LOG_FORMAT").as_deref().map(str::trim) {
+        Ok("json") => true,
+        Ok("text") | Ok("") | Err(_) => false,
+        Ok(other) => {
+            eprintln!("latchkey cannot start: LATCHKEY_LOG_FORMAT must be `text` or `json`, not `{other}`");
+            return ExitCode::from(2);
+        }
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    if json_logs {
+        // One JSON object per line; the request's span (its id) is in every line.
+        tracing_subscriber::fmt().json().with_current_span(true).with_span_list(false).with_env_filter(filter).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
 
     let config = match Config::load() {
         Ok(config) => config,

@@ -1,7 +1,7 @@
 //! What operators and load balancers rely on: the health and readiness probes, and a clean
 //! stop on SIGTERM.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -26,42 +26,109 @@ async fn healthz_needs_no_database_and_readyz_says_whether_the_database_answers(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_sigterm_the_server_stops_taking_requests_and_exits_0() {
-    let data_dir = tempfile::tempdir().expect("a directory");
-    let port =
-        std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("an address").port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_latchkey"))
-        .env_clear()
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .env("LATCHKEY_DATA_DIR", data_dir.path())
-        .env("LATCHKEY_SHUTDOWN_GRACE_SECONDS", "5")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the server starts");
-    let client = reqwest::Client::new();
-    let healthz = format!("http://127.0.0.1:{port}/healthz");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if client.get(&healthz).send().await.is_ok_and(|r| r.status() == StatusCode::OK) {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the server never answered /healthz");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(client.get(format!("http://127.0.0.1:{port}/readyz")).send().await.expect("an answer").status(), 200);
+    let mut process = Process::start(&[("LATCHKEY_SHUTDOWN_GRACE_SECONDS", "5"), ("RUST_LOG", "warn")]).await;
+    assert_eq!(reqwest::get(process.url("/readyz")).await.expect("an answer").status(), StatusCode::OK);
 
-    let signalled = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().expect("kill runs");
+    let signalled = Command::new("kill").args(["-TERM", &process.child.id().to_string()]).status().expect("kill");
     assert!(signalled.success());
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let status = loop {
-        if let Some(status) = server.try_wait().expect("the server's status") {
+        if let Some(status) = process.child.try_wait().expect("the server's status") {
             break status;
         }
         assert!(tokio::time::Instant::now() < deadline, "the server did not stop");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(status.code(), Some(0), "a requested stop is a clean exit");
-    assert!(client.get(&healthz).send().await.is_err(), "nothing listens any more");
+    assert!(reqwest::get(process.url("/healthz")).await.is_err(), "nothing listens any more");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_has_an_id_and_one_access_line_without_query_or_cookie() {
+    let process = Process::start(&[("LATCHKEY_LOG_FORMAT", "json"), ("RUST_LOG", "info")]).await;
+    let client = reqwest::Client::new();
+    let get = |path: &str, id: Option<&str>| {
+        let mut request = client.get(process.url(path)).header("cookie", "latchkey_session=cookie-secret");
+        if let Some(id) = id {
+            request = request.header("x-request-id", id);
+        }
+        request.send()
+    };
+
+    let refused = get("/auth/nobody/login?return_to=/query-secret", None).await.expect("an answer");
+    let kept = get("/api/me", Some("trace-abc.123")).await.expect("an answer");
+    let replaced = get("/api/me", Some("not plain; <script>")).await.expect("an answer");
+    get("/healthz", None).await.expect("an answer");
+
+    let id = |response: &reqwest::Response| response.headers()["x-request-id"].to_str().expect("text").to_string();
+    let refused_id = id(&refused);
+    assert_eq!(refused_id.len(), 32, "a new id: {refused_id}");
+    assert_eq!(id(&kept), "trace-abc.123", "a short, plain id is kept");
+    assert_ne!(id(&replaced), "not plain; <script>");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = process.log();
+    let lines: Vec<serde_json::Value> = log.lines().filter_map(|line| serde_json::from_str(line).ok()).collect();
+    let of = |id: &str| lines.iter().filter(|line| line["span"]["id"] == id).collect::<Vec<_>>();
+
+    let refused_lines = of(&refused_id);
+    assert!(refused_lines.len() >= 2, "the refusal's warning and its access line both carry the id: {log}");
+    let access: Vec<_> = lines.iter().filter(|line| line["fields"]["message"] == "served").collect();
+    assert_eq!(access.len(), 3, "one access line per request, none for the probe: {log}");
+    let line = access.iter().find(|line| line["span"]["id"] == refused_id.as_str()).expect("its access line");
+    assert_eq!(line["fields"]["route"], "/auth/{provider}/login");
+    assert_eq!(line["fields"]["status"], 404);
+    assert_eq!(line["fields"]["method"], "GET");
+    assert!(line["fields"]["latency_ms"].is_number());
+    assert!(!log.contains("query-secret") && !log.contains("cookie-secret"), "{log}");
+}
+
+/// The real server binary on a free port with a fresh SQLite database, its output in a file.
+struct Process {
+    child: std::process::Child,
+    base: String,
+    log: std::path::PathBuf,
+    _data_dir: tempfile::TempDir,
+}
+
+impl Process {
+    async fn start(settings: &[(&str, &str)]) -> Process {
+        let data_dir = tempfile::tempdir().expect("a directory");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let port = listener.local_addr().expect("an address").port();
+        drop(listener);
+        let log = data_dir.path().join("server.log");
+        let output = std::fs::File::create(&log).expect("a log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+            .env_clear()
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("LATCHKEY_DATA_DIR", data_dir.path())
+            .envs(settings.iter().copied())
+            .stdout(output.try_clone().expect("the log file"))
+            .stderr(output)
+            .spawn()
+            .expect("the server starts");
+        let process = Process { child, base: format!("http://127.0.0.1:{port}"), log, _data_dir: data_dir };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !reqwest::get(process.url("/healthz")).await.is_ok_and(|r| r.status() == StatusCode::OK) {
+            assert!(tokio::time::Instant::now() < deadline, "the server never answered /healthz");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        process
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).expect("the log")
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -70,7 +70,7 @@ pub struct Config {
 }
 
 /// The top-level settings; `LATCHKEY_PROVIDER_*` are checked with the providers.
-const SETTINGS: [&str; 17] = [
+const SETTINGS: [&str; 18] = [
     "LATCHKEY_ENV",
     "LATCHKEY_PUBLIC_URL",
     "LATCHKEY_DATABASE_URL",
@@ -83,6 +83,8 @@ const SETTINGS: [&str; 17] = [
     "LATCHKEY_ACTIVITY_RETENTION_DAYS",
     "LATCHKEY_IDP_TIMEOUT_SECONDS",
     "LATCHKEY_SHUTDOWN_GRACE_SECONDS",
+    // Read by the binary before the configuration (logging starts first).
+    "LATCHKEY_LOG_FORMAT",
     "LATCHKEY_CONFIG_FILE",
     "LATCHKEY_RATE_LIMIT_SIGN_INS_PER_MINUTE",
     "LATCHKEY_RATE_LIMIT_CALLBACKS_PER_MINUTE",

@@ -13,6 +13,7 @@ mod guard;
 mod headers;
 pub mod operations;
 mod rate_limit;
+mod request_log;
 mod site;
 
 use axum::Router;
@@ -25,6 +26,7 @@ pub use extract::attach_request_context;
 pub use guard::reject_cross_origin_writes;
 pub use headers::{CspNonce, SecurityHeaders, security_headers};
 pub use rate_limit::{RateLimits, limit_rates};
+pub use request_log::{RequestId, log_request};
 pub use site::use_stylesheet;
 
 use crate::Latchkey;
