@@ -2,6 +2,7 @@ use std::process::ExitCode;
 
 use latchkey::Application;
 use latchkey::latchkey_server::Config;
+use latchkey::latchkey_server::storage::Database;
 use tracing_subscriber::EnvFilter;
 
 #[global_allocator]
@@ -27,6 +28,7 @@ async fn main() -> ExitCode {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
 
+    let command = std::env::args().nth(1);
     let config = match Config::load() {
         Ok(config) => config,
         Err(error) => {
@@ -34,6 +36,28 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    match command.as_deref() {
+        None | Some("serve") => {}
+        // For deployments that migrate in a step of their own (serving migrates too, and
+        // finds nothing left to do).
+        Some("migrate") => {
+            return match Database::connect(config.database_url.expose()).await {
+                Ok(database) => {
+                    database.close().await;
+                    tracing::info!("the database is migrated");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("latchkey cannot migrate the database: {error}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        Some(other) => {
+            eprintln!("latchkey: unknown command `{other}` (commands: `serve`, the default, and `migrate`)");
+            return ExitCode::from(2);
+        }
+    }
     let (listen_addr, public_url, dev_idps) = (config.listen_addr, config.public_url.clone(), config.dev_idps);
     // Migrations run here; only a migrated instance takes connections.
     let application = match Application::build(config).await {

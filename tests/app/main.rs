@@ -12,6 +12,7 @@ mod id_token_checks;
 mod key_rotation;
 mod limits;
 mod linking;
+mod migrations;
 mod operations;
 mod pages;
 mod promises;

@@ -132,3 +132,24 @@ impl Drop for Process {
         let _ = self.child.wait();
     }
 }
+
+#[test]
+fn latchkey_migrate_migrates_and_exits_and_an_unknown_command_is_refused() {
+    let data_dir = tempfile::tempdir().expect("a directory");
+    let run = |command: &str| {
+        Command::new(env!("CARGO_BIN_EXE_latchkey"))
+            .env_clear()
+            .env("LATCHKEY_DATA_DIR", data_dir.path())
+            .arg(command)
+            .output()
+            .expect("the binary runs")
+    };
+
+    let migrated = run("migrate");
+    let refused = run("serv");
+
+    assert_eq!(migrated.status.code(), Some(0), "{}", String::from_utf8_lossy(&migrated.stderr));
+    assert!(data_dir.path().join("latchkey.db").exists(), "the database was created");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("unknown command `serv`"));
+}

@@ -465,7 +465,7 @@ pub fn sha256_hex(value: &str) -> String {
 }
 
 /// A new, empty PostgreSQL database for one test, or `None` when no server is reachable.
-async fn fresh_postgres_database() -> Option<String> {
+pub async fn fresh_postgres_database() -> Option<String> {
     let admin_url = std::env::var("LATCHKEY_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
     let mut options = sea_orm::ConnectOptions::new(admin_url.clone());

@@ -56,7 +56,7 @@ impl Database {
                 .acquire_timeout(READ_ACQUIRE_TIMEOUT)
                 .sqlx_logging(false);
             let pool = sea_orm::Database::connect(options).await?;
-            Migrator::up(&pool, None).await?;
+            migrate_postgres(&pool).await?;
             Database { reads: pool.clone(), writes: pool }
         };
         Ok(database)
@@ -110,7 +110,7 @@ async fn connect_sqlite(database_url: &str) -> Result<Database, DbErr> {
         .await
         .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(e)))?;
     let writes = SqlxSqliteConnector::from_sqlx_sqlite_pool(writer);
-    Migrator::up(&writes, None).await?;
+    migrate_sqlite(&writes).await?;
     if in_memory {
         // Each connection to `:memory:` would be a database of its own.
         return Ok(Database { reads: writes.clone(), writes });
@@ -123,6 +123,36 @@ async fn connect_sqlite(database_url: &str) -> Result<Database, DbErr> {
         .await
         .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(e)))?;
     Ok(Database { reads: SqlxSqliteConnector::from_sqlx_sqlite_pool(readers), writes })
+}
+
+/// Any advisory lock id, as long as it is latchkey's own: "latchkey" in ASCII.
+const MIGRATION_LOCK: i64 = 0x6c61_7463_686b_6579;
+
+/// Several instances starting at once on an empty database take turns: the first migrates
+/// while holding a transaction-scoped advisory lock, the others wait for it and find nothing
+/// left to do. (sea-orm's migrator runs PostgreSQL's migrations in one transaction; inside
+/// this one it uses a savepoint.)
+async fn migrate_postgres(pool: &DatabaseConnection) -> Result<(), DbErr> {
+    use sea_orm::ConnectionTrait;
+    let txn = pool.begin().await?;
+    txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")).await?;
+    Migrator::up(&txn, None).await?;
+    txn.commit().await
+}
+
+/// SQLite: the migrations run in one `BEGIN IMMEDIATE` transaction on the one writer
+/// connection, so another process starting at the same moment waits for the write lock (the
+/// busy timeout), then finds nothing left to do; a failed migration leaves nothing behind.
+async fn migrate_sqlite(writes: &DatabaseConnection) -> Result<(), DbErr> {
+    use sea_orm::ConnectionTrait;
+    writes.execute_unprepared("BEGIN IMMEDIATE").await?;
+    match Migrator::up(writes, None).await {
+        Ok(()) => writes.execute_unprepared("COMMIT").await.map(|_| ()),
+        Err(error) => {
+            let _ = writes.execute_unprepared("ROLLBACK").await;
+            Err(error)
+        }
+    }
 }
 
 /// Errors after which the same unit of work, run again from the start, can succeed.

@@ -1,0 +1,46 @@
+//! Several instances starting at the same moment on an empty database migrate it once, and
+//! all of them start.
+
+use latchkey::latchkey_server::storage::Database;
+use sea_orm::{ConnectionTrait, Statement};
+
+use crate::support::{fresh_postgres_database, skip_postgres};
+
+async fn four_instances_start_at_once(url: &str) {
+    let mut starts = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let url = url.to_string();
+        starts.spawn(async move { Database::connect(&url).await });
+    }
+    let mut databases = Vec::new();
+    while let Some(started) = starts.join_next().await {
+        databases.push(started.expect("the task ran").expect("every instance starts"));
+    }
+
+    let db = databases[0].reads();
+    let applied = db
+        .query_one(Statement::from_string(db.get_database_backend(), "SELECT COUNT(*) AS n FROM seaql_migrations"))
+        .await
+        .expect("query")
+        .expect("a row");
+    let applied: i64 = applied.try_get("", "n").expect("a count");
+    assert_eq!(applied, 3, "each migration applied once");
+    for database in databases {
+        database.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_starting_at_once_on_an_empty_sqlite_database_migrate_it_once() {
+    let directory = tempfile::tempdir().expect("a directory");
+    let url = format!("sqlite://{}?mode=rwc", directory.path().join("latchkey.db").display());
+    four_instances_start_at_once(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_starting_at_once_on_an_empty_postgres_database_migrate_it_once() {
+    let Some(url) = fresh_postgres_database().await else {
+        return skip_postgres("migrations::instances_starting_at_once_on_an_empty_postgres_database_migrate_it_once");
+    };
+    four_instances_start_at_once(&url).await;
+}
