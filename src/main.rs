@@ -58,6 +58,16 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    if let Some(metrics_addr) = config.metrics_addr {
+        let installed = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(metrics_addr)
+            .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+            .and_then(|builder| builder.install());
+        if let Err(error) = installed {
+            eprintln!("latchkey cannot serve its metrics on {metrics_addr} (LATCHKEY_METRICS_ADDR): {error}");
+            return ExitCode::from(2);
+        }
+    }
     let (listen_addr, public_url, dev_idps) = (config.listen_addr, config.public_url.clone(), config.dev_idps);
     // Migrations run here; only a migrated instance takes connections.
     let application = match Application::build(config).await {

@@ -57,6 +57,7 @@ impl Latchkey {
         let tokens = Tokens::new(db.clone(), cipher.clone(), providers.clone());
         let sweeper = Sweeper::new(db.clone(), cipher.clone(), config.sessions, config.activity_retention);
         sweeper.clone().spawn();
+        crate::metrics::spawn_sampler(db.clone());
         let login_flow = LoginFlow::new(db.clone(), providers.clone(), sessions.clone(), cipher);
         let accounts = Accounts::new(db.clone(), providers.clone(), tokens.clone());
         let activity = ActivityLog::new(db.clone(), providers.clone());

@@ -11,6 +11,7 @@ pub mod activity;
 pub mod config;
 pub mod http;
 pub mod login;
+pub mod metrics;
 pub mod provider;
 pub mod session;
 pub mod storage;

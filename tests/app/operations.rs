@@ -83,6 +83,33 @@ async fn every_request_has_an_id_and_one_access_line_without_query_or_cookie() {
     assert!(!log.contains("query-secret") && !log.contains("cookie-secret"), "{log}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_served_on_their_own_listener_only() {
+    let metrics_port = free_port();
+    let metrics_addr = format!("127.0.0.1:{metrics_port}");
+    let process = Process::start(&[("LATCHKEY_METRICS_ADDR", &metrics_addr), ("LATCHKEY_DEV_IDP", "true")]).await;
+    let denied = reqwest::get(process.url("/auth/dev/callback?error=access_denied")).await.expect("an answer");
+    assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+
+    let public = reqwest::get(process.url("/metrics")).await.expect("an answer");
+    let scraped = reqwest::get(format!("http://{metrics_addr}/metrics")).await.expect("the metrics listener");
+    let text = scraped.text().await.expect("the metrics");
+
+    assert_eq!(public.status(), StatusCode::NOT_FOUND, "never on the public listener");
+    assert!(text.contains(r#"latchkey_sign_ins_total{provider="dev",outcome="denied_at_provider"} 1"#), "{text}");
+    assert!(
+        text.contains(
+            r#"latchkey_http_request_duration_seconds_bucket{route="/auth/{provider}/callback",status="4xx""#
+        ),
+        "{text}"
+    );
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("an address").port()
+}
+
 /// The real server binary on a free port with a fresh SQLite database, its output in a file.
 struct Process {
     child: std::process::Child,
@@ -94,9 +121,7 @@ struct Process {
 impl Process {
     async fn start(settings: &[(&str, &str)]) -> Process {
         let data_dir = tempfile::tempdir().expect("a directory");
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-        let port = listener.local_addr().expect("an address").port();
-        drop(listener);
+        let port = free_port();
         let log = data_dir.path().join("server.log");
         let output = std::fs::File::create(&log).expect("a log file");
         let child = Command::new(env!("CARGO_BIN_EXE_latchkey"))

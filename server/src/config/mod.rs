@@ -55,6 +55,9 @@ pub struct Config {
     pub activity_retention: Duration,
     /// Timeout of every call to a provider.
     pub provider_timeout: Duration,
+    /// `LATCHKEY_METRICS_ADDR`: where the Prometheus metrics are served (a listener of their
+    /// own, never the public one); unset: not served.
+    pub metrics_addr: Option<SocketAddr>,
     /// `LATCHKEY_SHUTDOWN_GRACE_SECONDS`: how long requests in flight may take to finish
     /// once a shutdown begins.
     pub shutdown_grace: Duration,
@@ -70,7 +73,7 @@ pub struct Config {
 }
 
 /// The top-level settings; `LATCHKEY_PROVIDER_*` are checked with the providers.
-const SETTINGS: [&str; 18] = [
+const SETTINGS: [&str; 19] = [
     "LATCHKEY_ENV",
     "LATCHKEY_PUBLIC_URL",
     "LATCHKEY_DATABASE_URL",
@@ -83,6 +86,7 @@ const SETTINGS: [&str; 18] = [
     "LATCHKEY_ACTIVITY_RETENTION_DAYS",
     "LATCHKEY_IDP_TIMEOUT_SECONDS",
     "LATCHKEY_SHUTDOWN_GRACE_SECONDS",
+    "LATCHKEY_METRICS_ADDR",
     // Read by the binary before the configuration (logging starts first).
     "LATCHKEY_LOG_FORMAT",
     "LATCHKEY_CONFIG_FILE",
@@ -353,6 +357,13 @@ impl Config {
         let provider_timeout = span("LATCHKEY_IDP_TIMEOUT_SECONDS", 1, 10);
         let shutdown_grace = span("LATCHKEY_SHUTDOWN_GRACE_SECONDS", 1, 20);
         let activity_retention = span("LATCHKEY_ACTIVITY_RETENTION_DAYS", 24 * 3600, 365);
+        let metrics_addr = get("LATCHKEY_METRICS_ADDR").and_then(|text| match text.parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                p.add("LATCHKEY_METRICS_ADDR", "must be an address with a port, like 127.0.0.1:9100");
+                None
+            }
+        });
 
         let defaults = RateLimitSettings::default();
         let mut per_minute = |variable: &str, default: NonZeroU32| {
@@ -391,6 +402,7 @@ impl Config {
                 activity_retention,
                 provider_timeout,
                 shutdown_grace,
+                metrics_addr,
                 jwks_refetch_interval: Duration::from_secs(10),
                 rate_limits,
                 trusted_proxies,

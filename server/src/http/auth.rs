@@ -98,6 +98,10 @@ pub async fn callback(
             &client,
         )
         .await;
+    // Counted only for a configured provider: the id of an unknown one is the request's text.
+    if latchkey.provider_list().get(&provider_id).is_some() {
+        crate::metrics::sign_in(&provider_id, outcome_label(&outcome));
+    }
     match outcome {
         Ok(CallbackOutcome::SignedIn(signed_in)) => {
             let jar = jar.add(cookies::session_cookie(config, signed_in.session_token));
@@ -169,6 +173,27 @@ struct MeAccount<'a> {
     subject: &'a str,
     email: Option<&'a str>,
     email_verified: bool,
+}
+
+/// A callback's outcome for the sign-in counter: `ok`, or the refusal's reason.
+fn outcome_label(outcome: &Result<CallbackOutcome, LoginError>) -> &'static str {
+    match outcome {
+        Ok(CallbackOutcome::SignedIn(_)) => "ok",
+        Ok(CallbackOutcome::EmailBelongsToExistingAccount { .. }) => "email_in_use",
+        Err(LoginError::UnknownProvider(_)) => "unknown_provider",
+        Err(LoginError::ProviderDenied { .. }) => "denied_at_provider",
+        Err(LoginError::MissingState | LoginError::NoPendingLogin | LoginError::Expired) => "no_pending_sign_in",
+        Err(LoginError::OtherBrowser) => "other_browser",
+        Err(LoginError::ProviderMismatch) => "provider_mismatch",
+        Err(LoginError::MissingCode) => "missing_code",
+        Err(LoginError::LinkSessionEnded) => "link_session_ended",
+        Err(LoginError::IdentityBelongsToAnotherAccount) => "identity_elsewhere",
+        Err(LoginError::Provider(ProviderError::Unavailable(_))) => "provider_unavailable",
+        Err(LoginError::Provider(ProviderError::InvalidIdToken { .. })) => "invalid_id_token",
+        Err(LoginError::Provider(ProviderError::CodeRejected(_))) => "code_rejected",
+        Err(LoginError::Provider(_)) => "invalid_provider_answer",
+        Err(LoginError::Database(_)) => "database",
+    }
 }
 
 /// Sign-in responses carry codes and tokens in URLs and cookies: never cache them, never

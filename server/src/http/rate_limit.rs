@@ -30,6 +30,16 @@ enum Kind {
     Api,
 }
 
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::SignInStart => "sign_in_start",
+            Kind::Callback => "callback",
+            Kind::Api => "api",
+        }
+    }
+}
+
 fn kind_of(method: &Method, path: &str) -> Option<Kind> {
     if let Some(rest) = path.strip_prefix("/auth/") {
         // `/auth/{provider}/{step}`: the provider id is one percent-encoded segment.
@@ -110,6 +120,7 @@ pub async fn limit_rates(State(limits): State<Arc<RateLimits>>, request: Request
         && let Err(wait) = limits.check(kind, address)
     {
         tracing::debug!(?kind, %address, "rate limit reached");
+        crate::metrics::rate_limited(kind.label());
         return too_many_requests(&request, wait);
     }
     next.run(request).await

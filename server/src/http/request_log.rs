@@ -41,9 +41,11 @@ pub async fn log_request(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let span = tracing::info_span!("request", id = %id);
     let mut response = next.run(request).instrument(span.clone()).await;
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed();
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
     let route = route.as_deref().unwrap_or("(no route)");
     let status = response.status().as_u16();
+    crate::metrics::request(route, status, elapsed);
     span.in_scope(|| {
         if probe {
             tracing::debug!(%method, route, status, latency_ms, "served");

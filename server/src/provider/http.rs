@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http;
@@ -25,6 +26,8 @@ pub enum BodyError {
 #[derive(Clone)]
 pub struct ProviderHttp {
     client: reqwest::Client,
+    /// Whose calls these are, for the latency metric.
+    provider: Arc<str>,
 }
 
 impl ProviderHttp {
@@ -35,7 +38,12 @@ impl ProviderHttp {
             .timeout(timeout)
             .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(ProviderHttp { client })
+        Ok(ProviderHttp { client, provider: Arc::from("") })
+    }
+
+    /// The same client (and connection pool), its calls counted for `provider`.
+    pub fn for_provider(&self, provider: &str) -> ProviderHttp {
+        ProviderHttp { client: self.client.clone(), provider: Arc::from(provider) }
     }
 
     /// For requests built by hand; read their answers with [`read_body`].
@@ -67,6 +75,8 @@ impl<'c> AsyncHttpClient<'c> for ProviderHttp {
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(async move {
+            let started = std::time::Instant::now();
+            let endpoint = request.uri().path().to_string();
             let response = self.client.execute(request.try_into().map_err(Box::new)?).await.map_err(Box::new)?;
             let mut builder = http::Response::builder().status(response.status()).version(response.version());
             for (name, value) in response.headers() {
@@ -76,6 +86,7 @@ impl<'c> AsyncHttpClient<'c> for ProviderHttp {
                 BodyError::Network(error) => HttpClientError::Reqwest(Box::new(error)),
                 too_large => HttpClientError::Other(too_large.to_string()),
             })?;
+            crate::metrics::provider_call(&self.provider, &endpoint, started.elapsed());
             builder.body(body).map_err(HttpClientError::Http)
         })
     }

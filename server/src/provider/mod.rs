@@ -271,7 +271,7 @@ impl Providers {
                 Arc::new(Provider::new(
                     provider.clone(),
                     config.redirect_uri(&provider.id),
-                    http.clone(),
+                    http.for_provider(&provider.id),
                     jwks_refetch_interval,
                 ))
             })

@@ -1,0 +1,84 @@
+//! What latchkey counts, in one place: every metric's name and labels are here. The binary
+//! exports them in Prometheus's text format on `LATCHKEY_METRICS_ADDR`; without it they are
+//! recorded nowhere (the `metrics` crate's default) and cost next to nothing.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+use crate::storage::Database;
+use crate::storage::entities::session;
+
+/// How often the gauges (pools, live sessions) are sampled.
+const SAMPLE_EVERY: Duration = Duration::from_secs(15);
+
+/// One sign-in that came back from a configured provider: `ok`, or why it was refused.
+pub fn sign_in(provider: &str, outcome: &'static str) {
+    metrics::counter!("latchkey_sign_ins_total", "provider" => provider.to_string(), "outcome" => outcome).increment(1);
+}
+
+/// One answered request, by route template and status class (`2xx`, `4xx`, …).
+pub fn request(route: &str, status: u16, duration: Duration) {
+    let class = match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    };
+    metrics::histogram!("latchkey_http_request_duration_seconds", "route" => route.to_string(), "status" => class)
+        .record(duration.as_secs_f64());
+}
+
+/// One call to a provider, by provider and endpoint (the URL's path).
+pub fn provider_call(provider: &str, endpoint: &str, duration: Duration) {
+    metrics::histogram!(
+        "latchkey_provider_request_duration_seconds",
+        "provider" => provider.to_string(),
+        "endpoint" => endpoint.to_string()
+    )
+    .record(duration.as_secs_f64());
+}
+
+/// One request refused by a rate limit, by kind (`sign_in_start`, `callback`, `api`).
+pub fn rate_limited(kind: &'static str) {
+    metrics::counter!("latchkey_rate_limited_total", "kind" => kind).increment(1);
+}
+
+/// Samples the database pools and the number of live sessions, until the runtime stops.
+pub fn spawn_sampler(db: Database) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(SAMPLE_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            for (name, pool) in [("reads", db.reads()), ("writes", db.writes())] {
+                let (size, idle) = pool_sizes(pool);
+                metrics::gauge!("latchkey_db_pool_connections", "pool" => name, "state" => "open").set(size);
+                metrics::gauge!("latchkey_db_pool_connections", "pool" => name, "state" => "idle").set(idle);
+            }
+            let live =
+                session::Entity::find().filter(session::Column::ExpiresAt.gt(Utc::now())).count(db.reads()).await;
+            if let Ok(live) = live {
+                metrics::gauge!("latchkey_active_sessions").set(live as f64);
+            }
+        }
+    });
+}
+
+fn pool_sizes(pool: &sea_orm::DatabaseConnection) -> (f64, f64) {
+    use sea_orm::{ConnectionTrait, DbBackend};
+    // The backend is asked first: each getter panics on the other kind of pool.
+    match pool.get_database_backend() {
+        DbBackend::Sqlite => {
+            let pool = pool.get_sqlite_connection_pool();
+            (f64::from(pool.size()), pool.num_idle() as f64)
+        }
+        DbBackend::Postgres => {
+            let pool = pool.get_postgres_connection_pool();
+            (f64::from(pool.size()), pool.num_idle() as f64)
+        }
+        DbBackend::MySql => (0.0, 0.0),
+    }
+}
