@@ -105,6 +105,36 @@ async fn metrics_are_served_on_their_own_listener_only() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_failure_answers_503_and_is_logged_once_with_the_request_id() {
+    use sea_orm::ConnectionTrait;
+    let process = Process::start(&[("LATCHKEY_LOG_FORMAT", "json"), ("RUST_LOG", "info")]).await;
+    let database = format!("sqlite://{}", process.data_dir.path().join("latchkey.db").display());
+    let outside = sea_orm::Database::connect(database).await.expect("the server's database");
+    outside.execute_unprepared("DROP TABLE sessions").await.expect("the sessions are gone");
+    let client = reqwest::Client::new();
+    let with_session =
+        |path: &str| client.get(process.url(path)).header("cookie", "latchkey_session=some-token").send();
+
+    let api = with_session("/api/me").await.expect("an answer");
+    let page = with_session("/profile").await.expect("an answer");
+
+    assert_eq!(api.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = process.log();
+    let errors: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["level"] == "ERROR")
+        .collect();
+    for response in [&api, &page] {
+        let id = response.headers()["x-request-id"].to_str().expect("text");
+        let logged = errors.iter().filter(|line| line["span"]["id"] == id).count();
+        assert_eq!(logged, 1, "one error line for request {id}: {log}");
+    }
+}
+
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     listener.local_addr().expect("an address").port()
@@ -115,7 +145,7 @@ struct Process {
     child: std::process::Child,
     base: String,
     log: std::path::PathBuf,
-    _data_dir: tempfile::TempDir,
+    data_dir: tempfile::TempDir,
 }
 
 impl Process {
@@ -133,7 +163,7 @@ impl Process {
             .stderr(output)
             .spawn()
             .expect("the server starts");
-        let process = Process { child, base: format!("http://127.0.0.1:{port}"), log, _data_dir: data_dir };
+        let process = Process { child, base: format!("http://127.0.0.1:{port}"), log, data_dir };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while !reqwest::get(process.url("/healthz")).await.is_ok_and(|r| r.status() == StatusCode::OK) {
             assert!(tokio::time::Instant::now() < deadline, "the server never answered /healthz");

@@ -50,3 +50,20 @@ async fn a_provider_answer_past_the_size_cap_is_refused_and_signs_nobody_in() {
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY, "a megabyte of token response is no token response");
     app.assert_nobody_signed_in().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_and_the_api_answer_503_while_the_database_fails() {
+    let app = TestApp::spawn(crate::support::Backend::Sqlite).await;
+    let browser = app.browser();
+    browser.sign_in_as(&Person::ada()).await;
+    // Sessions still authenticate; reading the person's identities fails.
+    app.execute("DROP TABLE provider_tokens").await;
+    app.execute("DROP TABLE identities").await;
+
+    let page = browser.get("/profile").await;
+    let api = browser.get("/api/me").await;
+
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE, "a page that could not be built is no 200");
+    assert!(page.text().await.expect("a page").contains("try again"), "it says what to do");
+    assert_eq!(api.status(), StatusCode::SERVICE_UNAVAILABLE);
+}

@@ -229,7 +229,7 @@ impl From<latchkey_server::AppError> for ActionError {
             E::Unauthenticated => ActionError::SignInNeeded,
             E::CrossOrigin => ActionError::CrossSite,
             E::Database(error) => {
-                leptos::logging::error!("database error: {error}");
+                latchkey_server::AppError::Database(error).log();
                 ActionError::Unavailable
             }
             E::Internal(what) => ActionError::Transport(ServerFnErrorErr::ServerError(what.to_string())),

@@ -67,16 +67,18 @@ pub(crate) fn latchkey() -> Result<latchkey_server::Latchkey, ServerFnError> {
         .ok_or_else(|| ServerFnError::new("The sign-in service is not available."))
 }
 
-/// This request's session, if it has a live one (looked up once per request).
+/// This request's session, if it has a live one (looked up once per request). A database
+/// that fails answers 503, logged with the request's id.
 #[cfg(feature = "ssr")]
 pub(crate) async fn session() -> Result<Option<latchkey_server::session::Session>, ServerFnError> {
-    let latchkey_server::http::extract::MaybeSession(session) = leptos_axum::extract().await?;
-    Ok(session)
+    let parts = use_context::<http::request::Parts>().ok_or_else(|| ServerFnError::new("no request to serve"))?;
+    latchkey_server::http::extract::MaybeSession::of(&parts).await.map_err(failed)
 }
 
 /// A failed query as the page shows it, with its HTTP status.
 #[cfg(feature = "ssr")]
 fn failed(error: latchkey_server::AppError) -> ServerFnError {
+    error.log();
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(error.status());
     }

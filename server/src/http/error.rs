@@ -48,13 +48,21 @@ impl crate::storage::Transient for AppError {
     }
 }
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        match &self {
+impl AppError {
+    /// Logs what is latchkey's fault (the database, a bug), once, where it is answered: inside
+    /// the request's span, so the line carries the request id. Refusals are not logged.
+    pub fn log(&self) {
+        match self {
             AppError::Database(e) => tracing::error!(error = %e, "database error"),
             AppError::Internal(what) => tracing::error!(what, "internal error"),
             _ => {}
         }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.log();
         (self.status(), Json(latchkey_types::ApiRefusal { error: self.message(), retry_after: None })).into_response()
     }
 }

@@ -54,18 +54,24 @@ fn context(parts: &Parts) -> Result<RequestContext, AppError> {
 /// The request's session, if it has a live one.
 pub struct MaybeSession(pub Option<Session>);
 
+impl MaybeSession {
+    /// The request's session, with the typed error (the UI's server functions, which get the
+    /// request's parts from their context, need the error to answer with the right status).
+    pub async fn of(parts: &Parts) -> Result<Option<Session>, AppError> {
+        let context = context(parts)?;
+        let jar = CookieJar::from_headers(&parts.headers);
+        let Some(token) = cookies::session_token(context.latchkey.config(), &jar) else {
+            return Ok(None);
+        };
+        Ok(context.session.get_or_try_init(|| context.latchkey.sessions().authenticate(&token)).await?.clone())
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for MaybeSession {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
-        let context = context(parts)?;
-        let jar = CookieJar::from_headers(&parts.headers);
-        let Some(token) = cookies::session_token(context.latchkey.config(), &jar) else {
-            return Ok(MaybeSession(None));
-        };
-        let session =
-            context.session.get_or_try_init(|| context.latchkey.sessions().authenticate(&token)).await?.clone();
-        Ok(MaybeSession(session))
+        MaybeSession::of(parts).await.map(MaybeSession)
     }
 }
 
