@@ -101,6 +101,26 @@ export async function openDevProvider(page: Page, provider = 'Dev provider', mou
   await expect(page.getByRole('button', { name: 'Deny' })).toBeVisible();
 }
 
+/** On a dev provider's authorize page: answers as `person` and continues. */
+export async function continueAtDevProvider(page: Page, person: { name: string; email: string }) {
+  await page.getByRole('textbox', { name: 'Name', exact: true }).fill(person.name);
+  await page.getByRole('textbox', { name: 'Email', exact: true }).fill(person.email);
+  await page.getByRole('button', { name: 'Continue' }).click();
+}
+
+/** From /accounts: links `person` at "Dev provider 2"; ends back on /accounts. */
+export async function linkDevProvider2(page: Page, person: { name: string; email: string }) {
+  await page.getByRole('button', { name: 'Link Dev provider 2', exact: true }).click();
+  await expectPath(page, '/dev-idp2/authorize');
+  await continueAtDevProvider(page, person);
+  await expectPath(page, '/accounts');
+}
+
+/** The row of the linked-accounts list that shows `email`. */
+export function identityRow(page: Page, email: string) {
+  return page.getByRole('listitem').filter({ hasText: email });
+}
+
 /** Signs in as `person` through the dev provider; ends on /profile. */
 export async function signIn(
   page: Page,
@@ -109,9 +129,7 @@ export async function signIn(
   mount = '/dev-idp',
 ) {
   await openDevProvider(page, provider, mount);
-  await page.getByRole('textbox', { name: 'Name', exact: true }).fill(person.name);
-  await page.getByRole('textbox', { name: 'Email', exact: true }).fill(person.email);
-  await page.getByRole('button', { name: 'Continue' }).click();
+  await continueAtDevProvider(page, person);
   await expectPath(page, '/profile');
   await expect(page.getByRole('heading', { level: 1 })).toContainText(person.name);
 }

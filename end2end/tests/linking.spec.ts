@@ -1,5 +1,5 @@
 import { type Page } from '@playwright/test';
-import { expect, expectPath, signIn, test, uniquePerson } from './helpers';
+import { expect, expectPath, identityRow, linkDevProvider2, signIn, test, uniquePerson } from './helpers';
 
 // One person, two sign-in methods: link a second provider, sign in with either and land in
 // the same account, unlink one, and find it all in the security activity log.
@@ -8,11 +8,6 @@ async function userId(page: Page): Promise<string> {
   const me = await page.request.get('/api/me');
   expect(me.status()).toBe(200);
   return (await me.json()).user.id;
-}
-
-/** The row of the linked-accounts list that shows `email`. */
-function identityRow(page: Page, email: string) {
-  return page.getByRole('listitem').filter({ hasText: email });
 }
 
 test('link a second provider, sign in with either, unlink it, see it in the activity log', async ({ page }) => {
@@ -26,12 +21,7 @@ test('link a second provider, sign in with either, unlink it, see it in the acti
   await page.getByRole('link', { name: 'Linked accounts' }).first().click();
   await expectPath(page, '/accounts');
   await expect(page.getByRole('heading', { level: 1, name: 'Linked accounts' })).toBeVisible();
-  await page.getByRole('button', { name: 'Link Dev provider 2', exact: true }).click();
-  await expectPath(page, '/dev-idp2/authorize');
-  await page.getByRole('textbox', { name: 'Name', exact: true }).fill(work.name);
-  await page.getByRole('textbox', { name: 'Email', exact: true }).fill(work.email);
-  await page.getByRole('button', { name: 'Continue' }).click();
-  await expectPath(page, '/accounts');
+  await linkDevProvider2(page, work);
   await expect(identityRow(page, person.email)).toContainText('Dev provider');
   await expect(identityRow(page, work.email)).toContainText('Dev provider 2');
 

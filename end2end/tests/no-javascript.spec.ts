@@ -1,13 +1,18 @@
-import { expect, expectPath, openDevProvider, signIn, test, uniquePerson } from './helpers';
+import {
+  continueAtDevProvider,
+  expect,
+  expectPath,
+  identityRow,
+  linkDevProvider2,
+  openDevProvider,
+  signIn,
+  test,
+  uniquePerson,
+} from './helpers';
 
 // With JavaScript off, every page is whole when it arrives and every change is a plain form
 // post, answered with a redirect back to its page that says what happened.
 test.use({ javaScriptEnabled: false });
-
-/** The row of the linked-accounts list that shows `email`. */
-function identityRow(page: import('@playwright/test').Page, email: string) {
-  return page.getByRole('listitem').filter({ hasText: email });
-}
 
 test('without JavaScript: sign in, rename, link, unlink, sign out another browser, sign out', async ({
   page,
@@ -25,12 +30,7 @@ test('without JavaScript: sign in, rename, link, unlink, sign out another browse
   await expect(page.locator('main')).toContainText('Saved.');
 
   await page.goto('/accounts');
-  await page.getByRole('button', { name: 'Link Dev provider 2', exact: true }).click();
-  await expectPath(page, '/dev-idp2/authorize');
-  await page.getByRole('textbox', { name: 'Name', exact: true }).fill(work.name);
-  await page.getByRole('textbox', { name: 'Email', exact: true }).fill(work.email);
-  await page.getByRole('button', { name: 'Continue' }).click();
-  await expectPath(page, '/accounts');
+  await linkDevProvider2(page, work);
   await expect(identityRow(page, work.email)).toContainText('Dev provider 2');
 
   await identityRow(page, work.email).getByRole('button', { name: 'Unlink' }).click();
@@ -42,9 +42,7 @@ test('without JavaScript: sign in, rename, link, unlink, sign out another browse
   const other = await browser.newContext({ javaScriptEnabled: false });
   const otherPage = await other.newPage();
   await openDevProvider(otherPage);
-  await otherPage.getByRole('textbox', { name: 'Name', exact: true }).fill(person.name);
-  await otherPage.getByRole('textbox', { name: 'Email', exact: true }).fill(person.email);
-  await otherPage.getByRole('button', { name: 'Continue' }).click();
+  await continueAtDevProvider(otherPage, person);
   await expectPath(otherPage, '/profile');
   await page.goto('/sessions');
   await page.getByRole('button', { name: 'Sign out this session' }).click();
