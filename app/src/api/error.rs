@@ -229,7 +229,7 @@ impl From<latchkey_server::AppError> for ActionError {
             E::Unauthenticated => ActionError::SignInNeeded,
             E::CrossOrigin => ActionError::CrossSite,
             E::Database(error) => {
-                latchkey_server::AppError::Database(error).log();
+                super::log_error(&latchkey_server::AppError::Database(error));
                 ActionError::Unavailable
             }
             E::Internal(what) => ActionError::Transport(ServerFnErrorErr::ServerError(what.to_string())),

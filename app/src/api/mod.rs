@@ -75,10 +75,18 @@ pub(crate) async fn session() -> Result<Option<latchkey_server::session::Session
     latchkey_server::http::extract::MaybeSession::of(&parts).await.map_err(failed)
 }
 
+/// Logs what is latchkey's fault with the request's id (a resource may resolve on a task
+/// outside the request's span).
+#[cfg(feature = "ssr")]
+pub(crate) fn log_error(error: &latchkey_server::AppError) {
+    let parts = use_context::<http::request::Parts>();
+    error.log_for_request(parts.as_ref().and_then(|parts| parts.extensions.get()));
+}
+
 /// A failed query as the page shows it, with its HTTP status.
 #[cfg(feature = "ssr")]
 fn failed(error: latchkey_server::AppError) -> ServerFnError {
-    error.log();
+    log_error(&error);
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(error.status());
     }

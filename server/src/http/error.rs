@@ -58,6 +58,15 @@ impl AppError {
             _ => {}
         }
     }
+
+    /// [`AppError::log`] for code that may run outside the request's span (the page renderer
+    /// resolves resources on tasks of its own): inside a span with the request's id.
+    pub fn log_for_request(&self, id: Option<&super::RequestId>) {
+        match id {
+            Some(super::RequestId(id)) => tracing::info_span!("request", id = %id).in_scope(|| self.log()),
+            None => self.log(),
+        }
+    }
 }
 
 impl IntoResponse for AppError {
