@@ -139,12 +139,14 @@ impl GitHubProvider {
     pub async fn revoke(&self, access_token: &str) -> Result<(), ProviderError> {
         let response = self
             .http
-            .client()
-            .delete(self.settings.api(&format!("/applications/{}/grant", self.config.client_id)))
-            .basic_auth(&self.config.client_id, Some(self.config.client_secret.expose()))
-            .header(reqwest::header::ACCEPT, "application/vnd.github+json")
-            .json(&serde_json::json!({ "access_token": access_token }))
-            .send()
+            .send(
+                self.http
+                    .client()
+                    .delete(self.settings.api(&format!("/applications/{}/grant", self.config.client_id)))
+                    .basic_auth(&self.config.client_id, Some(self.config.client_secret.expose()))
+                    .header(reqwest::header::ACCEPT, "application/vnd.github+json")
+                    .json(&serde_json::json!({ "access_token": access_token })),
+            )
             .await
             .map_err(|e| ProviderError::Unavailable(format!("GitHub grant deletion: {}", error_chain(&e))))?;
         match response.status().as_u16() {
@@ -202,12 +204,14 @@ impl GitHubProvider {
     async fn api_get(&self, path: &str, access_token: &str) -> Result<Option<Value>, ProviderError> {
         let response = self
             .http
-            .client()
-            .get(self.settings.api(path))
-            .bearer_auth(access_token)
-            .header(reqwest::header::ACCEPT, "application/vnd.github+json")
-            .header("X-GitHub-Api-Version", API_VERSION)
-            .send()
+            .send(
+                self.http
+                    .client()
+                    .get(self.settings.api(path))
+                    .bearer_auth(access_token)
+                    .header(reqwest::header::ACCEPT, "application/vnd.github+json")
+                    .header("X-GitHub-Api-Version", API_VERSION),
+            )
             .await
             .map_err(|e| ProviderError::Unavailable(format!("GitHub's {path}: {}", error_chain(&e))))?;
         let status = response.status();

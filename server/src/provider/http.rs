@@ -46,9 +46,20 @@ impl ProviderHttp {
         ProviderHttp { client: self.client.clone(), provider: Arc::from(provider) }
     }
 
-    /// For requests built by hand; read their answers with [`read_body`].
+    /// For requests built by hand: build them on this client, send them with [`Self::send`]
+    /// and read their answers with [`read_body`].
     pub fn client(&self) -> &reqwest::Client {
         &self.client
+    }
+
+    /// Sends a request built on [`Self::client`], timing it for the provider latency metric.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, reqwest::Error> {
+        let request = request.build()?;
+        let endpoint = request.url().path().to_string();
+        let started = std::time::Instant::now();
+        let response = self.client.execute(request).await;
+        crate::metrics::provider_call(&self.provider, &endpoint, started.elapsed());
+        response
     }
 }
 

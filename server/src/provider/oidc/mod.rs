@@ -450,11 +450,13 @@ impl OidcProvider {
         let encode = |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
         let response = self
             .http
-            .client()
-            .post(endpoint)
-            .basic_auth(encode(&self.config.client_id), Some(encode(self.config.client_secret.expose())))
-            .form(&[("token", token), ("token_type_hint", token_type_hint)])
-            .send()
+            .send(
+                self.http
+                    .client()
+                    .post(endpoint)
+                    .basic_auth(encode(&self.config.client_id), Some(encode(self.config.client_secret.expose())))
+                    .form(&[("token", token), ("token_type_hint", token_type_hint)]),
+            )
             .await
             .map_err(|e| ProviderError::Unavailable(format!("revocation endpoint: {}", error_chain(&e))))?;
         if response.status().is_success() {
@@ -615,10 +617,7 @@ impl OidcProvider {
         let url = metadata.jwks_uri().url().as_str();
         let response = self
             .http
-            .client()
-            .get(url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
+            .send(self.http.client().get(url).header(reqwest::header::ACCEPT, "application/json"))
             .await
             .map_err(|e| format!("fetching the provider's keys failed: {}", error_chain(&e)))?;
         if response.status() != reqwest::StatusCode::OK {
@@ -645,10 +644,7 @@ impl OidcProvider {
         let url = format!("{}/.well-known/openid-configuration", self.issuer());
         let response = self
             .http
-            .client()
-            .get(&url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
+            .send(self.http.client().get(&url).header(reqwest::header::ACCEPT, "application/json"))
             .await
             .map_err(|e| error_chain(&e))?;
         if response.status() != reqwest::StatusCode::OK {
