@@ -9,6 +9,7 @@ mod account;
 mod account_forms;
 mod callback_checks;
 mod id_token_checks;
+mod instances;
 mod key_rotation;
 mod limits;
 mod linking;
