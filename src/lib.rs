@@ -204,14 +204,7 @@ fn built_site((mount, directory): &(String, std::path::PathBuf), hashed: bool) -
 fn site_files(options: &LeptosOptions) -> SiteFiles {
     let hash_file = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.join(options.hash_file.as_ref())));
     let hashes = hash_file.and_then(|path| std::fs::read_to_string(path).ok());
-    let pkg = format!("/{}", options.site_pkg_dir);
-    // cargo-leptos names the module `<name>.wasm`; plain wasm-bindgen output is `<name>_bg.wasm`.
-    let wasm = if option_env!("LEPTOS_OUTPUT_NAME").is_some() {
-        options.output_name.to_string()
-    } else {
-        format!("{}_bg", options.output_name)
-    };
-    SiteFiles::new(&pkg, &options.output_name, &wasm, hashes.as_deref())
+    latchkey_app::site_files_of(options, hashes.as_deref())
 }
 
 /// cargo-leptos passes the site layout in `LEPTOS_*` variables (at build and run time);

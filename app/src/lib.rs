@@ -72,12 +72,22 @@ fn Hydration(site: SiteFiles) -> impl IntoView {
     }
 }
 
-/// The built site's file names for this response, as the server found them at start-up.
+/// The built site's file names for this response, as the server found them at start-up (or,
+/// without that, the plain names).
 fn site_files(options: &LeptosOptions) -> SiteFiles {
-    use_context::<SiteFiles>().unwrap_or_else(|| {
-        let (pkg, name) = (format!("/{}", options.site_pkg_dir), options.output_name.to_string());
-        SiteFiles::new(&pkg, &name, &name, None)
-    })
+    use_context::<SiteFiles>().unwrap_or_else(|| site_files_of(options, None))
+}
+
+/// The built site's file names: hashed as `hashes` (cargo-leptos's hash file) says, else plain.
+pub fn site_files_of(options: &LeptosOptions, hashes: Option<&str>) -> SiteFiles {
+    let pkg = format!("/{}", options.site_pkg_dir);
+    // cargo-leptos names the module `<name>.wasm`; plain wasm-bindgen output is `<name>_bg.wasm`.
+    let wasm = if option_env!("LEPTOS_OUTPUT_NAME").is_some() {
+        options.output_name.to_string()
+    } else {
+        format!("{}_bg", options.output_name)
+    };
+    SiteFiles::new(&pkg, &options.output_name, &wasm, hashes)
 }
 
 /// The application: metadata, stylesheet and routes.
