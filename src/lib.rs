@@ -9,7 +9,7 @@ use axum::serve::ListenerExt;
 use latchkey_app::{App, shell};
 use latchkey_server::http::operations::Readiness;
 use latchkey_server::http::{
-    CspNonce, RateLimits, SecurityHeaders, attach_request_context, limit_rates, log_request,
+    CspNonce, RateLimits, SecurityHeaders, attach_request_context, limit_rates, log_request, protect,
     reject_cross_origin_writes, security_headers,
 };
 use latchkey_server::types::SiteFiles;
@@ -80,7 +80,8 @@ impl Application {
             .layer(axum::middleware::from_fn_with_state(latchkey.clone(), reject_cross_origin_writes));
         let router = router
             .layer(axum::middleware::from_fn_with_state(rate_limits, limit_rates))
-            .layer(axum::middleware::from_fn_with_state(latchkey.clone(), attach_request_context))
+            .layer(axum::middleware::from_fn_with_state(latchkey.clone(), attach_request_context));
+        let router = protect(router, &latchkey.config().inbound)
             .layer(axum::middleware::from_fn_with_state(
                 SecurityHeaders::new(latchkey.clone(), live_reload),
                 security_headers,

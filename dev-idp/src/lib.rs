@@ -105,6 +105,10 @@ pub enum Misbehaviour {
     TokenEndpointError,
     /// `/token` sleeps 30 s before answering.
     SlowTokenEndpoint,
+    /// `/jwks` sleeps 30 s before answering.
+    SlowKeys,
+    /// The discovery document answers 503.
+    DiscoveryUnavailable,
     /// `/token` answers a valid token response followed by a megabyte of spaces.
     OversizedTokenResponse,
     /// The token endpoint refuses every refresh token (`invalid_grant`), as after a user
@@ -128,6 +132,7 @@ struct Inner {
     jwks_max_age: Mutex<Option<u64>>,
     store: Mutex<Store>,
     jwks_fetches: AtomicUsize,
+    discovery_fetches: AtomicUsize,
     refreshes: AtomicUsize,
     revocations: AtomicUsize,
 }
@@ -148,6 +153,7 @@ impl DevIdp {
                 jwks_max_age: Mutex::new(None),
                 store: Mutex::new(Store::default()),
                 jwks_fetches: AtomicUsize::new(0),
+                discovery_fetches: AtomicUsize::new(0),
                 refreshes: AtomicUsize::new(0),
                 revocations: AtomicUsize::new(0),
             }),
@@ -195,6 +201,11 @@ impl DevIdp {
     /// How many times /jwks has been fetched.
     pub fn jwks_fetch_count(&self) -> usize {
         self.inner.jwks_fetches.load(Ordering::SeqCst)
+    }
+
+    /// How many times the discovery document has been fetched.
+    pub fn discovery_fetch_count(&self) -> usize {
+        self.inner.discovery_fetches.load(Ordering::SeqCst)
     }
 
     /// How many refresh-token grants the token endpoint has answered successfully.
@@ -249,6 +260,10 @@ impl DevIdp {
 
     fn count_jwks_fetch(&self) {
         self.inner.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn count_discovery_fetch(&self) {
+        self.inner.discovery_fetches.fetch_add(1, Ordering::SeqCst);
     }
 }
 

@@ -46,6 +46,11 @@ pub fn rate_limited(kind: &'static str) {
     metrics::counter!("latchkey_rate_limited_total", "kind" => kind).increment(1);
 }
 
+/// One request refused because too many were in flight (see `http::inbound`).
+pub fn load_shed() {
+    metrics::counter!("latchkey_load_shed_total").increment(1);
+}
+
 /// Samples the database pools and the number of live sessions, until the runtime stops.
 pub fn spawn_sampler(db: Database) {
     tokio::spawn(async move {
@@ -57,6 +62,10 @@ pub fn spawn_sampler(db: Database) {
                 let (size, idle) = pool_sizes(pool);
                 metrics::gauge!("latchkey_db_pool_connections", "pool" => name, "state" => "open").set(size);
                 metrics::gauge!("latchkey_db_pool_connections", "pool" => name, "state" => "idle").set(idle);
+                // How long a request would wait for a connection now: measured by taking one.
+                if let Some(wait) = acquire_wait(pool).await {
+                    metrics::gauge!("latchkey_db_pool_wait_seconds", "pool" => name).set(wait.as_secs_f64());
+                }
             }
             let live =
                 session::Entity::find().filter(session::Column::ExpiresAt.gt(Utc::now())).count(db.reads()).await;
@@ -65,6 +74,18 @@ pub fn spawn_sampler(db: Database) {
             }
         }
     });
+}
+
+/// The time to take a connection from `pool` and give it back; `None` if none came.
+async fn acquire_wait(pool: &sea_orm::DatabaseConnection) -> Option<Duration> {
+    use sea_orm::{ConnectionTrait, DbBackend};
+    let started = std::time::Instant::now();
+    let acquired = match pool.get_database_backend() {
+        DbBackend::Sqlite => pool.get_sqlite_connection_pool().acquire().await.map(drop),
+        DbBackend::Postgres => pool.get_postgres_connection_pool().acquire().await.map(drop),
+        DbBackend::MySql => return None,
+    };
+    acquired.ok().map(|()| started.elapsed())
 }
 
 fn pool_sizes(pool: &sea_orm::DatabaseConnection) -> (f64, f64) {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
+use crate::process::{Process, free_port};
 use crate::support::{Backend, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,7 +88,8 @@ async fn every_request_has_an_id_and_one_access_line_without_query_or_cookie() {
 async fn metrics_are_served_on_their_own_listener_only() {
     let metrics_port = free_port();
     let metrics_addr = format!("127.0.0.1:{metrics_port}");
-    let process = Process::start(&[("LATCHKEY_METRICS_ADDR", &metrics_addr), ("LATCHKEY_DEV_IDP", "true")]).await;
+    let process =
+        Process::start(&[("LATCHKEY_METRICS_ADDR", metrics_addr.as_str()), ("LATCHKEY_DEV_IDP", "true")]).await;
     let denied = reqwest::get(process.url("/auth/dev/callback?error=access_denied")).await.expect("an answer");
     assert_eq!(denied.status(), StatusCode::FORBIDDEN);
 
@@ -132,59 +134,6 @@ async fn a_database_failure_answers_503_and_is_logged_once_with_the_request_id()
         let id = response.headers()["x-request-id"].to_str().expect("text");
         let logged = errors.iter().filter(|line| line["span"]["id"] == id).count();
         assert_eq!(logged, 1, "one error line for request {id}: {log}");
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().expect("an address").port()
-}
-
-/// The real server binary on a free port with a fresh SQLite database, its output in a file.
-struct Process {
-    child: std::process::Child,
-    base: String,
-    log: std::path::PathBuf,
-    data_dir: tempfile::TempDir,
-}
-
-impl Process {
-    async fn start(settings: &[(&str, &str)]) -> Process {
-        let data_dir = tempfile::tempdir().expect("a directory");
-        let port = free_port();
-        let log = data_dir.path().join("server.log");
-        let output = std::fs::File::create(&log).expect("a log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
-            .env_clear()
-            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-            .env("LATCHKEY_DATA_DIR", data_dir.path())
-            .envs(settings.iter().copied())
-            .stdout(output.try_clone().expect("the log file"))
-            .stderr(output)
-            .spawn()
-            .expect("the server starts");
-        let process = Process { child, base: format!("http://127.0.0.1:{port}"), log, data_dir };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while !reqwest::get(process.url("/healthz")).await.is_ok_and(|r| r.status() == StatusCode::OK) {
-            assert!(tokio::time::Instant::now() < deadline, "the server never answered /healthz");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        process
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).expect("the log")
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -1,10 +1,12 @@
 //! Bad days: a provider that hangs, a database that fails mid-sign-in.
 
+use std::time::Duration;
+
 use latchkey::latchkey_dev_idp::Misbehaviour;
 use reqwest::StatusCode;
 
 use crate::on_every_backend;
-use crate::support::{Person, TestApp};
+use crate::support::{Options, Person, TestApp};
 
 on_every_backend!(a_database_failure_during_sign_in_leaves_nothing_half_written);
 
@@ -66,4 +68,58 @@ async fn pages_and_the_api_answer_503_while_the_database_fails() {
     assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE, "a page that could not be built is no 200");
     assert!(page.text().await.expect("a page").contains("try again"), "it says what to do");
     assert_eq!(api.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_whose_discovery_fails_is_not_asked_again_at_once_and_other_providers_still_work() {
+    let app = TestApp::spawn(crate::support::Backend::Sqlite).await;
+    app.misbehave(Misbehaviour::DiscoveryUnavailable);
+    let browser = app.browser();
+
+    let first = browser.get("/auth/dev/login").await;
+    let second = browser.get("/auth/dev/login").await;
+    let other = browser.get("/auth/dev2/login").await;
+
+    assert_eq!(first.status(), StatusCode::BAD_GATEWAY);
+    assert!(first.text().await.expect("a page").contains("is not responding"));
+    assert_eq!(second.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(app.dev_idp().discovery_fetch_count(), 1, "the failure is remembered (30 s), not asked again");
+    assert_eq!(other.status(), StatusCode::SEE_OTHER, "another provider is unaffected");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_a_key_refresh_waits_on_the_provider_other_sign_ins_complete_with_the_last_good_keys() {
+    let options = Options {
+        jwks_refetch_interval: Some(Duration::ZERO),
+        settings: vec![("LATCHKEY_IDP_TIMEOUT_SECONDS", "5".to_string())],
+        ..Default::default()
+    };
+    let app = TestApp::spawn_with(crate::support::Backend::Sqlite, options).await;
+    app.dev_idp().set_jwks_max_age(Some(1));
+    app.browser().sign_in_as(&Person::ada()).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.misbehave(Misbehaviour::SlowKeys);
+    let fetches = app.dev_idp().jwks_fetch_count();
+    let refreshing = tokio::spawn({
+        let browser = app.browser();
+        async move { browser.get("/auth/dev/login").await.status() }
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while app.dev_idp().jwks_fetch_count() == fetches {
+        assert!(tokio::time::Instant::now() < deadline, "the keys were never refreshed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let meanwhile = app.browser();
+    let signed_in = meanwhile.sign_in_as(&Person::new("Grace", "grace@example.com")).await;
+    let refresh_still_waiting = !refreshing.is_finished();
+
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER, "a whole sign-in completes meanwhile");
+    assert_eq!(meanwhile.me().await.0, StatusCode::OK);
+    assert!(refresh_still_waiting, "while the refresh was still waiting for the provider");
+    let refreshed = refreshing.await.expect("the refreshing request's task");
+    assert_eq!(refreshed, StatusCode::SEE_OTHER, "the provider timed out: the last good keys serve on");
+    let fetches = app.dev_idp().jwks_fetch_count();
+    app.browser().get("/auth/dev/login").await;
+    assert_eq!(app.dev_idp().jwks_fetch_count(), fetches, "the failure is remembered, not retried at once");
 }

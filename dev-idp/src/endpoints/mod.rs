@@ -32,7 +32,7 @@ const OTHER_ISSUER: &str = "https://other-idp.example.test/dev-idp";
 const SOMEONE_ELSE: &str = "someone-else";
 /// ID tokens live this long (seconds).
 const ID_TOKEN_LIFETIME: i64 = 300;
-/// How long `SlowTokenEndpoint` stalls.
+/// How long `SlowTokenEndpoint` and `SlowKeys` stall.
 const SLOW_TOKEN_DELAY: Duration = Duration::from_secs(30);
 const SCOPES_SUPPORTED: [&str; 3] = ["openid", "email", "profile"];
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'";
@@ -42,6 +42,10 @@ const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestor
 // ---------------------------------------------------------------------------
 
 pub(crate) async fn discovery(State(idp): State<DevIdp>) -> Response {
+    idp.count_discovery_fetch();
+    if idp.misbehaviour() == Misbehaviour::DiscoveryUnavailable {
+        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down for maintenance").into_response();
+    }
     let issuer = idp.issuer_str();
     let doc = json!({
         "issuer": issuer,
@@ -72,6 +76,9 @@ pub(crate) async fn discovery(State(idp): State<DevIdp>) -> Response {
 
 pub(crate) async fn jwks(State(idp): State<DevIdp>) -> Response {
     idp.count_jwks_fetch();
+    if idp.misbehaviour() == Misbehaviour::SlowKeys {
+        tokio::time::sleep(SLOW_TOKEN_DELAY).await;
+    }
     let key = idp.key();
     let mut response = axum::Json(json!({ "keys": [key.jwk()] })).into_response();
     if let Some(value) = idp.jwks_max_age().and_then(|s| HeaderValue::from_str(&format!("max-age={s}")).ok()) {

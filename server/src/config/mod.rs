@@ -67,13 +67,14 @@ pub struct Config {
     /// `LATCHKEY_TRUSTED_PROXIES`: the reverse proxies whose `X-Forwarded-For` names the client.
     /// Empty: the client is the TCP peer, whatever the header says.
     pub trusted_proxies: Vec<IpNet>,
+    pub inbound: InboundSettings,
     /// `LATCHKEY_*` variables (or `latchkey.toml` keys) that are no setting, misspelt most
     /// likely: reported at start-up, otherwise ignored.
     pub unrecognized: Vec<String>,
 }
 
 /// The top-level settings; `LATCHKEY_PROVIDER_*` are checked with the providers.
-const SETTINGS: [&str; 19] = [
+const SETTINGS: [&str; 21] = [
     "LATCHKEY_ENV",
     "LATCHKEY_PUBLIC_URL",
     "LATCHKEY_DATABASE_URL",
@@ -94,6 +95,8 @@ const SETTINGS: [&str; 19] = [
     "LATCHKEY_RATE_LIMIT_CALLBACKS_PER_MINUTE",
     "LATCHKEY_RATE_LIMIT_API_PER_MINUTE",
     "LATCHKEY_TRUSTED_PROXIES",
+    "LATCHKEY_REQUEST_TIMEOUT_SECONDS",
+    "LATCHKEY_MAX_CONCURRENT_REQUESTS",
 ];
 
 /// Variables of latchkey's own tooling (tests, setup, benchmark), which are no settings.
@@ -116,6 +119,16 @@ pub struct SessionSettings {
     pub idle_timeout: Duration,
     /// A session ends this long after sign-in, used or not (`LATCHKEY_SESSION_MAX_HOURS`).
     pub absolute_timeout: Duration,
+}
+
+/// What one request may take of the server (see `http::inbound`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InboundSettings {
+    /// A request unanswered for this long gets `503` (`LATCHKEY_REQUEST_TIMEOUT_SECONDS`, 30).
+    pub request_timeout: Duration,
+    /// Requests in flight beyond this many are refused at once with `503`
+    /// (`LATCHKEY_MAX_CONCURRENT_REQUESTS`, 512).
+    pub max_concurrent_requests: usize,
 }
 
 /// How many requests one client address may make per minute, by kind; each allows a burst of
@@ -356,6 +369,7 @@ impl Config {
         };
         let provider_timeout = span("LATCHKEY_IDP_TIMEOUT_SECONDS", 1, 10);
         let shutdown_grace = span("LATCHKEY_SHUTDOWN_GRACE_SECONDS", 1, 20);
+        let request_timeout = span("LATCHKEY_REQUEST_TIMEOUT_SECONDS", 1, 30);
         let activity_retention = span("LATCHKEY_ACTIVITY_RETENTION_DAYS", 24 * 3600, 365);
         let metrics_addr = get("LATCHKEY_METRICS_ADDR").and_then(|text| match text.parse::<SocketAddr>() {
             Ok(addr) => Some(addr),
@@ -377,6 +391,12 @@ impl Config {
             api_per_minute: per_minute("LATCHKEY_RATE_LIMIT_API_PER_MINUTE", defaults.api_per_minute),
         };
         let trusted_proxies = parse_trusted_proxies(&mut p, get("LATCHKEY_TRUSTED_PROXIES"));
+        let max_concurrent_requests =
+            positive_number(&mut p, get("LATCHKEY_MAX_CONCURRENT_REQUESTS"), "LATCHKEY_MAX_CONCURRENT_REQUESTS", 512);
+        let inbound = InboundSettings {
+            request_timeout,
+            max_concurrent_requests: usize::try_from(max_concurrent_requests).unwrap_or(usize::MAX),
+        };
 
         let providers = parse_providers(&values, &mut p);
         if dev_idp && providers.iter().any(|provider| provider.id.starts_with(DEV_PROVIDER_ID)) {
@@ -406,6 +426,7 @@ impl Config {
                 jwks_refetch_interval: Duration::from_secs(10),
                 rate_limits,
                 trusted_proxies,
+                inbound,
                 unrecognized: unrecognized(&values),
             }),
             _ => Err(ConfigError { problems: p.0 }),

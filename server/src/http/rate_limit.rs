@@ -9,17 +9,15 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use latchkey_types::ApiRefusal;
 
-use super::error_page::ErrorPage;
 use super::extract::client_ip;
+use super::inbound::Refusal;
 use crate::config::RateLimitSettings;
 
 /// What a limited request does, each kind with its own allowance per address.
@@ -134,32 +132,13 @@ fn too_many_requests(request: &Request, wait: Duration) -> Response {
         1 => "a second".to_string(),
         n => format!("{n} seconds"),
     };
-    let message = format!("Too many requests came from your network. Please wait {when}, then try again.");
-    let mut response = if request.uri().path().starts_with("/api/") && !wants_a_page(request) {
-        let refusal = ApiRefusal { error: message, retry_after: Some(seconds) };
-        (StatusCode::TOO_MANY_REQUESTS, Json(refusal)).into_response()
-    } else {
-        ErrorPage {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            title: "Too many attempts".to_string(),
-            message,
-            retry_href: None,
-            actions: Vec::new(),
-            reason: None,
-        }
-        .into_response()
-    };
-    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    response
-}
-
-/// A form posted without JavaScript (the UI's server functions take those too) wants a page.
-fn wants_a_page(request: &Request) -> bool {
-    request
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"))
+    Refusal {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        title: "Too many attempts",
+        message: format!("Too many requests came from your network. Please wait {when}, then try again."),
+        retry_after: seconds,
+    }
+    .for_request(request.uri().path(), request.headers())
 }
 
 #[cfg(test)]

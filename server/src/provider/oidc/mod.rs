@@ -24,10 +24,12 @@ use openidconnect::{
     SignatureVerificationError, StandardErrorResponse, StandardTokenResponse,
 };
 use serde::{Deserialize, Serialize};
-use tokio::sync::RwLock;
 use url::Url;
 
+mod cache;
 mod jws;
+
+use cache::{Cache, Copy, KeyRefresh, Lookup};
 
 use jws::{allowed_algorithms, respell_issuer, unverified_issuer, verify_signature};
 
@@ -42,8 +44,6 @@ const METADATA_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// max-age`, honoured between the JWKS refetch interval and a day): a key the provider
 /// removed stops being trusted within this time.
 const DEFAULT_JWKS_LIFETIME: Duration = Duration::from_secs(3600);
-/// After a failed refresh of the keys, the last good ones serve this long before trying again.
-const JWKS_RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
 /// How far in the past an ID token's `iat` may lie: it was issued for this very exchange.
 const MAX_ID_TOKEN_AGE: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 /// Clock skew tolerated for `iat` in the future.
@@ -195,24 +195,11 @@ impl std::ops::Deref for Endpoints {
     }
 }
 
-struct Discovered {
-    metadata: Arc<Endpoints>,
-    fetched_at: Instant,
-    jwks_fetched_at: Instant,
-    jwks_lifetime: Duration,
-}
-
-impl Discovered {
-    fn is_fresh(&self) -> bool {
-        self.fetched_at.elapsed() < METADATA_LIFETIME && self.jwks_fetched_at.elapsed() < self.jwks_lifetime
-    }
-}
-
 pub struct OidcProvider {
     config: ProviderConfig,
     redirect_uri: RedirectUrl,
     http: ProviderHttp,
-    discovered: RwLock<Option<Discovered>>,
+    discovered: Cache<Endpoints>,
     /// Minimum time between two JWKS fetches triggered by an unknown `kid`, so forged tokens
     /// cannot make us hammer the provider.
     jwks_refetch_interval: Duration,
@@ -224,7 +211,7 @@ impl OidcProvider {
             config,
             redirect_uri: RedirectUrl::from_url(redirect_uri),
             http,
-            discovered: RwLock::new(None),
+            discovered: Cache::default(),
             jwks_refetch_interval,
         }
     }
@@ -253,8 +240,7 @@ impl OidcProvider {
 
     /// The authorization endpoint, if discovery has run (without waiting for it).
     pub fn known_authorization_endpoint(&self) -> Option<Url> {
-        let discovered = self.discovered.try_read().ok()?;
-        Some(discovered.as_ref()?.metadata.authorization_endpoint().url().clone())
+        Some(self.discovered.peek()?.authorization_endpoint().url().clone())
     }
 
     fn flavor(&self) -> Flavor<'_> {
@@ -575,41 +561,50 @@ impl OidcProvider {
         Arc::new(Endpoints { metadata, client })
     }
 
-    /// Discovery and the keys, cached: discovery for a day, the keys as long as the provider
-    /// allows (see [`DEFAULT_JWKS_LIFETIME`]).
+    /// Discovery and the keys, cached (see [`cache`]): discovery for a day, the keys as long as
+    /// the provider allows (see [`DEFAULT_JWKS_LIFETIME`]).
     async fn metadata(&self) -> Result<Arc<Endpoints>, ProviderError> {
-        if let Some(discovered) = self.discovered.read().await.as_ref()
-            && discovered.is_fresh()
-        {
-            return Ok(discovered.metadata.clone());
-        }
-        let mut slot = self.discovered.write().await;
-        match slot.as_mut() {
-            Some(discovered) if discovered.is_fresh() => return Ok(discovered.metadata.clone()),
-            Some(discovered) if discovered.fetched_at.elapsed() < METADATA_LIFETIME => {
-                // Only the keys are stale.
-                match self.fetch_jwks(&discovered.metadata).await {
-                    Ok((jwks, lifetime)) => {
-                        discovered.metadata = self.endpoints(discovered.metadata.metadata.clone().set_jwks(jwks));
-                        discovered.jwks_lifetime = lifetime;
-                    }
-                    Err(error) => {
-                        tracing::warn!(provider = %self.config.id, %error, "could not refresh the provider's keys; using the last ones a little longer");
-                        discovered.jwks_lifetime = JWKS_RETRY_AFTER_FAILURE;
-                    }
+        loop {
+            let (stale, claim) = match self.discovered.lookup(Instant::now()) {
+                Lookup::Ready(endpoints) => return Ok(endpoints),
+                Lookup::Failed(message) => return Err(self.discovery_failed(&message)),
+                Lookup::Wait(refreshed) => {
+                    refreshed.await;
+                    continue;
                 }
-                discovered.jwks_fetched_at = Instant::now();
-                return Ok(discovered.metadata.clone());
-            }
-            _ => {}
+                Lookup::Refresh { stale, claim } => (stale, claim),
+            };
+            let started = Instant::now();
+            let fetched = match stale {
+                // Only the keys are due.
+                Some(stale) if started < stale.discovery_due => {
+                    self.fetch_jwks(&stale.value).await.map(|(jwks, lifetime)| Copy {
+                        value: self.endpoints(stale.value.metadata.clone().set_jwks(jwks)),
+                        keys_due: started + lifetime,
+                        keys_fetched_at: started,
+                        ..stale
+                    })
+                }
+                _ => self.discover().await.map(|(metadata, lifetime)| Copy {
+                    value: self.endpoints(metadata),
+                    discovery_due: started + METADATA_LIFETIME,
+                    keys_due: started + lifetime,
+                    keys_fetched_at: started,
+                }),
+            };
+            return match fetched {
+                Ok(copy) => Ok(claim.store(copy)),
+                Err(message) => claim.fail(Instant::now(), message.clone()).map_err(|message| {
+                    self.discovery_failed(&message)
+                }).inspect(|_| {
+                    tracing::warn!(provider = %self.config.id, error = %message, "could not refresh the provider's discovery or keys; using the last good copy a little longer");
+                }),
+            };
         }
-        let (metadata, jwks_lifetime) = self.discover().await.map_err(|message| {
-            ProviderError::Unavailable(format!("discovery at {} failed: {message}", self.issuer()))
-        })?;
-        let now = Instant::now();
-        let metadata = self.endpoints(metadata);
-        *slot = Some(Discovered { metadata: metadata.clone(), fetched_at: now, jwks_fetched_at: now, jwks_lifetime });
-        Ok(metadata)
+    }
+
+    fn discovery_failed(&self, message: &str) -> ProviderError {
+        ProviderError::Unavailable(format!("discovery at {} failed: {message}", self.issuer()))
     }
 
     /// The provider's keys from its `jwks_uri`, and how long they may be kept.
@@ -671,20 +666,34 @@ impl OidcProvider {
         Ok((metadata.set_jwks(jwks), lifetime))
     }
 
-    /// Fetches the JWKS again unless that happened within the refetch interval.
-    /// Returns whether new keys were loaded.
+    /// Fetches the JWKS again unless that happened within the refetch interval (or, while
+    /// another refresh runs, waits for that one). Returns whether the keys may have changed.
     async fn refresh_jwks(&self) -> Result<bool, ProviderError> {
-        let mut slot = self.discovered.write().await;
-        let Some(discovered) = slot.as_mut() else { return Ok(false) };
-        if discovered.jwks_fetched_at.elapsed() < self.jwks_refetch_interval {
-            return Ok(false);
+        let (current, claim) = match self.discovered.claim_keys(Instant::now(), self.jwks_refetch_interval) {
+            KeyRefresh::TooSoon => return Ok(false),
+            KeyRefresh::Wait(refreshed) => {
+                refreshed.await;
+                return Ok(true);
+            }
+            KeyRefresh::Go(current, claim) => (current, claim),
+        };
+        let started = Instant::now();
+        match self.fetch_jwks(&current.value).await {
+            Ok((jwks, lifetime)) => {
+                tracing::info!(provider = %self.config.id, keys = jwks.keys().len(), "refetched the provider's signing keys");
+                claim.store(Copy {
+                    value: self.endpoints(current.value.metadata.clone().set_jwks(jwks)),
+                    keys_due: started + lifetime,
+                    keys_fetched_at: started,
+                    ..current
+                });
+                Ok(true)
+            }
+            Err(message) => {
+                let _last_good = claim.fail(Instant::now(), message.clone());
+                Err(ProviderError::Unavailable(message))
+            }
         }
-        discovered.jwks_fetched_at = Instant::now();
-        let (jwks, lifetime) = self.fetch_jwks(&discovered.metadata).await.map_err(ProviderError::Unavailable)?;
-        tracing::info!(provider = %self.config.id, keys = jwks.keys().len(), "refetched the provider's signing keys");
-        discovered.metadata = self.endpoints(discovered.metadata.metadata.clone().set_jwks(jwks));
-        discovered.jwks_lifetime = lifetime;
-        Ok(true)
     }
 }
 
