@@ -56,7 +56,10 @@ async fn two_instances_started_at_once_on_an_empty_database_share_sign_ins_and_s
     let settings = deployment(&public_url, &database_url, &provider);
 
     // Both migrate the empty database at the same moment; each serves only once that is done.
-    let (first, second) = tokio::join!(Process::start(&settings), Process::start(&settings));
+    let metrics = format!("127.0.0.1:{}", crate::process::free_port());
+    let mut second_settings = settings.clone();
+    second_settings.push(("LATCHKEY_METRICS_ADDR".to_string(), metrics.clone()));
+    let (first, second) = tokio::join!(Process::start(&settings), Process::start(&second_settings));
     let browser = browser();
 
     balancer.send_to(first.address);
@@ -71,6 +74,11 @@ async fn two_instances_started_at_once_on_an_empty_database_share_sign_ins_and_s
     assert_eq!(completed.status(), StatusCode::SEE_OTHER, "the sign-in started on one instance completes on the other");
     let me = get(&browser, &format!("{public_url}/api/me")).await;
     assert_eq!(me.status(), StatusCode::OK, "signed in, as the second instance sees it");
+    let scraped = get(&browser, &format!("http://{metrics}/metrics")).await.text().await.expect("metrics");
+    assert!(
+        scraped.contains(r#"latchkey_sign_ins_total{provider="acme",outcome="ok"} 1"#),
+        "the instance that completed the sign-in counts it: {scraped}"
+    );
     balancer.send_to(first.address);
     assert_eq!(get(&browser, &format!("{public_url}/api/me")).await.status(), StatusCode::OK, "and the first");
 
