@@ -51,15 +51,21 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// Loads the browser bundle and hydrates the page; what Leptos's `HydrationScripts` does, with
-/// the response's script nonce on every tag (Leptos 0.8 puts the nonce of its module preload
-/// into `crossorigin`, so the Content-Security-Policy blocks the preload), and the file names
-/// the server found for this build (hashed, see `SiteFiles`).
+/// Loads the browser bundle and hydrates the page's islands (the only parts that run in the
+/// browser; everything else is server-rendered HTML), with the response's script nonce on
+/// every tag and the file names the server found for this build (hashed, see `SiteFiles`).
+/// Leptos's `HydrationScripts` puts the nonce of its module preload into `crossorigin` (so
+/// the Content-Security-Policy blocks the preload); this is its islands mode, written out.
 #[component]
 fn Hydration(site: SiteFiles) -> impl IntoView {
+    // Only islands hydrate: nothing outside them is serialized for the browser.
+    #[cfg(feature = "ssr")]
+    if let Some(context) = Owner::current_shared_context() {
+        context.set_is_hydrating(false);
+    }
     let nonce = leptos::nonce::use_nonce();
     let script = format!(
-        "import init, {{ hydrate }} from {js:?};\ninit({{ module_or_path: {wasm:?} }}).then(() => hydrate());",
+        "import init, * as bundle from {js:?};\n{ISLANDS}\ninit({{ module_or_path: {wasm:?} }}).then(() => hydrateIslands(bundle));",
         js = site.script,
         wasm = site.wasm,
     );
@@ -71,6 +77,17 @@ fn Hydration(site: SiteFiles) -> impl IntoView {
         </script>
     }
 }
+
+/// Runs the bundle's `hydrate`, then each island's function on its element (named by
+/// `data-component`), outer islands before those inside them.
+const ISLANDS: &str = r#"function hydrateIslands(bundle) {
+  bundle.hydrate();
+  for (const island of document.querySelectorAll("leptos-island")) {
+    const hydrateIsland = bundle[island.dataset.component];
+    if (hydrateIsland) hydrateIsland(island);
+    else console.warn("no function in the bundle for island", island.dataset.component);
+  }
+}"#;
 
 /// The built site's file names for this response, as the server found them at start-up (or,
 /// without that, the plain names).
@@ -118,5 +135,5 @@ pub fn App() -> impl IntoView {
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    leptos::mount::hydrate_islands();
 }

@@ -1,32 +1,64 @@
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
 
-use crate::api::{ActionError, routes};
-use crate::pages::SignedIn;
+use crate::api::{ActionError, Me, routes};
 
 /// One form's outcome: `Ok` once it did its work, or why it did not.
 pub type Outcome = Option<Result<(), ActionError>>;
 
+/// What a plain form post's redirect left in the page's query: `?done=<form>`, or
+/// `?form=<form>&problem=…` (and `provider=…`). Read on the server, where the router runs, and
+/// handed to islands as a prop (the browser has no router in islands mode).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostedOutcome {
+    done: Option<String>,
+    form: Option<String>,
+    problem: Option<String>,
+    provider: Option<String>,
+}
+
+impl PostedOutcome {
+    /// From the current page's query.
+    pub fn from_query() -> PostedOutcome {
+        let query = leptos_router::hooks::use_query_map();
+        query.with_untracked(|query| PostedOutcome {
+            done: query.get("done"),
+            form: query.get("form"),
+            problem: query.get("problem"),
+            provider: query.get("provider"),
+        })
+    }
+
+    fn outcome_of(&self, form: &str) -> Outcome {
+        if self.done.as_deref() == Some(form) {
+            Some(Ok(()))
+        } else if self.form.as_deref() == Some(form) {
+            ActionError::from_query(self.problem.as_deref()?, self.provider.as_deref()).map(Err)
+        } else {
+            None
+        }
+    }
+}
+
+/// What the forms of a page need to word their outcomes: the signed-in person (for the
+/// providers to sign in again with), the page's path, and what a plain post left in the query.
+#[derive(Clone, Debug)]
+pub struct FormContext {
+    pub me: Option<Me>,
+    pub here: String,
+    pub posted: PostedOutcome,
+}
+
 /// A form's outcome: the hydrated action's latest, else what a plain form post's redirect
-/// left in the query (`?done=<form>`, or `?form=<form>&problem=…`).
+/// left in the query (see [`PostedOutcome`]).
 pub fn form_outcome<T: Send + Sync + 'static>(
     latest: impl Fn() -> Option<Result<T, ActionError>> + Send + Sync + 'static,
     form: &'static str,
 ) -> Signal<Outcome> {
-    let query = use_query_map();
+    let posted = use_context::<FormContext>().map(|context| context.posted.outcome_of(form)).unwrap_or_default();
     Signal::derive(move || match latest() {
         Some(result) => Some(result.map(|_| ())),
-        None => {
-            let query = query.read();
-            if query.get("done").as_deref() == Some(form) {
-                Some(Ok(()))
-            } else if query.get("form").as_deref() == Some(form) {
-                let problem = query.get("problem")?;
-                ActionError::from_query(&problem, query.get("provider").as_deref()).map(Err)
-            } else {
-                None
-            }
-        }
+        None => posted.clone(),
     })
 }
 
@@ -39,10 +71,10 @@ pub fn FormStatus(
     #[prop(default = "Saved.")]
     done: &'static str,
 ) -> impl IntoView {
-    let signed_in = use_context::<SignedIn>();
+    let context = use_context::<FormContext>();
     move || match outcome.get() {
         Some(Err(error)) => {
-            let me = signed_in.as_ref().map(|s| &s.me);
+            let me = context.as_ref().and_then(|context| context.me.as_ref());
             let sign_in_again = (error == ActionError::RecentSignInNeeded).then(|| {
                 let mut providers = Vec::new();
                 for identity in me.map(|me| me.identities.as_slice()).unwrap_or_default() {
@@ -50,15 +82,14 @@ pub fn FormStatus(
                         providers.push((identity.provider.clone(), identity.provider_name.clone()));
                     }
                 }
-                // The page itself is where to come back to; `rel="external"`: signing in is a
-                // full-page navigation to the server.
-                let here = leptos_router::hooks::use_location().pathname.get_untracked();
+                // The page itself is where to come back to.
+                let here = context.as_ref().map_or(routes::HOME, |context| context.here.as_str());
                 view! {
                     <span class="actions">
                         {providers
                             .into_iter()
                             .map(|(id, name)| {
-                                let href = routes::login(&id, &here);
+                                let href = routes::login(&id, here);
                                 view! {
                                     " "
                                     <a class="button button--small" href=href rel="external">

@@ -13,7 +13,7 @@ pub use account_nav::AccountNav;
 pub use avatar::Avatar;
 pub use brand::Brand;
 pub use email::EmailWithBadge;
-pub use form_status::{FormStatus, Outcome, form_outcome};
+pub use form_status::{FormContext, FormStatus, Outcome, PostedOutcome, form_outcome};
 pub use provider_button::{ProviderButtonLink, ProviderLinkForm, ProviderList};
 pub use sign_out::SignOutButton;
 pub use timestamp::Timestamp;

@@ -12,7 +12,7 @@ use leptos_router::components::{Outlet, Redirect};
 use leptos_router::hooks::use_location;
 
 use crate::api::{Me, current_user, error_message, routes};
-use crate::components::{AccountNav, Brand};
+use crate::components::{AccountNav, Brand, FormContext, PostedOutcome};
 
 /// The signed-in person, as the account layout loaded them for the page inside it.
 #[derive(Clone)]
@@ -46,6 +46,11 @@ pub fn AccountLayout() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match me_resource.await {
                         Ok(Some(me)) => {
+                            provide_context(FormContext {
+                                me: Some(me.clone()),
+                                here: here.get_untracked(),
+                                posted: PostedOutcome::from_query(),
+                            });
                             provide_context(SignedIn { me, me_resource });
                             view! { <Outlet/> }.into_any()
                         }

@@ -3,15 +3,26 @@ use leptos_meta::Title;
 
 use crate::{
     api::{DeleteAccount, Identity, Me, UpdateDisplayName, UpdateProfile, routes},
-    components::{Avatar, EmailWithBadge, FormStatus, SignOutButton, form_outcome},
+    components::{Avatar, EmailWithBadge, FormContext, FormStatus, PostedOutcome, SignOutButton, form_outcome},
     pages::SignedIn,
 };
 
 /// `/profile`: the signed-in person's account (inside the account layout, which sends
-/// anyone else home).
+/// anyone else home). The card is an island: its forms save without a reload, and the
+/// header follows what they saved.
 #[component]
 pub fn ProfilePage() -> impl IntoView {
     let me = SignedIn::get().me;
+    view! {
+        <Title text="Your profile · latchkey"/>
+        <ProfileCard me posted=PostedOutcome::from_query()/>
+    }
+}
+
+/// The profile card; `posted` is what a plain form post left in the page's query.
+#[island]
+fn ProfileCard(me: Me, posted: PostedOutcome) -> impl IntoView {
+    provide_context(FormContext { me: Some(me.clone()), here: routes::PROFILE.to_string(), posted });
     let update = ServerAction::<UpdateDisplayName>::new();
 
     // The name as stored: starts from the page's data, follows successful saves.
@@ -43,7 +54,6 @@ pub fn ProfilePage() -> impl IntoView {
         me.identities.iter().filter(|i| session_identity.as_ref() != Some(*i)).cloned().collect();
 
     view! {
-        <Title text="Your profile · latchkey"/>
         <section class="card card--profile" aria-labelledby="profile-name">
             <header class="profile-header">
                 {move || {
@@ -235,6 +245,12 @@ fn ChoiceField(
 fn DeleteAccount(recently_signed_in: bool) -> impl IntoView {
     let delete = ServerAction::<DeleteAccount>::new();
     let outcome = form_outcome(move || delete.value().get(), "deleted");
+    // Deleted: the session cookie is gone; the home page says so.
+    Effect::new(move |_| {
+        if let Some(Ok(())) = delete.value().get() {
+            let _ = window().location().set_href(routes::HOME);
+        }
+    });
     view! {
         <section class="panel panel--danger" aria-labelledby="delete-title">
             <h2 id="delete-title">"Delete account"</h2>
