@@ -33,20 +33,6 @@ pub fn AccountsPage() -> impl IntoView {
         confirm: ServerAction::new(),
         dismiss: ServerAction::new(),
     };
-    // A change went through: load the person (and what waits to be linked) again.
-    Effect::new({
-        let signed_in = signed_in.clone();
-        move |_| {
-            let changed = matches!(actions.unlink.value().get(), Some(Ok(())))
-                || matches!(actions.refresh.value().get(), Some(Ok(())))
-                || matches!(actions.confirm.value().get(), Some(Ok(())))
-                || matches!(actions.dismiss.value().get(), Some(Ok(())));
-            if changed {
-                pending.refetch();
-                signed_in.reload();
-            }
-        }
-    });
     let me = signed_in.me;
 
     view! {

@@ -18,18 +18,12 @@ use crate::components::{AccountNav, Brand, FormContext, PostedOutcome};
 #[derive(Clone)]
 pub struct SignedIn {
     pub me: Me,
-    me_resource: Resource<Result<Option<Me>, ServerFnError>>,
 }
 
 impl SignedIn {
     /// The person, from the page's context (the account layout provides it).
     pub fn get() -> SignedIn {
         expect_context::<SignedIn>()
-    }
-
-    /// Loads the person again, after a change the page made.
-    pub fn reload(&self) {
-        self.me_resource.refetch();
     }
 }
 
@@ -51,7 +45,7 @@ pub fn AccountLayout() -> impl IntoView {
                                 here: here.get_untracked(),
                                 posted: PostedOutcome::from_query(),
                             });
-                            provide_context(SignedIn { me, me_resource });
+                            provide_context(SignedIn { me });
                             view! { <Outlet/> }.into_any()
                         }
                         Ok(None) => signed_out_redirect(),
@@ -102,7 +96,8 @@ pub fn LoadError(message: String, #[prop(into)] retry_href: String) -> impl Into
     .into_any()
 }
 
-/// Placeholder while a page's data loads after client-side navigation.
+/// Placeholder while a page's data loads (pages are sent once their data is there, so
+/// only a streamed render would show it).
 #[component]
 pub fn Loading() -> impl IntoView {
     view! {

@@ -13,12 +13,6 @@ use crate::{
 pub fn SessionsPage() -> impl IntoView {
     let sessions = Resource::new(|| (), |_| my_sessions());
     let revoke = ServerAction::<RevokeSession>::new();
-    // A session ended: list them again.
-    Effect::new(move |_| {
-        if let Some(Ok(())) = revoke.value().get() {
-            sessions.refetch();
-        }
-    });
     let outcome = form_outcome(move || revoke.value().get(), "ended");
 
     view! {
