@@ -133,6 +133,8 @@ struct Inner {
     store: Mutex<Store>,
     jwks_fetches: AtomicUsize,
     discovery_fetches: AtomicUsize,
+    /// Every `sid` put into an ID token, oldest first.
+    issued_sids: Mutex<Vec<String>>,
     refreshes: AtomicUsize,
     revocations: AtomicUsize,
 }
@@ -154,6 +156,7 @@ impl DevIdp {
                 store: Mutex::new(Store::default()),
                 jwks_fetches: AtomicUsize::new(0),
                 discovery_fetches: AtomicUsize::new(0),
+                issued_sids: Mutex::new(Vec::new()),
                 refreshes: AtomicUsize::new(0),
                 revocations: AtomicUsize::new(0),
             }),
@@ -206,6 +209,15 @@ impl DevIdp {
     /// How many times the discovery document has been fetched.
     pub fn discovery_fetch_count(&self) -> usize {
         self.inner.discovery_fetches.load(Ordering::SeqCst)
+    }
+
+    /// The provider session ids (`sid`) put into ID tokens so far, oldest first.
+    pub fn issued_sids(&self) -> Vec<String> {
+        lock(&self.inner.issued_sids).clone()
+    }
+
+    fn note_issued_sid(&self, sid: &str) {
+        lock(&self.inner.issued_sids).push(sid.to_string());
     }
 
     /// How many refresh-token grants the token endpoint has answered successfully.

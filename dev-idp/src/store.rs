@@ -33,6 +33,8 @@ pub(super) struct CodeGrant {
     pub user: User,
     pub auth_time: i64,
     pub expires_at: i64,
+    /// The provider's session this approval belongs to (the ID token's `sid`).
+    pub sid: String,
 }
 
 struct CodeEntry {
@@ -179,6 +181,7 @@ mod tests {
             user: user(),
             auth_time: now,
             expires_at: now + CODE_LIFETIME,
+            sid: "sid".into(),
         }
     }
 

@@ -84,6 +84,7 @@ impl Sessions {
         db: &impl sea_orm::ConnectionTrait,
         user_id: &str,
         identity_id: Option<&str>,
+        provider_session: Option<&str>,
         client: &ClientInfo,
         renewing: Option<&session::Model>,
     ) -> Result<IssuedSession, DbErr> {
@@ -103,6 +104,7 @@ impl Sessions {
             expires_at: Set(expires_at),
             user_agent: Set(client.stored_user_agent()),
             ip: Set(client.ip.clone()),
+            provider_sid: Set(provider_session.map(str::to_string)),
         }
         .insert(db)
         .await?;

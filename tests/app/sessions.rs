@@ -14,7 +14,21 @@ on_every_backend!(
     an_idle_session_expires,
     a_session_expires_at_its_absolute_lifetime,
     a_session_in_use_is_noted_as_seen_every_few_minutes_at_most,
+    each_session_keeps_the_provider_session_id_of_its_sign_in,
 );
+
+async fn each_session_keeps_the_provider_session_id_of_its_sign_in(app: TestApp) {
+    let (first, second) = (app.browser(), app.browser());
+    first.sign_in_as(&Person::ada()).await;
+    second.sign_in_as(&Person::ada()).await;
+
+    let issued = app.dev_idp().issued_sids();
+    let kept = [app.session(&first).await.record.provider_sid, app.session(&second).await.record.provider_sid];
+
+    assert_eq!(issued.len(), 2, "one provider session per sign-in");
+    assert_ne!(issued[0], issued[1]);
+    assert_eq!(kept, [Some(issued[0].clone()), Some(issued[1].clone())], "each session has its sign-in's `sid`");
+}
 
 async fn after_sign_out_the_old_cookie_gets_401(app: TestApp) {
     let browser = app.browser();

@@ -154,6 +154,8 @@ pub(crate) async fn authorize_post(State(idp): State<DevIdp>, body: Bytes) -> Re
         user: User { sub: subject_for_email(email), name: name.to_owned(), email: email.to_owned(), email_verified },
         auth_time: now,
         expires_at: now + CODE_LIFETIME,
+        // Every approval is a sign-in of its own at this provider.
+        sid: random_token(),
     };
     let inserted = idp.store().insert_code(&code, grant, now);
     if inserted.is_err() {

@@ -40,6 +40,7 @@ fn issue_code(idp: &DevIdp) -> String {
         },
         auth_time: now,
         expires_at: now + CODE_LIFETIME,
+        sid: random_token(),
     };
     idp.store().insert_code(&code, grant, now).unwrap();
     code

@@ -312,7 +312,9 @@ pub(super) fn id_token(
         "name": grant.user.name,
         "email": grant.user.email,
         "email_verified": grant.user.email_verified,
+        "sid": grant.sid,
     });
+    idp.note_issued_sid(&grant.sid);
     match misbehaviour {
         M::WrongAudience => claims["aud"] = json!("another-client"),
         M::ExtraAudience => {

@@ -63,6 +63,8 @@ impl Accounts {
             picture: pending.picture.clone(),
             // Not kept while the link waits; the provider's tokens arrive at its next sign-in.
             tokens: Default::default(),
+            // The session stays the one it was signed in with.
+            provider_session: None,
         };
         let (pending, verified) = (&pending, &verified);
         retry(|| async move {

@@ -346,7 +346,11 @@ impl LoginFlow {
                 .exec(&txn)
                 .await?;
         }
-        let issued = self.sessions.issue(&txn, &user_id, Some(&identity_id), c.client, renewing.as_ref()).await?;
+        let provider_session = c.verified.provider_session.as_deref();
+        let issued = self
+            .sessions
+            .issue(&txn, &user_id, Some(&identity_id), provider_session, c.client, renewing.as_ref())
+            .await?;
         if linked {
             activity::record(
                 &txn,

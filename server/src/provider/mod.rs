@@ -84,6 +84,9 @@ pub struct VerifiedIdentity {
     pub picture: Option<String>,
     /// What the provider issued to latchkey for this identity (never sent to the browser).
     pub tokens: ProviderTokens,
+    /// The provider's session id (the ID token's `sid`), kept with latchkey's session so that
+    /// a back-channel logout naming it can end it.
+    pub provider_session: Option<String>,
 }
 
 /// Profile claims read from the provider's API after sign-in.

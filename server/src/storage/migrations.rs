@@ -6,7 +6,12 @@ pub struct Migrator;
 #[async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateSignInTables), Box::new(CreateProviderTokens), Box::new(IndexForCapsAndSweeps)]
+        vec![
+            Box::new(CreateSignInTables),
+            Box::new(CreateProviderTokens),
+            Box::new(IndexForCapsAndSweeps),
+            Box::new(KeepProviderSessionIds),
+        ]
     }
 }
 
@@ -57,6 +62,7 @@ enum Sessions {
     ExpiresAt,
     UserAgent,
     Ip,
+    ProviderSid,
 }
 
 #[derive(DeriveIden)]
@@ -400,5 +406,42 @@ impl MigrationTrait for IndexForCapsAndSweeps {
             manager.drop_index(Index::drop().name(name).table(table).to_owned()).await?;
         }
         Ok(())
+    }
+}
+
+/// Each session keeps the provider's session id (`sid`) of its sign-in, indexed: a
+/// back-channel logout names the provider session to end.
+struct KeepProviderSessionIds;
+
+impl MigrationName for KeepProviderSessionIds {
+    fn name(&self) -> &str {
+        "m20261130_000004_keep_provider_session_ids"
+    }
+}
+
+const SESSIONS_PROVIDER_SID_INDEX: &str = "sessions_provider_sid_idx";
+
+#[async_trait]
+impl MigrationTrait for KeepProviderSessionIds {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter().table(Sessions::Table).add_column(optional_text(Sessions::ProviderSid)).to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name(SESSIONS_PROVIDER_SID_INDEX)
+                    .table(Sessions::Table)
+                    .col(Sessions::ProviderSid)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_index(Index::drop().name(SESSIONS_PROVIDER_SID_INDEX).table(Sessions::Table).to_owned()).await?;
+        manager.alter_table(Table::alter().table(Sessions::Table).drop_column(Sessions::ProviderSid).to_owned()).await
     }
 }

@@ -72,6 +72,10 @@ pub struct ProviderClaims {
     hd: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     xms_edov: Option<serde_json::Value>,
+    /// The provider's session (OpenID Connect Front- and Back-Channel Logout): a logout token
+    /// may name it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
 }
 impl AdditionalClaims for ProviderClaims {}
 
@@ -477,6 +481,7 @@ impl OidcProvider {
             email,
             picture: claims.picture().and_then(|p| p.get(None)).map(|p| p.as_str().to_string()),
             tokens: Default::default(),
+            provider_session: extra.sid.clone().filter(|sid| !sid.is_empty()),
         };
         match self.flavor() {
             Flavor::Generic => {}

@@ -18,6 +18,8 @@ pub struct Model {
     pub expires_at: ChronoDateTimeUtc,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    /// The provider's session id (`sid`) of the sign-in, when its ID token had one.
+    pub provider_sid: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
