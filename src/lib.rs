@@ -7,6 +7,7 @@ use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::serve::ListenerExt;
 use latchkey_app::{App, shell};
+use latchkey_server::http::StaticFiles;
 use latchkey_server::http::operations::Readiness;
 use latchkey_server::http::{
     CspNonce, RateLimits, SecurityHeaders, attach_request_context, limit_rates, log_request, protect,
@@ -186,14 +187,23 @@ fn live_reload_socket(options: &LeptosOptions) -> Option<String> {
     Some(format!("ws://{}:{port} ws://localhost:{port}", options.site_addr.ip()))
 }
 
-/// The built site (`/pkg/…`: the bundle and the stylesheet) straight from the disk, with the
-/// brotli and gzip files `cargo leptos build --release --precompress` writes beside them, and
-/// none of the pages' work (no session, no nonce, no rate limit: these files are the same for
-/// everyone). Hashed names (`hashed`) never change meaning, so browsers keep them for a year
-/// without asking again; plain names are revalidated (`Last-Modified`) at every use.
+/// The built site (`/pkg/…`: the bundle and the stylesheet), with the brotli and gzip files
+/// `cargo leptos build --release --precompress` writes beside them, and none of the pages'
+/// work (no session, no nonce, no rate limit: these files are the same for everyone). Hashed
+/// names (`hashed`) never change meaning, so browsers keep them for a year without asking
+/// again; plain names are revalidated at every use. Served from memory (read at start-up),
+/// except under `cargo leptos watch`, which rewrites them while the server runs.
 fn built_site((mount, directory): &(String, std::path::PathBuf), hashed: bool) -> Router {
-    let files = tower_http::services::ServeDir::new(directory).precompressed_br().precompressed_gzip();
     let caching = if hashed { "public, max-age=31536000, immutable" } else { "public, no-cache" };
+    if std::env::var_os("LEPTOS_WATCH").is_none() {
+        match StaticFiles::load(directory, caching) {
+            Ok(files) => return files.router(mount),
+            Err(error) => {
+                tracing::warn!(directory = %directory.display(), %error, "the built site could not be read; serving it from the disk")
+            }
+        }
+    }
+    let files = tower_http::services::ServeDir::new(directory).precompressed_br().precompressed_gzip();
     Router::new()
         .nest_service(mount, files)
         .layer(security_header(header::CACHE_CONTROL, caching))
@@ -270,13 +280,13 @@ mod tests {
         assert_eq!(compressed.headers()[header::CONTENT_ENCODING], "br");
         assert_eq!(compressed.headers()[header::CACHE_CONTROL], "public, no-cache");
         assert_eq!(compressed.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
-        let last_modified = compressed.headers()[header::LAST_MODIFIED].to_str().expect("a date").to_string();
+        let etag = compressed.headers()[header::ETAG].to_str().expect("a tag").to_string();
 
         let plain = get(&site, &[]).await;
         let body = axum::body::to_bytes(plain.into_body(), 1024).await.expect("a body");
         assert_eq!(&body[..], b"body{}", "without brotli in Accept-Encoding, the file itself");
 
-        let unchanged = get(&site, &[(header::IF_MODIFIED_SINCE, &last_modified)]).await;
+        let unchanged = get(&site, &[(header::IF_NONE_MATCH, &etag)]).await;
         assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
     }
 

@@ -16,6 +16,7 @@ pub mod operations;
 mod rate_limit;
 mod request_log;
 mod site;
+mod static_files;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -30,6 +31,7 @@ pub use inbound::{MAX_BODY_BYTES, protect};
 pub use rate_limit::{RateLimits, limit_rates};
 pub use request_log::{RequestId, log_request};
 pub use site::use_stylesheet;
+pub use static_files::StaticFiles;
 
 use crate::Latchkey;
 
