@@ -8,6 +8,7 @@
 mod github;
 mod google;
 mod http;
+pub mod logout_token;
 mod microsoft;
 mod oidc;
 
