@@ -184,12 +184,18 @@ mod tests {
         Copy { value: Arc::new(value), discovery_due: now + lifetime, keys_due: now + lifetime, keys_fetched_at: now }
     }
 
-    #[test]
-    fn while_one_caller_refreshes_a_stale_copy_the_others_get_the_last_good_copy_at_once() {
+    /// A cache whose first fetch, at `start`, stored `1`, good for a minute.
+    fn holding_one(start: Instant) -> Cache<u32> {
         let cache = Cache::default();
-        let start = Instant::now();
         let Lookup::Refresh { claim, .. } = cache.lookup(start) else { panic!("the first caller fetches") };
         claim.store(copy(1, start, Duration::from_secs(60)));
+        cache
+    }
+
+    #[test]
+    fn while_one_caller_refreshes_a_stale_copy_the_others_get_the_last_good_copy_at_once() {
+        let start = Instant::now();
+        let cache = holding_one(start);
         let later = start + Duration::from_secs(61);
 
         let Lookup::Refresh { stale, claim } = cache.lookup(later) else { panic!("a stale copy is refreshed") };
@@ -217,10 +223,8 @@ mod tests {
 
     #[test]
     fn a_failed_refresh_keeps_the_last_good_copy_for_30_seconds() {
-        let cache = Cache::default();
         let start = Instant::now();
-        let Lookup::Refresh { claim, .. } = cache.lookup(start) else { panic!("the first caller fetches") };
-        claim.store(copy(1, start, Duration::from_secs(60)));
+        let cache = holding_one(start);
         let stale_at = start + Duration::from_secs(61);
         let Lookup::Refresh { claim, .. } = cache.lookup(stale_at) else { panic!("a stale copy is refreshed") };
 
