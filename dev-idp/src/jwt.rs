@@ -64,12 +64,16 @@ impl KeyPair {
 
     /// Encodes `claims` as a compact JWT.
     pub fn encode(&self, signing: Signing, claims: &Value) -> String {
+        self.encode_typed(signing, "JWT", claims)
+    }
+
+    /// Encodes `claims` as a compact JWT whose header says `typ` (a logout token's is
+    /// `logout+jwt`).
+    pub fn encode_typed(&self, signing: Signing, typ: &str, claims: &Value) -> String {
         let header = match signing {
-            Signing::Es256 | Signing::Forged => {
-                json!({"alg": "ES256", "typ": "JWT", "kid": self.kid})
-            }
+            Signing::Es256 | Signing::Forged => json!({"alg": "ES256", "typ": typ, "kid": self.kid}),
             Signing::AlgNone => json!({"alg": "none"}),
-            Signing::HmacWithPublicKey => json!({"alg": "HS256", "typ": "JWT", "kid": self.kid}),
+            Signing::HmacWithPublicKey => json!({"alg": "HS256", "typ": typ, "kid": self.kid}),
         };
         let signing_input = format!("{}.{}", B64.encode(header.to_string()), B64.encode(claims.to_string()));
         let signature = match signing {

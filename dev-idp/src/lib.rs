@@ -206,6 +206,12 @@ impl DevIdp {
         self.inner.jwks_fetches.load(Ordering::SeqCst)
     }
 
+    /// A back-channel logout token (`typ: logout+jwt`) with these claims, signed as `signing`
+    /// says with the current key.
+    pub fn logout_token(&self, signing: jwt::Signing, claims: &serde_json::Value) -> String {
+        self.key().encode_typed(signing, "logout+jwt", claims)
+    }
+
     /// How many times the discovery document has been fetched.
     pub fn discovery_fetch_count(&self) -> usize {
         self.inner.discovery_fetches.load(Ordering::SeqCst)

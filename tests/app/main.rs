@@ -7,6 +7,7 @@ mod support;
 
 mod account;
 mod account_forms;
+mod backchannel;
 mod callback_checks;
 mod id_token_checks;
 mod inbound;

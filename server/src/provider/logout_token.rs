@@ -35,6 +35,18 @@ pub enum LogoutTokenRule {
     NoSubjectOrSession,
     #[error("a logout token never carries a `nonce`")]
     Nonce,
+    #[error("this provider does not speak OpenID Connect, so it sends no logout tokens")]
+    NotOpenIdConnect,
+}
+
+/// Why a logout token was not acted on: it broke a rule, or the provider's keys could not be
+/// had to check it.
+#[derive(Debug, thiserror::Error)]
+pub enum LogoutTokenError {
+    #[error("the logout token was refused: {0}")]
+    Refused(#[from] LogoutTokenRule),
+    #[error(transparent)]
+    Provider(#[from] super::ProviderError),
 }
 
 /// What a valid logout token asks for: end the sessions of the provider session `session`,

@@ -162,6 +162,18 @@ impl Provider {
         }
     }
 
+    /// A back-channel logout token from this provider, checked (see [`logout_token`]); GitHub
+    /// sends none.
+    pub async fn verify_logout_token(
+        &self,
+        token: &str,
+    ) -> Result<logout_token::LogoutRequest, logout_token::LogoutTokenError> {
+        match self {
+            Provider::Oidc(provider) => provider.verify_logout_token(token).await,
+            Provider::GitHub(_) => Err(logout_token::LogoutTokenRule::NotOpenIdConnect.into()),
+        }
+    }
+
     /// Revokes latchkey's access at the provider (best effort is the caller's call): the refresh
     /// token where there is one (that ends the whole grant), else the access token.
     pub async fn revoke(&self, access_token: Option<&str>, refresh_token: Option<&str>) -> Result<(), ProviderError> {

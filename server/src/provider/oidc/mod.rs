@@ -34,6 +34,7 @@ use cache::{Cache, Copy, KeyRefresh, Lookup};
 use jws::{allowed_algorithms, respell_issuer, unverified_issuer, verify_signature};
 
 use super::http::{ProviderHttp, read_body};
+use super::logout_token::{self, LogoutRequest, LogoutTokenError, LogoutTokenRule};
 use super::microsoft;
 use super::{AuthorizationRequest, IdTokenRule, ProviderError, VerifiedIdentity, error_chain, google};
 use crate::config::{GoogleSettings, MicrosoftSettings, ProviderConfig, ProviderSettings};
@@ -408,6 +409,36 @@ impl OidcProvider {
         }
         identity.tokens = super::ProviderTokens::from_response(&token_response, &self.config.scopes);
         Ok(identity)
+    }
+
+    /// A back-channel logout token from this provider: its signature checked like an ID
+    /// token's (the provider's keys, the algorithm allow-list, the keys fetched again once for
+    /// an unknown key id), then its rules (see [`super::logout_token`]).
+    pub async fn verify_logout_token(&self, token: &str) -> Result<LogoutRequest, LogoutTokenError> {
+        let mut metadata = self.metadata().await?;
+        let mut signature = jws::verify_signature(&metadata, token);
+        if let Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)) =
+            signature
+            && self.refresh_jwks().await?
+        {
+            metadata = self.metadata().await?;
+            signature = jws::verify_signature(&metadata, token);
+        }
+        signature.map_err(|_| LogoutTokenRule::Signature)?;
+        let [header, payload, _] = jws::jws_parts(token).map_err(|_| LogoutTokenRule::Signature)?;
+        let header = jws::decode_json(header).map_err(|_| LogoutTokenRule::Signature)?;
+        let claims = jws::decode_json(payload).map_err(|_| LogoutTokenRule::Signature)?;
+        let discovered_issuer = metadata.issuer().as_str();
+        let is_issuer = |iss: &str| match self.flavor() {
+            Flavor::Generic | Flavor::Google(_) => iss == discovered_issuer,
+            // Multi-tenant: the issuer of the token's tenant, if that tenant may sign in.
+            Flavor::Microsoft(settings) => {
+                iss == discovered_issuer
+                    || microsoft::tenant_of_issuer(settings, iss)
+                        .is_some_and(|tid| microsoft::tenant_allowed(settings, &tid))
+            }
+        };
+        Ok(logout_token::check(&header, &claims, is_issuer, &self.config.client_id, chrono::Utc::now())?)
     }
 
     /// The userinfo endpoint's name and picture, with a stored access token.
