@@ -90,6 +90,7 @@ pub fn activity_label(kind: ActivityKind) -> &'static str {
         ActivityKind::ProfileUpdated => "Changed profile",
         ActivityKind::SessionRevoked => "Ended a session",
         ActivityKind::AccountDeleted => "Deleted the account",
+        ActivityKind::SignedOutByProvider => "Signed out by the provider",
     }
 }
 

@@ -46,6 +46,12 @@ pub fn rate_limited(kind: &'static str) {
     metrics::counter!("latchkey_rate_limited_total", "kind" => kind).increment(1);
 }
 
+/// One back-channel logout token from a provider: `ok`, or why it was refused.
+pub fn backchannel_logout(provider: &str, outcome: &'static str) {
+    metrics::counter!("latchkey_backchannel_logouts_total", "provider" => provider.to_string(), "outcome" => outcome)
+        .increment(1);
+}
+
 /// One request refused because too many were in flight (see `http::inbound`).
 pub fn load_shed() {
     metrics::counter!("latchkey_load_shed_total").increment(1);

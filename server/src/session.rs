@@ -4,13 +4,18 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use latchkey_types::{SessionId, SessionInfo};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Set,
+};
 
 use crate::account;
 use crate::activity::{self, ActivityKind};
 use crate::config::SessionSettings;
 use crate::provider::Providers;
-use crate::storage::entities::{session, user};
+use crate::provider::logout_token::LogoutRequest;
+use crate::storage::entities::{identity, logout_token, session, user};
 use crate::storage::{self, Database, retry};
 use crate::util::{later, random_token, sha256_hex, to_delta};
 
@@ -37,6 +42,15 @@ impl ClientInfo {
     pub fn stored_user_agent(&self) -> Option<String> {
         self.user_agent.clone().map(|ua| truncate(ua, MAX_STORED_USER_AGENT))
     }
+}
+
+/// What a back-channel logout did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoggedOut {
+    /// This many sessions ended (none is fine: the person may have signed out already).
+    Ended(usize),
+    /// The token was seen before: nothing changed.
+    Replayed,
 }
 
 /// A request's live session and the person it belongs to: what every service that acts for
@@ -187,6 +201,55 @@ impl Sessions {
             activity::record(&txn, event).await?;
             txn.commit().await?;
             Ok(true)
+        })
+        .await
+    }
+
+    /// Ends the sessions a provider's back-channel logout names (already verified, see
+    /// [`crate::provider::logout_token`]): those signed in with its provider session `sid`,
+    /// or with the identity `sub`, or both. Each lands in its owner's activity log. The token's
+    /// id is remembered first: a replay ends nothing and is reported as [`LoggedOut::Replayed`].
+    pub async fn end_for_provider(&self, provider_id: &str, request: &LogoutRequest) -> Result<LoggedOut, DbErr> {
+        retry(|| async move {
+            let txn = self.db.begin().await?;
+            let remembered = logout_token::Entity::insert(logout_token::ActiveModel {
+                provider_id: Set(provider_id.to_string()),
+                jti_hash: Set(sha256_hex(&request.token_id)),
+                expires_at: Set(request.remember_until),
+            })
+            .on_conflict(
+                OnConflict::columns([logout_token::Column::ProviderId, logout_token::Column::JtiHash])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+            if remembered == 0 {
+                return Ok(LoggedOut::Replayed);
+            }
+            let identities: Vec<String> = identity::Entity::find()
+                .select_only()
+                .column(identity::Column::Id)
+                .filter(identity::Column::ProviderId.eq(provider_id))
+                .apply_if(request.subject.as_deref(), |query, subject| {
+                    query.filter(identity::Column::Subject.eq(subject))
+                })
+                .into_tuple()
+                .all(&txn)
+                .await?;
+            let sessions = session::Entity::find()
+                .filter(session::Column::IdentityId.is_in(identities))
+                .apply_if(request.session.as_deref(), |query, sid| query.filter(session::Column::ProviderSid.eq(sid)))
+                .all(&txn)
+                .await?;
+            for ended in &sessions {
+                session::Entity::delete_by_id(ended.id.clone()).exec(&txn).await?;
+                let event =
+                    activity::Event::by(&ended.user_id, ActivityKind::SignedOutByProvider).provider(provider_id);
+                activity::record(&txn, event).await?;
+            }
+            txn.commit().await?;
+            Ok(LoggedOut::Ended(sessions.len()))
         })
         .await
     }

@@ -3,9 +3,12 @@
 
 use latchkey::latchkey_dev_idp::jwt::Signing;
 use latchkey::latchkey_server::provider::logout_token::{BACKCHANNEL_LOGOUT_EVENT, LogoutTokenError, LogoutTokenRule};
+use latchkey::latchkey_server::types::ActivityKind;
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{Backend, TestApp};
+use crate::on_every_backend;
+use crate::support::{Backend, Person, TestApp};
 
 fn claims(app: &TestApp, provider: &str) -> Value {
     let config = app.latchkey.config().providers.iter().find(|p| p.id == provider).expect("configured");
@@ -47,4 +50,118 @@ async fn a_logout_token_is_accepted_only_when_the_provider_signed_it_about_itsel
     assert_eq!(keyed_with_public_key, Err(LogoutTokenRule::Signature));
     assert_eq!(by_another_provider, Err(LogoutTokenRule::Signature), "another provider's key");
     assert_eq!(about_another_provider, Err(LogoutTokenRule::Issuer), "the other provider's issuer and client");
+}
+
+on_every_backend!(
+    a_logout_token_naming_a_provider_session_ends_only_the_session_signed_in_with_it,
+    a_logout_token_naming_only_the_subject_ends_every_session_of_that_identity,
+    a_replayed_logout_token_is_refused_and_changes_nothing,
+    an_invalid_logout_token_is_refused_with_400_and_leaves_every_session_alone,
+);
+
+/// Posts a logout token as a provider does: server to server, no cookie, whatever `Origin`.
+async fn post_logout_token(app: &TestApp, token: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(app.url("/auth/dev/backchannel-logout"))
+        .header("origin", "https://idp.example.test")
+        .form(&[("logout_token", token)])
+        .send()
+        .await
+        .expect("an answer")
+}
+
+fn with(mut claims: Value, changes: Value) -> Value {
+    let object = claims.as_object_mut().expect("an object");
+    for (name, value) in changes.as_object().expect("an object") {
+        if value.is_null() {
+            object.remove(name);
+        } else {
+            object.insert(name.clone(), value.clone());
+        }
+    }
+    claims
+}
+
+async fn a_logout_token_naming_a_provider_session_ends_only_the_session_signed_in_with_it(app: TestApp) {
+    let (laptop, phone) = (app.browser(), app.browser());
+    laptop.sign_in_as(&Person::ada()).await;
+    phone.sign_in_as(&Person::ada()).await;
+    let laptop_sid = app.dev_idp().issued_sids()[0].clone();
+    let token = app.dev_idp().logout_token(Signing::Es256, &with(claims(&app, "dev"), json!({"sid": laptop_sid})));
+
+    let answer = post_logout_token(&app, &token).await;
+
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(answer.headers()["cache-control"], "no-store");
+    assert_eq!(laptop.me().await.0, StatusCode::UNAUTHORIZED, "the provider's session ended latchkey's");
+    assert_eq!(phone.me().await.0, StatusCode::OK, "another sign-in goes on");
+    let activity = app.activity(&phone, 0).await;
+    assert_eq!(activity.events[0].kind, ActivityKind::SignedOutByProvider);
+    assert_eq!(activity.events[0].provider.as_deref(), Some("Dev provider"));
+}
+
+async fn a_logout_token_naming_only_the_subject_ends_every_session_of_that_identity(app: TestApp) {
+    let (laptop, phone, someone_else) = (app.browser(), app.browser(), app.browser());
+    laptop.sign_in_as(&Person::ada()).await;
+    phone.sign_in_as(&Person::ada()).await;
+    someone_else.sign_in_as(&Person::new("Grace", "grace@example.com")).await;
+    let subject = app.me(&laptop).await.identities[0].subject.clone();
+    let token =
+        app.dev_idp().logout_token(Signing::Es256, &with(claims(&app, "dev"), json!({"sid": null, "sub": subject})));
+
+    assert_eq!(post_logout_token(&app, &token).await.status(), StatusCode::OK);
+
+    assert_eq!(laptop.me().await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(phone.me().await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(someone_else.me().await.0, StatusCode::OK, "another person's session goes on");
+}
+
+async fn a_replayed_logout_token_is_refused_and_changes_nothing(app: TestApp) {
+    let first = app.browser();
+    first.sign_in_as(&Person::ada()).await;
+    let subject = app.me(&first).await.identities[0].subject.clone();
+    let token =
+        app.dev_idp().logout_token(Signing::Es256, &with(claims(&app, "dev"), json!({"sid": null, "sub": subject})));
+    assert_eq!(post_logout_token(&app, &token).await.status(), StatusCode::OK);
+    let again = app.browser();
+    again.sign_in_as(&Person::ada()).await;
+
+    let replayed = post_logout_token(&app, &token).await;
+
+    assert_eq!(replayed.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(again.me().await.0, StatusCode::OK, "the replay ended nothing");
+}
+
+async fn an_invalid_logout_token_is_refused_with_400_and_leaves_every_session_alone(app: TestApp) {
+    let browser = app.browser();
+    browser.sign_in_as(&Person::ada()).await;
+    let sid = app.dev_idp().issued_sids()[0].clone();
+    let valid = with(claims(&app, "dev"), json!({"sid": sid}));
+    let dev = app.dev_idp();
+    let day_ago = chrono::Utc::now().timestamp() - 24 * 3600;
+    let cases = [
+        ("bad signature", dev.logout_token(Signing::Forged, &valid)),
+        ("alg none", dev.logout_token(Signing::AlgNone, &valid)),
+        ("another provider's key", app.dev_idps[1].logout_token(Signing::Es256, &valid)),
+        (
+            "another provider's token",
+            dev.logout_token(Signing::Es256, &with(claims(&app, "dev2"), json!({"sid": sid}))),
+        ),
+        ("nonce", dev.logout_token(Signing::Es256, &with(valid.clone(), json!({"nonce": "n"})))),
+        ("no events", dev.logout_token(Signing::Es256, &with(valid.clone(), json!({"events": null})))),
+        ("wrong event", dev.logout_token(Signing::Es256, &with(valid.clone(), json!({"events": {"login": {}}})))),
+        ("wrong aud", dev.logout_token(Signing::Es256, &with(valid.clone(), json!({"aud": "someone-else"})))),
+        ("wrong iss", dev.logout_token(Signing::Es256, &with(valid.clone(), json!({"iss": "https://idp.example"})))),
+        ("old iat", dev.logout_token(Signing::Es256, &with(valid.clone(), json!({"iat": day_ago})))),
+        ("neither sub nor sid", dev.logout_token(Signing::Es256, &with(valid.clone(), json!({"sid": null})))),
+        ("not a JWT", "not-a-token".to_string()),
+    ];
+
+    for (case, token) in cases {
+        let answer = post_logout_token(&app, &token).await;
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "{case}");
+        assert_eq!(browser.me().await.0, StatusCode::OK, "{case}: the session goes on");
+    }
+    let activity = app.activity(&browser, 0).await;
+    assert_eq!(activity.events[0].kind, ActivityKind::SignedIn, "nothing was logged after the sign-in");
 }

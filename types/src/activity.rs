@@ -26,6 +26,9 @@ pub enum ActivityKind {
     SessionRevoked,
     #[cfg_attr(feature = "server", sea_orm(string_value = "account_deleted"))]
     AccountDeleted,
+    /// The provider said the person signed out there (back-channel logout).
+    #[cfg_attr(feature = "server", sea_orm(string_value = "signed_out_by_provider"))]
+    SignedOutByProvider,
 }
 
 /// One entry of the security activity log.

@@ -32,6 +32,8 @@ pub const LOGOUT: &str = "/auth/logout";
 pub const LOGIN_TEMPLATE: &str = "/auth/{provider}/login";
 pub const CALLBACK_TEMPLATE: &str = "/auth/{provider}/callback";
 pub const LINK_TEMPLATE: &str = "/auth/{provider}/link";
+/// Where a provider posts its back-channel logout tokens (server to server).
+pub const BACKCHANNEL_LOGOUT_TEMPLATE: &str = "/auth/{provider}/backchannel-logout";
 
 /// Why an action on `page` did not happen, as its page reads it back from the query (the UI
 /// words it): `{page}?form={form}&problem={problem}`.

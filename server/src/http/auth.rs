@@ -198,6 +198,65 @@ fn outcome_label(outcome: &Result<CallbackOutcome, LoginError>) -> &'static str 
 
 /// Sign-in responses carry codes and tokens in URLs and cookies: never cache them, never
 /// leak them in a Referer.
+/// The form a provider posts to `/auth/{provider}/backchannel-logout`.
+#[derive(serde::Deserialize)]
+pub struct LogoutTokenForm {
+    logout_token: String,
+}
+
+/// `POST /auth/{provider}/backchannel-logout` (OpenID Connect Back-Channel Logout 1.0): ends
+/// the sessions a valid logout token names and answers `200` (also when none matched); a token
+/// that is invalid or seen before answers `400` and changes nothing; `503` when the provider's
+/// keys cannot be had to check it (the provider may try again).
+pub async fn backchannel_logout(
+    State(latchkey): State<Latchkey>,
+    Path(provider_id): Path<String>,
+    form: Result<axum::Form<LogoutTokenForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    use crate::provider::logout_token::LogoutTokenError;
+    use crate::session::LoggedOut;
+    let Some(provider) = latchkey.provider_list().get(&provider_id).cloned() else {
+        return logout_refused(StatusCode::NOT_FOUND, "no such provider");
+    };
+    let Ok(axum::Form(form)) = form else {
+        crate::metrics::backchannel_logout(&provider_id, "no_token");
+        return logout_refused(StatusCode::BAD_REQUEST, "the form field logout_token is missing");
+    };
+    let request = match provider.verify_logout_token(&form.logout_token).await {
+        Ok(request) => request,
+        Err(LogoutTokenError::Refused(rule)) => {
+            tracing::warn!(provider = %provider_id, %rule, "refused a back-channel logout token");
+            crate::metrics::backchannel_logout(&provider_id, "invalid_token");
+            return logout_refused(StatusCode::BAD_REQUEST, "the logout token is not valid");
+        }
+        Err(LogoutTokenError::Provider(error)) => {
+            tracing::warn!(provider = %provider_id, %error, "could not check a back-channel logout token");
+            crate::metrics::backchannel_logout(&provider_id, "provider_unavailable");
+            return logout_refused(StatusCode::SERVICE_UNAVAILABLE, "the provider's keys could not be read");
+        }
+    };
+    match latchkey.sessions().end_for_provider(&provider_id, &request).await {
+        Ok(LoggedOut::Ended(sessions)) => {
+            tracing::info!(provider = %provider_id, sessions, "back-channel logout");
+            crate::metrics::backchannel_logout(&provider_id, "ok");
+            private(StatusCode::OK.into_response())
+        }
+        Ok(LoggedOut::Replayed) => {
+            tracing::warn!(provider = %provider_id, "refused a replayed back-channel logout token");
+            crate::metrics::backchannel_logout(&provider_id, "replayed");
+            logout_refused(StatusCode::BAD_REQUEST, "the logout token was already used")
+        }
+        Err(error) => AppError::from(error).into_response(),
+    }
+}
+
+/// The error answer Back-Channel Logout 1.0 section 2.8 allows: a status and
+/// `{"error","error_description"}`, never cached.
+fn logout_refused(status: StatusCode, description: &str) -> Response {
+    let body = serde_json::json!({"error": "invalid_request", "error_description": description});
+    private((status, Json(body)).into_response())
+}
+
 pub(super) fn private(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

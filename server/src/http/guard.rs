@@ -10,12 +10,23 @@ use axum::response::{IntoResponse, Response};
 use crate::{AppError, Latchkey};
 
 pub async fn reject_cross_origin_writes(State(latchkey): State<Latchkey>, request: Request, next: Next) -> Response {
-    if is_safe_method(request.method()) || comes_from_this_site(&latchkey, &request) {
+    if is_safe_method(request.method())
+        || is_backchannel_logout(request.uri().path())
+        || comes_from_this_site(&latchkey, &request)
+    {
         next.run(request).await
     } else {
         tracing::warn!(path = ?request.uri().path(), "refused a cross-origin write");
         AppError::CrossOrigin.into_response()
     }
+}
+
+/// A provider's back-channel logout (server to server, no browser, no session): that exact
+/// route and no other.
+fn is_backchannel_logout(path: &str) -> bool {
+    path.strip_prefix("/auth/")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(provider, step)| !provider.is_empty() && step == "backchannel-logout")
 }
 
 fn is_safe_method(method: &Method) -> bool {

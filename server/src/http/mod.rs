@@ -39,6 +39,7 @@ pub fn router(latchkey: Latchkey) -> Router {
     Router::new()
         .route(routes::LOGIN_TEMPLATE, get(auth::login))
         .route(routes::CALLBACK_TEMPLATE, get(auth::callback))
+        .route(routes::BACKCHANNEL_LOGOUT_TEMPLATE, post(auth::backchannel_logout))
         .route(routes::LOGOUT, post(auth::logout))
         .route(routes::LINK_TEMPLATE, post(auth::link))
         .route(routes::API_ME, get(auth::me))

@@ -43,7 +43,7 @@ fn kind_of(method: &Method, path: &str) -> Option<Kind> {
         // `/auth/{provider}/{step}`: the provider id is one percent-encoded segment.
         return match rest.split_once('/').map(|(_, step)| step) {
             Some("login") | Some("link") => Some(Kind::SignInStart),
-            Some("callback") => Some(Kind::Callback),
+            Some("callback") | Some("backchannel-logout") => Some(Kind::Callback),
             _ => None,
         };
     }

@@ -11,6 +11,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateProviderTokens),
             Box::new(IndexForCapsAndSweeps),
             Box::new(KeepProviderSessionIds),
+            Box::new(RememberLogoutTokens),
         ]
     }
 }
@@ -443,5 +444,55 @@ impl MigrationTrait for KeepProviderSessionIds {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_index(Index::drop().name(SESSIONS_PROVIDER_SID_INDEX).table(Sessions::Table).to_owned()).await?;
         manager.alter_table(Table::alter().table(Sessions::Table).drop_column(Sessions::ProviderSid).to_owned()).await
+    }
+}
+
+#[derive(DeriveIden)]
+enum LogoutTokens {
+    Table,
+    ProviderId,
+    JtiHash,
+    ExpiresAt,
+}
+
+/// The back-channel logout tokens acted on (provider, SHA-256 of `jti`), so that a replay is refused on
+/// every instance; the sweeper deletes them once they would be refused as too old anyway.
+struct RememberLogoutTokens;
+
+impl MigrationName for RememberLogoutTokens {
+    fn name(&self) -> &str {
+        "m20261130_000005_remember_logout_tokens"
+    }
+}
+
+const LOGOUT_TOKENS_EXPIRES_AT_INDEX: &str = "logout_tokens_expires_at_idx";
+
+#[async_trait]
+impl MigrationTrait for RememberLogoutTokens {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(LogoutTokens::Table)
+                    .col(ColumnDef::new(LogoutTokens::ProviderId).string_len(64).not_null())
+                    .col(ColumnDef::new(LogoutTokens::JtiHash).string_len(64).not_null())
+                    .col(timestamp(LogoutTokens::ExpiresAt))
+                    .primary_key(Index::create().col(LogoutTokens::ProviderId).col(LogoutTokens::JtiHash))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name(LOGOUT_TOKENS_EXPIRES_AT_INDEX)
+                    .table(LogoutTokens::Table)
+                    .col(LogoutTokens::ExpiresAt)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(LogoutTokens::Table).to_owned()).await
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod activity_event;
 pub mod identity;
+pub mod logout_token;
 pub mod pending_link;
 pub mod pending_login;
 pub mod provider_token;
