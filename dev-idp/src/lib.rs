@@ -178,6 +178,7 @@ impl DevIdp {
             .route("/token", axum::routing::post(endpoints::token))
             .route("/revoke", axum::routing::post(endpoints::revoke))
             .route("/userinfo", get(endpoints::userinfo).post(endpoints::userinfo))
+            .route("/sign-out", get(endpoints::sign_out_get).post(endpoints::sign_out_post))
             .with_state(self.clone())
     }
 

@@ -114,7 +114,29 @@ pub(super) fn authorize_page(
         );
     }
     body.push_str("</section>");
+    body.push_str("<p class=\"muted\"><a href=\"sign-out\">Sign a person out everywhere…</a></p>");
     page("Sign in — development identity provider", &body)
+}
+
+/// "Sign this person out everywhere": the provider tells its client, with a back-channel
+/// logout token, that the person signed out.
+pub(super) fn sign_out_page(client_id: &str, outcome: Option<&str>) -> String {
+    let mut body = format!(
+        "<h1>Sign a person out everywhere</h1>\
+<p class=\"muted\">Sends {client} a signed logout token naming the person, as a real provider does \
+when someone signs out there or is removed.</p>",
+        client = escape(client_id),
+    );
+    if let Some(outcome) = outcome {
+        let _ = write!(body, "<p role=\"status\">{}</p>", escape(outcome));
+    }
+    body.push_str(
+        "<form method=\"post\" action=\"sign-out\">\
+<label for=\"email\">Email</label>\
+<input type=\"text\" id=\"email\" name=\"email\" inputmode=\"email\" autocomplete=\"off\">\
+<div class=\"actions\"><button>Sign this person out everywhere</button></div></form>",
+    );
+    page("Sign out everywhere — development identity provider", &body)
 }
 
 /// A plain error page, for requests that cannot be answered with a redirect.

@@ -165,3 +165,22 @@ async fn an_invalid_logout_token_is_refused_with_400_and_leaves_every_session_al
     let activity = app.activity(&browser, 0).await;
     assert_eq!(activity.events[0].kind, ActivityKind::SignedIn, "nothing was logged after the sign-in");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_development_provider_signs_a_person_out_everywhere_with_a_real_logout_token() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (ada, grace) = (app.browser(), app.browser());
+    ada.sign_in_as(&Person::ada()).await;
+    grace.sign_in_as(&Person::new("Grace", "grace@example.com")).await;
+
+    let page = reqwest::Client::new()
+        .post(app.url("/dev-idp/sign-out"))
+        .form(&[("email", Person::ada().email.as_str())])
+        .send()
+        .await
+        .expect("an answer");
+
+    assert!(page.text().await.expect("a page").contains("was signed out everywhere"));
+    assert_eq!(ada.me().await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(grace.me().await.0, StatusCode::OK);
+}

@@ -3,11 +3,13 @@
 //! Handlers are thin; the logic is in plain functions.
 
 mod authorize;
+mod sign_out;
 #[cfg(test)]
 mod tests;
 mod token;
 
 pub(crate) use authorize::{authorize_get, authorize_post};
+pub(crate) use sign_out::{sign_out_get, sign_out_post};
 pub(crate) use token::{revoke, token};
 
 use std::time::Duration;
