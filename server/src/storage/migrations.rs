@@ -123,6 +123,11 @@ fn optional_text(column: impl IntoIden) -> ColumnDef {
     ColumnDef::new(column).text().null().to_owned()
 }
 
+/// A plain index on one column.
+fn index_on(name: &str, table: impl IntoTableRef, column: impl IntoIndexColumn) -> IndexCreateStatement {
+    Index::create().name(name).table(table).col(column).to_owned()
+}
+
 fn timestamp(column: impl IntoIden) -> ColumnDef {
     ColumnDef::new(column).timestamp_with_time_zone().not_null().to_owned()
 }
@@ -397,7 +402,7 @@ fn caps_and_sweeps_indexes() -> [(&'static str, DynIden, DynIden); 4] {
 impl MigrationTrait for IndexForCapsAndSweeps {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for (name, table, column) in caps_and_sweeps_indexes() {
-            manager.create_index(Index::create().name(name).table(table).col(column).to_owned()).await?;
+            manager.create_index(index_on(name, table, column)).await?;
         }
         Ok(())
     }
@@ -430,15 +435,7 @@ impl MigrationTrait for KeepProviderSessionIds {
                 Table::alter().table(Sessions::Table).add_column(optional_text(Sessions::ProviderSid)).to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name(SESSIONS_PROVIDER_SID_INDEX)
-                    .table(Sessions::Table)
-                    .col(Sessions::ProviderSid)
-                    .to_owned(),
-            )
-            .await
+        manager.create_index(index_on(SESSIONS_PROVIDER_SID_INDEX, Sessions::Table, Sessions::ProviderSid)).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -482,13 +479,7 @@ impl MigrationTrait for RememberLogoutTokens {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name(LOGOUT_TOKENS_EXPIRES_AT_INDEX)
-                    .table(LogoutTokens::Table)
-                    .col(LogoutTokens::ExpiresAt)
-                    .to_owned(),
-            )
+            .create_index(index_on(LOGOUT_TOKENS_EXPIRES_AT_INDEX, LogoutTokens::Table, LogoutTokens::ExpiresAt))
             .await
     }
 
