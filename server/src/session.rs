@@ -242,8 +242,11 @@ impl Sessions {
                 .apply_if(request.session.as_deref(), |query, sid| query.filter(session::Column::ProviderSid.eq(sid)))
                 .all(&txn)
                 .await?;
+            session::Entity::delete_many()
+                .filter(session::Column::Id.is_in(sessions.iter().map(|ended| ended.id.clone())))
+                .exec(&txn)
+                .await?;
             for ended in &sessions {
-                session::Entity::delete_by_id(ended.id.clone()).exec(&txn).await?;
                 let event =
                     activity::Event::by(&ended.user_id, ActivityKind::SignedOutByProvider).provider(provider_id);
                 activity::record(&txn, event).await?;

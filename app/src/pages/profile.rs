@@ -13,9 +13,11 @@ use crate::{
 #[component]
 pub fn ProfilePage() -> impl IntoView {
     let me = SignedIn::get().me;
+    // What a plain post left in the query, as the account layout read it.
+    let posted = use_context::<FormContext>().map(|context| context.posted).unwrap_or_default();
     view! {
         <Title text="Your profile · latchkey"/>
-        <ProfileCard me posted=PostedOutcome::from_query()/>
+        <ProfileCard me posted/>
     }
 }
 

@@ -196,8 +196,6 @@ fn outcome_label(outcome: &Result<CallbackOutcome, LoginError>) -> &'static str 
     }
 }
 
-/// Sign-in responses carry codes and tokens in URLs and cookies: never cache them, never
-/// leak them in a Referer.
 /// The form a provider posts to `/auth/{provider}/backchannel-logout`.
 #[derive(serde::Deserialize)]
 pub struct LogoutTokenForm {
@@ -257,6 +255,8 @@ fn logout_refused(status: StatusCode, description: &str) -> Response {
     private((status, Json(body)).into_response())
 }
 
+/// Sign-in responses carry codes and tokens in URLs and cookies: never cache them, never
+/// leak them in a Referer.
 pub(super) fn private(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

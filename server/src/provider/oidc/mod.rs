@@ -587,6 +587,22 @@ impl OidcProvider {
         &endpoints.client
     }
 
+    /// `current` with the keys fetched at `fetched_at`, good for `lifetime`; discovery as it was.
+    fn with_keys(
+        &self,
+        current: Copy<Endpoints>,
+        jwks: CoreJsonWebKeySet,
+        lifetime: Duration,
+        fetched_at: Instant,
+    ) -> Copy<Endpoints> {
+        Copy {
+            value: self.endpoints(current.value.metadata.clone().set_jwks(jwks)),
+            keys_due: fetched_at + lifetime,
+            keys_fetched_at: fetched_at,
+            ..current
+        }
+    }
+
     fn endpoints(&self, metadata: Metadata) -> Arc<Endpoints> {
         let client = Client::from_provider_metadata(
             metadata.clone(),
@@ -614,12 +630,8 @@ impl OidcProvider {
             let fetched = match stale {
                 // Only the keys are due.
                 Some(stale) if started < stale.discovery_due => {
-                    self.fetch_jwks(&stale.value).await.map(|(jwks, lifetime)| Copy {
-                        value: self.endpoints(stale.value.metadata.clone().set_jwks(jwks)),
-                        keys_due: started + lifetime,
-                        keys_fetched_at: started,
-                        ..stale
-                    })
+                    let fetched = self.fetch_jwks(&stale.value).await;
+                    fetched.map(|(jwks, lifetime)| self.with_keys(stale, jwks, lifetime, started))
                 }
                 _ => self.discover().await.map(|(metadata, lifetime)| Copy {
                     value: self.endpoints(metadata),
@@ -717,12 +729,7 @@ impl OidcProvider {
         match self.fetch_jwks(&current.value).await {
             Ok((jwks, lifetime)) => {
                 tracing::info!(provider = %self.config.id, keys = jwks.keys().len(), "refetched the provider's signing keys");
-                claim.store(Copy {
-                    value: self.endpoints(current.value.metadata.clone().set_jwks(jwks)),
-                    keys_due: started + lifetime,
-                    keys_fetched_at: started,
-                    ..current
-                });
+                claim.store(self.with_keys(current, jwks, lifetime, started));
                 Ok(true)
             }
             Err(message) => {
