@@ -46,15 +46,18 @@ async fn a_request_past_the_request_timeout_gets_503_and_signs_nobody_in() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_the_concurrency_limit_requests_are_shed_with_503_while_the_probes_answer() {
-    let app = app_with(&[("LATCHKEY_MAX_CONCURRENT_REQUESTS", "1")]).await;
+    let app = app_with(&[("LATCHKEY_MAX_CONCURRENT_REQUESTS", "1"), ("LATCHKEY_IDP_TIMEOUT_SECONDS", "5")]).await;
     app.misbehave(Misbehaviour::SlowTokenEndpoint);
     let browser = app.browser();
     let callback = browser.approved_callback(&Person::ada()).await;
-    // Holds the only place for the provider timeout (2 s).
+    // Holds the only place for the provider timeout (5 s).
     let slow = tokio::spawn({
         let browser = browser.clone();
         async move { browser.follow(&callback).await.status() }
     });
+    // Lets the slow request take the place first: a probe sent before it would take the place
+    // itself and shed the slow one instead.
+    tokio::time::sleep(Duration::from_millis(500)).await;
 
     let other = app.browser();
     let mut shed = None;
