@@ -131,6 +131,8 @@ export default defineConfig({
         // Two independent development providers ("Dev provider", "Dev provider 2") for linking.
         LATCHKEY_DEV_IDP: '2',
         LATCHKEY_DATA_DIR: DATA_DIR,
+        // The admin of admin.spec.ts.
+        LATCHKEY_ADMINS: 'e2e-admin@example.com',
         RUST_LOG: 'info',
         // Two providers backed by the real OpenID Connect provider above (op/server.mjs):
         // one configured as a generic OpenID Connect provider, one as Google pointed at it.

@@ -53,8 +53,11 @@ async fn main() -> ExitCode {
                 }
             };
         }
+        Some("admin") => return admin_command(config, std::env::args().skip(2).collect()).await,
         Some(other) => {
-            eprintln!("latchkey: unknown command `{other}` (commands: `serve`, the default, and `migrate`)");
+            eprintln!(
+                "latchkey: unknown command `{other}` (commands: `serve`, the default, `migrate`, and `admin grant|revoke <email>`)"
+            );
             return ExitCode::from(2);
         }
     }
@@ -92,4 +95,47 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `latchkey admin grant <email>` and `latchkey admin revoke <email>`: whoever has `email` as a
+/// provider-verified email of one of their identities is (or is no longer) an admin.
+async fn admin_command(config: Config, args: Vec<String>) -> ExitCode {
+    let (grant, email) = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["grant", email] => (true, email.trim().to_string()),
+        ["revoke", email] => (false, email.trim().to_string()),
+        _ => {
+            eprintln!("usage: latchkey admin grant <email> | latchkey admin revoke <email>");
+            return ExitCode::from(2);
+        }
+    };
+    if !email.contains('@') || email.contains(char::is_whitespace) {
+        eprintln!("latchkey admin: `{email}` is not an email address");
+        return ExitCode::from(2);
+    }
+    let latchkey = match latchkey::latchkey_server::Latchkey::start(config).await {
+        Ok(latchkey) => latchkey,
+        Err(error) => {
+            eprintln!("latchkey admin: cannot open the database: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let admins = latchkey.admins();
+    let outcome = if grant { admins.grant(&email).await } else { admins.revoke(&email).await };
+    match (grant, outcome) {
+        (true, Ok(true)) => println!("{email} is an admin now (once a provider has verified it for their account)"),
+        (true, Ok(false)) => println!("{email} was already granted admin rights"),
+        (false, Ok(true)) if admins.is_configured(&email) => {
+            println!("the grant of {email} is revoked, but LATCHKEY_ADMINS still lists it: remove it there too")
+        }
+        (false, Ok(true)) => println!("{email} is no longer an admin"),
+        (false, Ok(false)) if admins.is_configured(&email) => {
+            println!("{email} is listed in LATCHKEY_ADMINS, not granted here: remove it there")
+        }
+        (false, Ok(false)) => println!("{email} had no admin grant"),
+        (_, Err(error)) => {
+            eprintln!("latchkey admin: the database refused the change: {error}");
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::SUCCESS
 }

@@ -91,6 +91,10 @@ pub fn activity_label(kind: ActivityKind) -> &'static str {
         ActivityKind::SessionRevoked => "Ended a session",
         ActivityKind::AccountDeleted => "Deleted the account",
         ActivityKind::SignedOutByProvider => "Signed out by the provider",
+        ActivityKind::OtherSessionsEnded => "Signed out everywhere else",
+        ActivityKind::SessionsEndedByAdmin => "Every session ended by an admin",
+        ActivityKind::AccountDisabled => "Account disabled by an admin",
+        ActivityKind::AccountEnabled => "Account enabled again by an admin",
     }
 }
 

@@ -13,14 +13,20 @@ pub mod pages;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
     components::{ParentRoute, Route, Router, Routes},
 };
 
 use crate::api::routes::segment;
 use crate::pages::{
-    AccountLayout, accounts::AccountsPage, activity::SecurityActivityPage, home::HomePage, not_found::NotFound,
-    profile::ProfilePage, sessions::SessionsPage,
+    AccountLayout,
+    accounts::AccountsPage,
+    activity::SecurityActivityPage,
+    admin::{AdminUserPage, AdminUsersPage},
+    home::HomePage,
+    not_found::NotFound,
+    profile::ProfilePage,
+    sessions::SessionsPage,
 };
 use latchkey_types::SiteFiles;
 
@@ -119,6 +125,16 @@ pub fn App() -> impl IntoView {
                 // Async: the page is sent once its data has resolved, so it reads
                 // fine without JavaScript and a redirect can still set headers.
                 <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
+                <Route
+                    path=(StaticSegment(segment::ADMIN), StaticSegment(segment::USERS))
+                    view=AdminUsersPage
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=(StaticSegment(segment::ADMIN), StaticSegment(segment::USERS), ParamSegment("id"))
+                    view=AdminUserPage
+                    ssr=SsrMode::Async
+                />
                 <ParentRoute path=StaticSegment("") view=AccountLayout ssr=SsrMode::Async>
                     <Route path=StaticSegment(segment::PROFILE) view=ProfilePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment(segment::ACCOUNTS) view=AccountsPage ssr=SsrMode::Async/>

@@ -92,6 +92,22 @@ impl KeyPair {
     }
 }
 
+impl KeyPair {
+    /// The claims of a compact JWT this key signed (ES256), if it did.
+    pub fn verified_claims(&self, token: &str) -> Option<Value> {
+        use p256::ecdsa::signature::Verifier as _;
+        let (signing_input, signature) = token.rsplit_once('.')?;
+        let (header, payload) = signing_input.split_once('.')?;
+        let header: Value = serde_json::from_slice(&B64.decode(header).ok()?).ok()?;
+        if header.get("alg")?.as_str()? != "ES256" {
+            return None;
+        }
+        let signature = Signature::from_slice(&B64.decode(signature).ok()?).ok()?;
+        self.signing.verifying_key().verify(signing_input.as_bytes(), &signature).ok()?;
+        serde_json::from_slice(&B64.decode(payload).ok()?).ok()
+    }
+}
+
 /// base64url(x), base64url(y) of a P-256 public key.
 fn coordinates(key: &VerifyingKey) -> (String, String) {
     let point = key.to_encoded_point(false);

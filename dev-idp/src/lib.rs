@@ -117,6 +117,8 @@ pub enum Misbehaviour {
     /// ID token signed with the key the last rotation retired, under its `kid` (as someone
     /// holding a leaked old key would).
     SignWithRetiredKey,
+    /// The discovery document names no `end_session_endpoint` (as Google's does not).
+    NoEndSessionEndpoint,
 }
 
 struct Inner {
@@ -135,6 +137,8 @@ struct Inner {
     discovery_fetches: AtomicUsize,
     /// Every `sid` put into an ID token, oldest first.
     issued_sids: Mutex<Vec<String>>,
+    /// Every `sid` signed out at the end-session endpoint, oldest first.
+    ended_sids: Mutex<Vec<String>>,
     refreshes: AtomicUsize,
     revocations: AtomicUsize,
 }
@@ -157,6 +161,7 @@ impl DevIdp {
                 jwks_fetches: AtomicUsize::new(0),
                 discovery_fetches: AtomicUsize::new(0),
                 issued_sids: Mutex::new(Vec::new()),
+                ended_sids: Mutex::new(Vec::new()),
                 refreshes: AtomicUsize::new(0),
                 revocations: AtomicUsize::new(0),
             }),
@@ -179,6 +184,7 @@ impl DevIdp {
             .route("/revoke", axum::routing::post(endpoints::revoke))
             .route("/userinfo", get(endpoints::userinfo).post(endpoints::userinfo))
             .route("/sign-out", get(endpoints::sign_out_get).post(endpoints::sign_out_post))
+            .route("/logout", get(endpoints::end_session_get).post(endpoints::end_session_post))
             .with_state(self.clone())
     }
 
@@ -225,6 +231,26 @@ impl DevIdp {
 
     fn note_issued_sid(&self, sid: &str) {
         lock(&self.inner.issued_sids).push(sid.to_string());
+    }
+
+    /// The provider session ids (`sid`) signed out at the end-session endpoint, oldest first.
+    pub fn ended_sids(&self) -> Vec<String> {
+        lock(&self.inner.ended_sids).clone()
+    }
+
+    fn note_ended_sid(&self, sid: &str) {
+        lock(&self.inner.ended_sids).push(sid.to_string());
+    }
+
+    /// The claims of an ID token this provider issued to its client (signed with its current
+    /// or last retired key; expired ones too, as a hint may be).
+    fn issued_id_token(&self, token: &str) -> Option<serde_json::Value> {
+        let retired = lock(&self.inner.retired_key).clone();
+        let claims = std::iter::once(self.key()).chain(retired).find_map(|key| key.verified_claims(token))?;
+        let aud = claims.get("aud")?;
+        let for_client = aud.as_str() == Some(self.client().client_id.as_str())
+            || aud.as_array().is_some_and(|list| list.iter().any(|a| a.as_str() == Some(&self.client().client_id)));
+        (claims.get("iss")?.as_str()? == self.issuer_str() && for_client).then_some(claims)
     }
 
     /// How many refresh-token grants the token endpoint has answered successfully.

@@ -140,6 +140,15 @@ when someone signs out there or is removed.</p>",
 }
 
 /// A plain error page, for requests that cannot be answered with a redirect.
+/// What the end-session endpoint shows when the client gave no way back.
+pub(super) fn signed_out_page() -> String {
+    page(
+        "Signed out — development identity provider",
+        "<h1>You are signed out</h1><p class=\"muted\">The development provider keeps no sign-in of its own, \
+so there was nothing more to end here.</p>",
+    )
+}
+
 pub(super) fn error_page(message: &str) -> String {
     let body = format!(
         "<h1>Sign-in request refused</h1><p class=\"error\" role=\"alert\">{}</p>\

@@ -82,9 +82,14 @@ impl ActivityLog {
 
     /// A page (zero-based) of the person's log, newest first.
     pub async fn page(&self, session: &Session, page: u64) -> Result<ActivityPage, DbErr> {
+        self.page_of(session.user_id(), page).await
+    }
+
+    /// A page (zero-based) of a user's log, newest first.
+    pub async fn page_of(&self, user_id: &str, page: u64) -> Result<ActivityPage, DbErr> {
         let page = page.min(LAST_PAGE);
         let paginator = activity_event::Entity::find()
-            .filter(activity_event::Column::UserId.eq(session.user_id()))
+            .filter(activity_event::Column::UserId.eq(user_id))
             .order_by_desc(activity_event::Column::CreatedAt)
             .order_by_desc(activity_event::Column::Id)
             .paginate(self.db.reads(), PER_PAGE);

@@ -6,8 +6,10 @@ use std::sync::Arc;
 use latchkey_types::ProviderSummary;
 
 use crate::Config;
+use crate::access_tokens::AccessTokens;
 use crate::account::Accounts;
 use crate::activity::ActivityLog;
+use crate::admin::Admins;
 use crate::login::LoginFlow;
 use crate::provider::{self, Providers};
 use crate::session::Sessions;
@@ -30,6 +32,8 @@ struct Inner {
     accounts: Accounts,
     activity: ActivityLog,
     tokens: Tokens,
+    access_tokens: AccessTokens,
+    admins: Admins,
     sweeper: Sweeper,
 }
 
@@ -52,17 +56,39 @@ impl Latchkey {
         let db = Database::connect(config.database_url.expose()).await?;
         let http = provider::ProviderHttp::new(config.provider_timeout)?;
         let providers = Providers::from_config(&config, http, config.jwks_refetch_interval);
-        let sessions = Sessions::new(db.clone(), config.sessions, providers.clone());
         let cipher = Arc::new(TokenCipher::new(&config.secret_key, &config.previous_secret_keys));
+        let sessions = Sessions::new(db.clone(), config.sessions, providers.clone(), cipher.clone());
         let tokens = Tokens::new(db.clone(), cipher.clone(), providers.clone());
         let sweeper = Sweeper::new(db.clone(), cipher.clone(), config.sessions, config.activity_retention);
         sweeper.clone().spawn();
         crate::metrics::spawn_sampler(db.clone());
+        let access_tokens =
+            AccessTokens::new(db.clone(), cipher.clone(), config.access_tokens.clone(), config.issuer());
         let login_flow = LoginFlow::new(db.clone(), providers.clone(), sessions.clone(), cipher);
         let accounts = Accounts::new(db.clone(), providers.clone(), tokens.clone());
         let activity = ActivityLog::new(db.clone(), providers.clone());
+        let admins = Admins::new(
+            db.clone(),
+            config.admins.clone(),
+            providers.clone(),
+            sessions.clone(),
+            accounts.clone(),
+            activity.clone(),
+        );
         Ok(Latchkey {
-            inner: Arc::new(Inner { config, db, providers, sessions, login_flow, accounts, activity, tokens, sweeper }),
+            inner: Arc::new(Inner {
+                config,
+                db,
+                providers,
+                sessions,
+                login_flow,
+                accounts,
+                activity,
+                tokens,
+                access_tokens,
+                admins,
+                sweeper,
+            }),
         })
     }
 
@@ -97,6 +123,16 @@ impl Latchkey {
     /// The provider tokens held for identities.
     pub fn tokens(&self) -> &Tokens {
         &self.inner.tokens
+    }
+
+    /// Who is an admin, and what admins do to other accounts.
+    pub fn admins(&self) -> &Admins {
+        &self.inner.admins
+    }
+
+    /// latchkey's own access tokens (`POST /api/token`, Bearer on `/api/me`, the JWKS).
+    pub fn access_tokens(&self) -> &AccessTokens {
+        &self.inner.access_tokens
     }
 
     /// The background housekeeping (also run on demand, by tests).

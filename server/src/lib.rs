@@ -6,8 +6,10 @@
 //! `http`. The UI crate talks to it through [`Latchkey`], the one handle to everything here,
 //! and the `http` extractors.
 
+pub mod access_tokens;
 pub mod account;
 pub mod activity;
+pub mod admin;
 pub mod config;
 pub mod http;
 pub mod login;

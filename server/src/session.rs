@@ -1,6 +1,8 @@
 //! The app's own sessions: a random token in an HttpOnly cookie, only its SHA-256 stored,
 //! a new one at every sign-in, idle and absolute expiry, revocable server-side.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use latchkey_types::{SessionId, SessionInfo};
 use sea_orm::sea_query::Expr;
@@ -13,10 +15,11 @@ use sea_orm::{
 use crate::account;
 use crate::activity::{self, ActivityKind};
 use crate::config::SessionSettings;
-use crate::provider::Providers;
 use crate::provider::logout_token::LogoutRequest;
+use crate::provider::{ProviderSession, Providers};
 use crate::storage::entities::{identity, logout_token, session, user};
 use crate::storage::{self, Database, retry};
+use crate::tokens::{Sealed, TokenCipher, TokenColumn};
 use crate::util::{later, random_token, sha256_hex, to_delta};
 
 /// How recent a sign-in must be for linking, unlinking or deleting the account.
@@ -83,11 +86,13 @@ pub struct Sessions {
     db: Database,
     settings: SessionSettings,
     providers: Providers,
+    /// Seals each session's sign-in ID token.
+    cipher: Arc<TokenCipher>,
 }
 
 impl Sessions {
-    pub fn new(db: Database, settings: SessionSettings, providers: Providers) -> Self {
-        Sessions { db, settings, providers }
+    pub fn new(db: Database, settings: SessionSettings, providers: Providers, cipher: Arc<TokenCipher>) -> Self {
+        Sessions { db, settings, providers, cipher }
     }
 
     /// Starts a new session for a user who has just authenticated, or (`renewing`) a new
@@ -98,7 +103,7 @@ impl Sessions {
         db: &impl sea_orm::ConnectionTrait,
         user_id: &str,
         identity_id: Option<&str>,
-        provider_session: Option<&str>,
+        provider_session: &ProviderSession,
         client: &ClientInfo,
         renewing: Option<&session::Model>,
     ) -> Result<IssuedSession, DbErr> {
@@ -108,8 +113,11 @@ impl Sessions {
             Some(previous) => (previous.created_at, previous.expires_at),
             None => (now, later(now, self.settings.absolute_timeout)),
         };
+        let id = uuid::Uuid::new_v4().to_string();
+        let id_token =
+            provider_session.id_token.as_ref().map(|t| self.cipher.seal(t.expose(), &id, TokenColumn::IdToken));
         let session = session::ActiveModel {
-            id: Set(uuid::Uuid::new_v4().to_string()),
+            id: Set(id),
             token_hash: Set(sha256_hex(&token)),
             user_id: Set(user_id.to_string()),
             identity_id: Set(identity_id.map(str::to_string)),
@@ -118,7 +126,9 @@ impl Sessions {
             expires_at: Set(expires_at),
             user_agent: Set(client.stored_user_agent()),
             ip: Set(client.ip.clone()),
-            provider_sid: Set(provider_session.map(str::to_string)),
+            provider_sid: Set(provider_session.sid.clone()),
+            id_token_key_id: Set(id_token.as_ref().map(|sealed| sealed.key_id.clone())),
+            id_token: Set(id_token.map(|sealed| sealed.ciphertext)),
         }
         .insert(db)
         .await?;
@@ -159,9 +169,14 @@ impl Sessions {
 
     /// The person's live sessions, most recently used first.
     pub async fn list(&self, current: &Session) -> Result<Vec<SessionInfo>, DbErr> {
-        let identities = account::identities_of(self.db.reads(), current.user_id()).await?;
+        self.list_of(current.user_id(), Some(&current.record.id)).await
+    }
+
+    /// A user's live sessions, most recently used first; `current` is the asking browser's.
+    pub async fn list_of(&self, user_id: &str, current: Option<&str>) -> Result<Vec<SessionInfo>, DbErr> {
+        let identities = account::identities_of(self.db.reads(), user_id).await?;
         let sessions = session::Entity::find()
-            .filter(session::Column::UserId.eq(current.user_id()))
+            .filter(session::Column::UserId.eq(user_id))
             .order_by_desc(session::Column::LastSeenAt)
             .all(self.db.reads())
             .await?;
@@ -169,13 +184,20 @@ impl Sessions {
         Ok(sessions
             .into_iter()
             .filter(|s| !self.is_expired(s, now))
-            .map(|s| SessionInfo {
-                current: s.id == current.record.id,
-                provider: s
+            .map(|s| {
+                let provider_id = s
                     .identity_id
                     .as_ref()
                     .and_then(|id| identities.iter().find(|i| &i.id == id))
-                    .map(|i| self.providers.name_of(&i.provider_id)),
+                    .map(|i| &i.provider_id);
+                (s, provider_id)
+            })
+            .map(|(s, provider_id)| SessionInfo {
+                current: Some(s.id.as_str()) == current,
+                provider: provider_id.map(|id| self.providers.name_of(id)),
+                provider_can_end_it: provider_id
+                    .and_then(|id| self.providers.get(id))
+                    .is_some_and(|provider| provider.offers_backchannel_logout()),
                 id: SessionId::new(s.id),
                 created_at: s.created_at,
                 last_seen_at: s.last_seen_at,
@@ -205,11 +227,36 @@ impl Sessions {
         .await
     }
 
+    /// Ends every session of the person but this one ("Sign out everywhere else"); returns how
+    /// many ended. Recorded in the activity log when any did.
+    pub async fn end_others(&self, current: &Session, client: &ClientInfo) -> Result<u64, DbErr> {
+        retry(|| async move {
+            let txn = self.db.begin().await?;
+            let ended = session::Entity::delete_many()
+                .filter(session::Column::UserId.eq(current.user_id()))
+                .filter(session::Column::Id.ne(current.record.id.as_str()))
+                .exec(&txn)
+                .await?
+                .rows_affected;
+            if ended > 0 {
+                let event = activity::Event::by(current.user_id(), ActivityKind::OtherSessionsEnded).from(client);
+                activity::record(&txn, event).await?;
+            }
+            txn.commit().await?;
+            Ok(ended)
+        })
+        .await
+    }
+
     /// Ends the sessions a provider's back-channel logout names (already verified, see
     /// [`crate::provider::logout_token`]): those signed in with its provider session `sid`,
     /// or with the identity `sub`, or both. Each lands in its owner's activity log. The token's
     /// id is remembered first: a replay ends nothing and is reported as [`LoggedOut::Replayed`].
     pub async fn end_for_provider(&self, provider_id: &str, request: &LogoutRequest) -> Result<LoggedOut, DbErr> {
+        if request.subject.is_none() && request.session.is_none() {
+            // Names nobody: never read as "every session of this provider".
+            return Ok(LoggedOut::Ended(0));
+        }
         retry(|| async move {
             let txn = self.db.begin().await?;
             let remembered = logout_token::Entity::insert(logout_token::ActiveModel {
@@ -257,6 +304,32 @@ impl Sessions {
         .await
     }
 
+    /// The ID token this session signed in with, opened; `None` when there is none or it no
+    /// longer opens (sealed under a key since retired): signing out at the provider then goes
+    /// without the hint.
+    pub fn sign_in_id_token(&self, current: &Session) -> Option<String> {
+        let record = &current.record;
+        let sealed = Sealed { key_id: record.id_token_key_id.clone()?, ciphertext: record.id_token.clone()? };
+        match self.cipher.open(&sealed, &record.id, TokenColumn::IdToken) {
+            Ok(id_token) => Some(id_token),
+            Err(error) => {
+                tracing::warn!(session = %record.id, %error, "the sign-in's ID token cannot be opened");
+                None
+            }
+        }
+    }
+
+    /// The provider of the identity this session signed in with, if it is still linked.
+    pub async fn provider_of(&self, current: &Session) -> Result<Option<String>, DbErr> {
+        let Some(identity_id) = current.record.identity_id.clone() else { return Ok(None) };
+        identity::Entity::find_by_id(identity_id)
+            .select_only()
+            .column(identity::Column::ProviderId)
+            .into_tuple()
+            .one(self.db.reads())
+            .await
+    }
+
     /// Ends this session (signing out).
     pub async fn end(&self, current: &Session) -> Result<(), DbErr> {
         retry(|| async move {
@@ -288,7 +361,8 @@ impl Sessions {
             .find_also_related(user::Entity)
             .one(db)
             .await?;
-        Ok(found.and_then(|(session, user)| user.map(|user| (session, user))))
+        // A disabled account has no live session, whatever is left in the table.
+        Ok(found.and_then(|(session, user)| user.filter(|user| user.disabled_at.is_none()).map(|user| (session, user))))
     }
 
     pub fn is_expired(&self, session: &session::Model, now: DateTime<Utc>) -> bool {

@@ -14,7 +14,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::config::SessionSettings;
 use crate::storage::Database;
-use crate::storage::entities::{activity_event, logout_token, pending_link, pending_login, session};
+use crate::storage::entities::{activity_event, logout_token, pending_link, pending_login, session, signing_key};
 use crate::tokens::{TokenCipher, TokenError, reseal_old_rows};
 use crate::util::earlier;
 
@@ -30,6 +30,8 @@ pub struct Swept {
     pub pending_logins: u64,
     pub pending_links: u64,
     pub logout_tokens: u64,
+    /// Access-token signing keys no longer published (their last token has expired).
+    pub signing_keys: u64,
     pub activity_events: u64,
     pub tokens_resealed: u64,
 }
@@ -72,6 +74,8 @@ impl Sweeper {
             pending_link::Entity::delete_many().filter(pending_link::Column::ExpiresAt.lte(now)).exec(db).await?;
         let logout_tokens =
             logout_token::Entity::delete_many().filter(logout_token::Column::ExpiresAt.lte(now)).exec(db).await?;
+        let signing_keys =
+            signing_key::Entity::delete_many().filter(signing_key::Column::PublishedUntil.lte(now)).exec(db).await?;
         let activity_events = activity_event::Entity::delete_many()
             .filter(activity_event::Column::CreatedAt.lt(earlier(now, self.activity_retention)))
             .exec(db)
@@ -82,6 +86,7 @@ impl Sweeper {
             pending_logins: pending_logins.rows_affected,
             pending_links: pending_links.rows_affected,
             logout_tokens: logout_tokens.rows_affected,
+            signing_keys: signing_keys.rows_affected,
             activity_events: activity_events.rows_affected,
             tokens_resealed,
         })

@@ -167,6 +167,26 @@ async fn an_invalid_logout_token_is_refused_with_400_and_leaves_every_session_al
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_request_naming_neither_subject_nor_session_ends_nothing() {
+    use latchkey::latchkey_server::provider::logout_token::LogoutRequest;
+    use latchkey::latchkey_server::session::LoggedOut;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let browser = app.browser();
+    browser.sign_in_as(&Person::ada()).await;
+    let nobody = LogoutRequest {
+        subject: None,
+        session: None,
+        token_id: "token".into(),
+        remember_until: chrono::Utc::now() + chrono::TimeDelta::minutes(5),
+    };
+
+    let outcome = app.latchkey.sessions().end_for_provider("dev", &nobody).await.expect("answered");
+
+    assert_eq!(outcome, LoggedOut::Ended(0));
+    assert_eq!(browser.me().await.0, StatusCode::OK, "not every session of the provider");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_development_provider_signs_a_person_out_everywhere_with_a_real_logout_token() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let (ada, grace) = (app.browser(), app.browser());

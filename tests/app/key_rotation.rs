@@ -2,7 +2,7 @@
 //! sealed again under the new one (on use, and by the sweeper), and the old key can then go.
 
 use latchkey::latchkey_server::Latchkey;
-use latchkey::latchkey_server::storage::entities::provider_token;
+use latchkey::latchkey_server::storage::entities::{provider_token, session};
 use latchkey::latchkey_server::tokens::{CipherError, TokenError};
 use sea_orm::EntityTrait;
 
@@ -55,8 +55,10 @@ async fn the_sweeper_seals_every_token_under_a_previous_key_again_so_the_old_key
 
     let swept = rotated(&app).await.sweeper().sweep().await.expect("the sweep runs");
 
-    assert_eq!(swept.tokens_resealed, 2);
+    assert_eq!(swept.tokens_resealed, 4, "two people's provider tokens, and their sessions' ID tokens");
     let current = new_key_only.tokens().cipher().current_key_id().to_string();
-    assert_eq!(key_ids(&app).await, [current.clone(), current]);
+    assert_eq!(key_ids(&app).await, [current.clone(), current.clone()]);
+    let sessions = session::Entity::find().all(&app.db).await.expect("query");
+    assert!(sessions.iter().all(|s| s.id_token_key_id.as_deref() == Some(current.as_str())), "{sessions:?}");
     assert!(new_key_only.tokens().access_token(&identity).await.is_ok(), "the old key is no longer needed");
 }

@@ -324,6 +324,7 @@ async fn a_sign_up_that_loses_the_race_for_its_identity_signs_in_to_the_winners_
         picture: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        disabled_at: Set(None),
     }
     .insert(&other_server)
     .await

@@ -5,8 +5,10 @@
 mod fakes;
 mod support;
 
+mod access_tokens;
 mod account;
 mod account_forms;
+mod admin;
 mod backchannel;
 mod callback_checks;
 mod id_token_checks;
@@ -20,6 +22,7 @@ mod operations;
 mod pages;
 mod process;
 mod promises;
+mod provider_logout;
 mod provider_tokens;
 mod providers;
 mod resilience;

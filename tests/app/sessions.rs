@@ -2,6 +2,7 @@
 //! or too old.
 
 use latchkey::latchkey_server::storage::entities::session;
+use latchkey::latchkey_server::types::ActivityKind;
 use reqwest::StatusCode;
 use sea_orm::{EntityTrait, sea_query::Expr};
 
@@ -15,7 +16,42 @@ on_every_backend!(
     a_session_expires_at_its_absolute_lifetime,
     a_session_in_use_is_noted_as_seen_every_few_minutes_at_most,
     each_session_keeps_the_provider_session_id_of_its_sign_in,
+    signing_out_everywhere_else_ends_every_other_session_and_keeps_this_one,
 );
+
+async fn signing_out_everywhere_else_ends_every_other_session_and_keeps_this_one(app: TestApp) {
+    let (here, laptop, phone, someone_else) = (app.browser(), app.browser(), app.browser(), app.browser());
+    for browser in [&here, &laptop, &phone] {
+        browser.sign_in_as(&Person::ada()).await;
+    }
+    someone_else.sign_in_as(&Person::grace()).await;
+    let before = here.get("/sessions").await.text().await.expect("the sessions page");
+    assert!(before.contains("Sign out everywhere else"), "offered while there are other sessions");
+
+    let answer = here.submit("end_other_sessions", &[]).await;
+
+    assert_eq!(location(&answer).path(), "/sessions");
+    let page = here.page_after(answer).await;
+    assert!(page.contains("Every other session was signed out."), "{page}");
+    assert!(!page.contains(">Sign out everywhere else<"), "nothing else to sign out");
+    assert_eq!(here.me().await.0, StatusCode::OK, "this browser stays signed in");
+    assert_eq!(laptop.me().await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(phone.me().await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(someone_else.me().await.0, StatusCode::OK, "another person's session goes on");
+    assert_eq!(app.activity(&here, 0).await.events[0].kind, ActivityKind::OtherSessionsEnded);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_session_shows_its_provider_and_whether_that_provider_can_end_it() {
+    let app = TestApp::spawn(crate::support::Backend::Sqlite).await;
+    let browser = app.browser();
+    browser.sign_in_as(&Person::ada()).await;
+
+    let page = browser.get("/sessions").await.text().await.expect("the sessions page");
+
+    assert!(page.contains("Signed in via Dev provider"), "{page}");
+    assert!(page.contains("Dev provider can sign it out when you sign out there"), "it advertises back-channel logout");
+}
 
 async fn each_session_keeps_the_provider_session_id_of_its_sign_in(app: TestApp) {
     let (first, second) = (app.browser(), app.browser());

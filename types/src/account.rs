@@ -21,6 +21,9 @@ pub struct Me {
     pub signed_in_with: Option<IdentityId>,
     /// Signed in within the last few minutes: unlinking and deleting need it.
     pub recently_signed_in: bool,
+    /// The name of the provider this session signed in with, when signing out can end the
+    /// person's session there too ("Sign out of <provider> too").
+    pub provider_sign_out: Option<String>,
 }
 
 impl Me {
@@ -97,6 +100,8 @@ pub struct SessionInfo {
     pub ip: Option<String>,
     /// Name of the provider the session signed in with.
     pub provider: Option<String>,
+    /// That provider can end this session by itself (it sends back-channel logout tokens).
+    pub provider_can_end_it: bool,
 }
 
 /// The primary email and picture as stored after a profile change.

@@ -29,6 +29,18 @@ pub enum ActivityKind {
     /// The provider said the person signed out there (back-channel logout).
     #[cfg_attr(feature = "server", sea_orm(string_value = "signed_out_by_provider"))]
     SignedOutByProvider,
+    /// Every session but the one that asked was ended ("Sign out everywhere else").
+    #[cfg_attr(feature = "server", sea_orm(string_value = "other_sessions_ended"))]
+    OtherSessionsEnded,
+    /// An admin ended every session of the account (the detail names the admin).
+    #[cfg_attr(feature = "server", sea_orm(string_value = "sessions_ended_by_admin"))]
+    SessionsEndedByAdmin,
+    /// An admin disabled the account (the detail names the admin).
+    #[cfg_attr(feature = "server", sea_orm(string_value = "account_disabled"))]
+    AccountDisabled,
+    /// An admin enabled the account again (the detail names the admin).
+    #[cfg_attr(feature = "server", sea_orm(string_value = "account_enabled"))]
+    AccountEnabled,
 }
 
 /// One entry of the security activity log.

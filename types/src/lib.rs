@@ -7,6 +7,7 @@
 
 mod account;
 mod activity;
+mod admin;
 mod ids;
 mod kinds;
 mod refusal;
@@ -15,6 +16,7 @@ mod site;
 
 pub use account::{DisplayName, DisplayNameError, Identity, Me, PendingLinkInfo, SavedProfile, SessionInfo};
 pub use activity::{ActivityEvent, ActivityKind, ActivityPage};
+pub use admin::{AdminUserDetail, AdminUserPage, AdminUserSummary};
 pub use ids::{IdentityId, ProviderId, SessionId, UserId};
 pub use kinds::{LoginPurpose, ProviderKind, ProviderSummary, TokenStatus};
 pub use refusal::ApiRefusal;

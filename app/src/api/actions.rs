@@ -88,11 +88,25 @@ pub async fn revoke_session(session_id: SessionId) -> Result<(), ActionError> {
     .await
 }
 
+/// Ends every session of the person but this browser's ("Sign out everywhere else").
+#[server(endpoint = "end_other_sessions")]
+pub async fn end_other_sessions() -> Result<(), ActionError> {
+    act(Outcome::new(routes::SESSIONS, "ended_others"), async |latchkey, session, client| {
+        latchkey
+            .sessions()
+            .end_others(&session, &client)
+            .await
+            .map(|_| ())
+            .map_err(|error| AppError::from(error).into())
+    })
+    .await
+}
+
 /// Deletes the account (after a recent sign-in); the browser lands signed out on the home
 /// page.
 #[server(endpoint = "delete_account")]
 pub async fn delete_account() -> Result<(), ActionError> {
-    let outcome = Outcome { page: routes::PROFILE, done: "deleted", success_page: Some(routes::HOME) };
+    let outcome = Outcome { page: routes::PROFILE.to_string(), done: "deleted", success_page: Some(routes::HOME) };
     act(outcome, async |latchkey, session, _| {
         latchkey.accounts().delete(&session).await?;
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
@@ -108,8 +122,8 @@ pub async fn delete_account() -> Result<(), ActionError> {
 
 /// Where an action's page is, and the `?done=` code its success leaves there.
 #[cfg(feature = "ssr")]
-struct Outcome {
-    page: &'static str,
+pub(super) struct Outcome {
+    page: String,
     done: &'static str,
     /// Where a success leads instead of back to `page`.
     success_page: Option<&'static str>,
@@ -117,15 +131,15 @@ struct Outcome {
 
 #[cfg(feature = "ssr")]
 impl Outcome {
-    fn new(page: &'static str, done: &'static str) -> Self {
-        Outcome { page, done, success_page: None }
+    pub(super) fn new(page: impl Into<String>, done: &'static str) -> Self {
+        Outcome { page: page.into(), done, success_page: None }
     }
 }
 
 /// Runs an account change for this request's session, then answers as the request wants:
 /// a status with the value or error, or (a plain form post) a `303` back to the page.
 #[cfg(feature = "ssr")]
-async fn act<T>(
+pub(super) async fn act<T>(
     outcome: Outcome,
     change: impl AsyncFnOnce(
         latchkey_server::Latchkey,
@@ -144,7 +158,7 @@ async fn act<T>(
     let response = use_context::<leptos_axum::ResponseOptions>();
     if is_plain_form_post() {
         let location = match &result {
-            Ok(_) => format!("{}?done={}", outcome.success_page.unwrap_or(outcome.page), outcome.done),
+            Ok(_) => format!("{}?done={}", outcome.success_page.unwrap_or(&outcome.page), outcome.done),
             Err(error) => format!("{}?form={}&{}", outcome.page, outcome.done, error.to_query()),
         };
         leptos_axum::redirect(&location);

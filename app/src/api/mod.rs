@@ -3,16 +3,18 @@
 //! server-function bodies (and the `ssr` helpers at the bottom) touch the core.
 
 mod actions;
+mod admin;
 mod error;
 
 use leptos::prelude::*;
 
 pub use actions::*;
+pub use admin::*;
 pub use error::ActionError;
 
 pub use latchkey_types::{
-    ActivityEvent, ActivityKind, ActivityPage, Identity, Me, PendingLinkInfo, ProviderKind, ProviderSummary,
-    SavedProfile, SessionInfo, TokenStatus, routes,
+    ActivityEvent, ActivityKind, ActivityPage, AdminUserDetail, AdminUserPage, AdminUserSummary, Identity, Me,
+    PendingLinkInfo, ProviderKind, ProviderSummary, SavedProfile, SessionInfo, TokenStatus, routes,
 };
 
 /// The person signed in in this browser, if any.

@@ -57,31 +57,7 @@ fn ActivityLog(activity: ActivityPage) -> impl IntoView {
             if pages == 0 { "Nothing has happened on your account yet." } else { "There is nothing on this page." };
         view! { <p class="muted empty">{text}</p> }.into_any()
     } else {
-        view! {
-            <div class="table-scroll" role="region" aria-label="Activity log" tabindex="0">
-                <table class="activity">
-                    <caption class="visually-hidden">"Security activity, newest first"</caption>
-                    <thead>
-                        <tr>
-                            <th scope="col">"Event"</th>
-                            <th scope="col">"Provider"</th>
-                            <th scope="col">"Details"</th>
-                            <th scope="col">"Time"</th>
-                            <th scope="col">"IP address"</th>
-                            <th scope="col">"Browser"</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {activity
-                            .events
-                            .into_iter()
-                            .map(|event| view! { <ActivityRow event/> })
-                            .collect_view()}
-                    </tbody>
-                </table>
-            </div>
-        }
-        .into_any()
+        view! { <ActivityTable events=activity.events/> }.into_any()
     };
 
     let pager = (newer.is_some() || older.is_some()).then(|| {
@@ -111,6 +87,29 @@ fn ActivityLog(activity: ActivityPage) -> impl IntoView {
         </section>
     }
     .into_any()
+}
+
+/// Events of an activity log as a table, in the order given.
+#[component]
+pub(crate) fn ActivityTable(events: Vec<ActivityEvent>) -> impl IntoView {
+    view! {
+        <div class="table-scroll" role="region" aria-label="Activity log" tabindex="0">
+            <table class="activity">
+                <caption class="visually-hidden">"Security activity, newest first"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Event"</th>
+                        <th scope="col">"Provider"</th>
+                        <th scope="col">"Details"</th>
+                        <th scope="col">"Time"</th>
+                        <th scope="col">"IP address"</th>
+                        <th scope="col">"Browser"</th>
+                    </tr>
+                </thead>
+                <tbody>{events.into_iter().map(|event| view! { <ActivityRow event/> }).collect_view()}</tbody>
+            </table>
+        </div>
+    }
 }
 
 #[component]

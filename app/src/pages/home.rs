@@ -1,8 +1,10 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+use leptos_router::params::ParamsMap;
 
 use crate::{
-    api::{Me, current_user, error_message, routes, sign_in_providers},
+    api::{Me, ProviderSummary, current_user, error_message, routes, routes::SignedOut, sign_in_providers},
     components::{Avatar, ProviderList, SignOutButton, brand::Logo},
     pages::{Loading, PageFrame},
 };
@@ -12,6 +14,7 @@ use crate::{
 pub fn HomePage() -> impl IntoView {
     let me = Resource::new(|| (), |_| current_user());
     let providers = Resource::new(|| (), |_| sign_in_providers());
+    let query = use_query_map();
 
     view! {
         <Title text="latchkey: sign in with the accounts you already have"/>
@@ -29,6 +32,8 @@ pub fn HomePage() -> impl IntoView {
                         match (me, providers) {
                             (Ok(Some(me)), _) => view! { <SignedIn me/> }.into_any(),
                             (Ok(None), Ok(providers)) => view! {
+                                {sign_out_note(&query.get_untracked(), &providers)
+                                    .map(|note| view! { <p class="notice" role="status">{note}</p> })}
                                 <div class="signin">
                                     <ProviderList providers/>
                                     <p class="fineprint">
@@ -49,6 +54,23 @@ pub fn HomePage() -> impl IntoView {
     }
 }
 
+/// What a sign-out that asked the provider too left in the query (see
+/// [`routes::signed_out`]), in words; `None` for any other visit.
+fn sign_out_note(query: &ParamsMap, providers: &[ProviderSummary]) -> Option<String> {
+    let how = SignedOut::from_query(&query.get("signed_out")?)?;
+    let provider_id = query.get("provider")?;
+    let name = &providers.iter().find(|provider| provider.id.as_str() == provider_id)?.name;
+    Some(match how {
+        SignedOut::AtProviderToo => format!("You are signed out of latchkey and of {name}."),
+        SignedOut::ProviderCannot => format!(
+            "You are signed out of latchkey. {name} does not offer signing out from here, so you may still be signed in there."
+        ),
+        SignedOut::ProviderUnreachable => format!(
+            "You are signed out of latchkey. {name} could not be reached to sign you out there, so you may still be signed in there."
+        ),
+    })
+}
+
 /// The front page for someone already signed in.
 #[component]
 fn SignedIn(me: Me) -> impl IntoView {
@@ -63,7 +85,7 @@ fn SignedIn(me: Me) -> impl IntoView {
             <p class="actions">
                 <a class="button" href=routes::PROFILE>"Go to your profile"</a>
             </p>
-            <SignOutButton class="button button--link"/>
+            <SignOutButton class="button button--link" provider=me.provider_sign_out.clone()/>
         </div>
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod activity;
+pub mod admin;
 pub mod home;
 pub mod not_found;
 pub mod profile;

@@ -134,7 +134,7 @@ fn ProfileCard(me: Me, posted: PostedOutcome) -> impl IntoView {
 
             <footer class="card__footer">
                 <a class="button button--secondary" href=routes::HOME>"Home"</a>
-                <SignOutButton/>
+                <SignOutButton provider=me.provider_sign_out.clone()/>
             </footer>
         </section>
     }

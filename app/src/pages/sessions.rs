@@ -2,10 +2,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::{
-    api::{RevokeSession, SessionInfo, error_message, my_sessions, routes},
+    api::{EndOtherSessions, RevokeSession, SessionInfo, error_message, my_sessions, routes},
     components::{FormStatus, SignOutButton, Timestamp, form_outcome},
     format::browser_summary,
-    pages::{LoadError, Loading, signed_out_redirect},
+    pages::{LoadError, Loading, SignedIn, signed_out_redirect},
 };
 
 /// `/sessions`: the browsers signed in to this account, each of which can be signed out.
@@ -58,6 +58,7 @@ fn SessionList(
             <div aria-live="polite">
                 <FormStatus outcome done="Signed out."/>
             </div>
+            <SignOutEverywhereElse others/>
             // Names the list for the headings inside it (one per browser), so no level is skipped.
             <h2 class="visually-hidden">"Signed-in browsers"</h2>
             <ul class="session-list">
@@ -72,6 +73,23 @@ fn SessionList(
     .into_any()
 }
 
+/// "Sign out everywhere else" (while there is another session), and what it did.
+#[component]
+fn SignOutEverywhereElse(others: usize) -> impl IntoView {
+    let end_others = ServerAction::<EndOtherSessions>::new();
+    let outcome = form_outcome(move || end_others.value().get(), "ended_others");
+    view! {
+        {(others > 0).then(|| view! {
+            <ActionForm action=end_others attr:class="inline-form">
+                <button type="submit" class="button button--secondary">"Sign out everywhere else"</button>
+            </ActionForm>
+        })}
+        <div aria-live="polite">
+            <FormStatus outcome done="Every other session was signed out."/>
+        </div>
+    }
+}
+
 #[component]
 fn SessionItem(session: SessionInfo, index: usize, revoke: ServerAction<RevokeSession>) -> impl IntoView {
     let title_id = format!("session-{index}");
@@ -80,9 +98,15 @@ fn SessionItem(session: SessionInfo, index: usize, revoke: ServerAction<RevokeSe
     let user_agent = session.user_agent.clone();
     let ip = format!("IP address {}", session.ip.as_deref().unwrap_or("unknown"));
     let via = session.provider.as_ref().map(|provider| view! { <li>{format!("Signed in via {provider}")}</li> });
+    let provider_can_end_it = session
+        .provider
+        .as_ref()
+        .filter(|_| session.provider_can_end_it)
+        .map(|provider| view! { <li>{format!("{provider} can sign it out when you sign out there")}</li> });
 
     let action = if session.current {
-        view! { <SignOutButton/> }.into_any()
+        let provider = use_context::<SignedIn>().and_then(|signed_in| signed_in.me.provider_sign_out);
+        view! { <SignOutButton provider/> }.into_any()
     } else {
         // `aria-describedby` says which session, without changing the button's name.
         let describedby = title_id.clone();
@@ -112,6 +136,7 @@ fn SessionItem(session: SessionInfo, index: usize, revoke: ServerAction<RevokeSe
                 </div>
                 <ul class="facts">
                     {via}
+                    {provider_can_end_it}
                     <li><Timestamp label="Started " at=session.created_at/></li>
                     <li><Timestamp label="Last active " at=session.last_seen_at/></li>
                     <li>{ip}</li>

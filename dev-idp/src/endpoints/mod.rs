@@ -9,7 +9,7 @@ mod tests;
 mod token;
 
 pub(crate) use authorize::{authorize_get, authorize_post};
-pub(crate) use sign_out::{sign_out_get, sign_out_post};
+pub(crate) use sign_out::{end_session_get, end_session_post, sign_out_get, sign_out_post};
 pub(crate) use token::{revoke, token};
 
 use std::time::Duration;
@@ -55,6 +55,9 @@ pub(crate) async fn discovery(State(idp): State<DevIdp>) -> Response {
         "token_endpoint": format!("{issuer}/token"),
         "userinfo_endpoint": format!("{issuer}/userinfo"),
         "revocation_endpoint": format!("{issuer}/revoke"),
+        "end_session_endpoint": format!("{issuer}/logout"),
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "jwks_uri": format!("{issuer}/jwks"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -73,6 +76,12 @@ pub(crate) async fn discovery(State(idp): State<DevIdp>) -> Response {
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
     });
+    let mut doc = doc;
+    if idp.misbehaviour() == Misbehaviour::NoEndSessionEndpoint
+        && let Some(members) = doc.as_object_mut()
+    {
+        members.remove("end_session_endpoint");
+    }
     axum::Json(doc).into_response()
 }
 

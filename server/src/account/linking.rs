@@ -64,7 +64,7 @@ impl Accounts {
             // Not kept while the link waits; the provider's tokens arrive at its next sign-in.
             tokens: Default::default(),
             // The session stays the one it was signed in with.
-            provider_session: None,
+            provider_session: Default::default(),
         };
         let (pending, verified) = (&pending, &verified);
         retry(|| async move {

@@ -20,7 +20,7 @@ pub use records::*;
 use crate::provider::Providers;
 use crate::session::Session;
 use crate::storage::Database;
-use crate::storage::entities::{identity, provider_token};
+use crate::storage::entities::{identity, provider_token, user};
 use crate::tokens::Tokens;
 
 /// Why an account change was refused. The edge words it for people.
@@ -72,15 +72,44 @@ impl Accounts {
     }
 
     /// The signed-in person's identities, oldest first.
-    pub async fn identities(&self, session: &Session) -> Result<Vec<identity::Model>, DbErr> {
-        identities_of(self.db.reads(), session.user_id()).await
+    pub async fn identities(&self, user_id: &str) -> Result<Vec<identity::Model>, DbErr> {
+        identities_of(self.db.reads(), user_id).await
+    }
+
+    /// The user with this id, if the account still exists.
+    pub async fn user(&self, user_id: &str) -> Result<Option<user::Model>, DbErr> {
+        user::Entity::find_by_id(user_id.to_string()).one(self.db.reads()).await
     }
 
     /// The signed-in person as the pages show them: profile, identities and the state of
     /// the provider tokens held for each (one query: the sealed tokens themselves stay put).
     pub async fn me(&self, session: &Session) -> Result<Me, DbErr> {
+        let identities = self.identities_shown(session.user_id()).await?;
+        let user = &session.user;
+        let signed_in_with = session.record.identity_id.clone().map(IdentityId::new);
+        let provider_sign_out = identities
+            .iter()
+            .find(|identity| Some(&identity.id) == signed_in_with.as_ref())
+            .and_then(|identity| self.providers.get(identity.provider.as_str()))
+            .filter(|provider| provider.offers_sign_out())
+            .map(|provider| provider.name().to_string());
+        Ok(Me {
+            id: UserId::new(&user.id),
+            name: user.display_name.clone(),
+            email: user.email.clone(),
+            picture: user.picture.clone(),
+            identities,
+            signed_in_with,
+            recently_signed_in: session.is_recent(),
+            provider_sign_out,
+        })
+    }
+
+    /// A user's identities as the pages show them, with the state of the provider tokens held
+    /// for each (one query: the sealed tokens themselves stay put).
+    pub async fn identities_shown(&self, user_id: &str) -> Result<Vec<Identity>, DbErr> {
         let rows = identity::Entity::find()
-            .filter(identity::Column::UserId.eq(session.user_id()))
+            .filter(identity::Column::UserId.eq(user_id))
             .order_by_asc(identity::Column::CreatedAt)
             .join(JoinType::LeftJoin, identity::Relation::Tokens.def())
             .column_as(provider_token::Column::Status, "token_status")
@@ -90,7 +119,7 @@ impl Accounts {
             .all(self.db.reads())
             .await?;
         let now = chrono::Utc::now();
-        let identities = rows
+        let identities: Vec<Identity> = rows
             .into_iter()
             .map(|IdentityWithTokenState { identity, token_status, token_expires_at, token_scopes }| Identity {
                 provider_name: self.providers.name_of(&identity.provider_id),
@@ -113,16 +142,7 @@ impl Accounts {
                     .unwrap_or_default(),
             })
             .collect();
-        let user = &session.user;
-        Ok(Me {
-            id: UserId::new(&user.id),
-            name: user.display_name.clone(),
-            email: user.email.clone(),
-            picture: user.picture.clone(),
-            identities,
-            signed_in_with: session.record.identity_id.clone().map(IdentityId::new),
-            recently_signed_in: session.is_recent(),
-        })
+        Ok(identities)
     }
 }
 

@@ -101,6 +101,7 @@ pub async fn create_user_with_identity(
         picture: Set(verified.picture.clone()),
         created_at: Set(now),
         updated_at: Set(now),
+        disabled_at: Set(None),
     }
     .insert(db)
     .await?;

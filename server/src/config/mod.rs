@@ -68,13 +68,17 @@ pub struct Config {
     /// Empty: the client is the TCP peer, whatever the header says.
     pub trusted_proxies: Vec<IpNet>,
     pub inbound: InboundSettings,
+    pub access_tokens: AccessTokenSettings,
+    /// `LATCHKEY_ADMINS`: emails (lower-cased) whose owners are admins, when verified by a
+    /// provider for one of their identities.
+    pub admins: Vec<String>,
     /// `LATCHKEY_*` variables (or `latchkey.toml` keys) that are no setting, misspelt most
     /// likely: reported at start-up, otherwise ignored.
     pub unrecognized: Vec<String>,
 }
 
 /// The top-level settings; `LATCHKEY_PROVIDER_*` are checked with the providers.
-const SETTINGS: [&str; 21] = [
+const SETTINGS: [&str; 25] = [
     "LATCHKEY_ENV",
     "LATCHKEY_PUBLIC_URL",
     "LATCHKEY_DATABASE_URL",
@@ -97,6 +101,10 @@ const SETTINGS: [&str; 21] = [
     "LATCHKEY_TRUSTED_PROXIES",
     "LATCHKEY_REQUEST_TIMEOUT_SECONDS",
     "LATCHKEY_MAX_CONCURRENT_REQUESTS",
+    "LATCHKEY_TOKEN_AUDIENCE",
+    "LATCHKEY_TOKEN_MINUTES",
+    "LATCHKEY_TOKEN_KEY_ROTATION_DAYS",
+    "LATCHKEY_ADMINS",
 ];
 
 /// Variables of latchkey's own tooling (tests, setup, benchmark), which are no settings.
@@ -130,6 +138,23 @@ pub struct InboundSettings {
     /// (`LATCHKEY_MAX_CONCURRENT_REQUESTS`, 512).
     pub max_concurrent_requests: usize,
 }
+
+/// The app's own access tokens (`POST /api/token`, see `access_tokens`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessTokenSettings {
+    /// `aud` of every token (`LATCHKEY_TOKEN_AUDIENCE`; default: the public URL).
+    pub audience: String,
+    /// How long a token is valid (`LATCHKEY_TOKEN_MINUTES`: 10 by default, at most 15).
+    pub lifetime: Duration,
+    /// How long one signing key signs before the next takes over
+    /// (`LATCHKEY_TOKEN_KEY_ROTATION_DAYS`, 30).
+    pub key_rotation: Duration,
+}
+
+/// The longest an access token may live: it cannot be revoked before it expires.
+pub const MAX_ACCESS_TOKEN_MINUTES: u64 = 15;
+/// The longest one key may sign access tokens.
+const MAX_TOKEN_KEY_ROTATION_DAYS: u64 = 365;
 
 /// How many requests one client address may make per minute, by kind; each allows a burst of
 /// that many at once. Generous: an office behind one NAT address never meets them.
@@ -398,6 +423,43 @@ impl Config {
             max_concurrent_requests: usize::try_from(max_concurrent_requests).unwrap_or(usize::MAX),
         };
 
+        let token_minutes = positive_number(&mut p, get("LATCHKEY_TOKEN_MINUTES"), "LATCHKEY_TOKEN_MINUTES", 10);
+        if token_minutes > MAX_ACCESS_TOKEN_MINUTES {
+            p.add(
+                "LATCHKEY_TOKEN_MINUTES",
+                format!(
+                    "must be at most {MAX_ACCESS_TOKEN_MINUTES}: an access token cannot be revoked before it expires"
+                ),
+            );
+        }
+        let token_rotation_days =
+            positive_number(&mut p, get("LATCHKEY_TOKEN_KEY_ROTATION_DAYS"), "LATCHKEY_TOKEN_KEY_ROTATION_DAYS", 30);
+        if token_rotation_days > MAX_TOKEN_KEY_ROTATION_DAYS {
+            p.add(
+                "LATCHKEY_TOKEN_KEY_ROTATION_DAYS",
+                format!("must be at most {MAX_TOKEN_KEY_ROTATION_DAYS}: a signing key should not sign for years"),
+            );
+        }
+        let token_audience = match get("LATCHKEY_TOKEN_AUDIENCE").map(str::trim) {
+            Some("") => {
+                p.add("LATCHKEY_TOKEN_AUDIENCE", "must not be empty (leave it unset for the public URL)");
+                None
+            }
+            audience => audience.map(str::to_string),
+        };
+
+        let mut admins = Vec::new();
+        for email in get("LATCHKEY_ADMINS").unwrap_or_default().split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            match email.split_once('@') {
+                Some((local, domain))
+                    if !local.is_empty() && !domain.is_empty() && !email.contains(char::is_whitespace) =>
+                {
+                    admins.push(email.to_lowercase())
+                }
+                _ => p.add("LATCHKEY_ADMINS", format!("`{email}` is not an email address (separate them with commas)")),
+            }
+        }
+
         let providers = parse_providers(&values, &mut p);
         if dev_idp && providers.iter().any(|provider| provider.id.starts_with(DEV_PROVIDER_ID)) {
             p.add(
@@ -408,6 +470,12 @@ impl Config {
 
         match (public_url, p.0.is_empty()) {
             (Some(public_url), true) => Ok(Config {
+                admins,
+                access_tokens: AccessTokenSettings {
+                    audience: token_audience.unwrap_or_else(|| issuer_of(&public_url)),
+                    lifetime: Duration::from_secs(60 * token_minutes.min(MAX_ACCESS_TOKEN_MINUTES)),
+                    key_rotation: Duration::from_secs(24 * 3600 * token_rotation_days.min(MAX_TOKEN_KEY_ROTATION_DAYS)),
+                },
                 environment,
                 listen_addr,
                 public_url,
@@ -436,6 +504,18 @@ impl Config {
     /// The redirect URI registered at a provider: `{PUBLIC_URL}/auth/{id}/callback`.
     pub fn redirect_uri(&self, provider_id: &str) -> Url {
         self.url(&latchkey_types::routes::callback(&latchkey_types::ProviderId::new(provider_id)))
+    }
+
+    /// The public URL as the `iss` of latchkey's own tokens: as configured, without a
+    /// trailing slash.
+    pub fn issuer(&self) -> String {
+        issuer_of(&self.public_url)
+    }
+
+    /// Where a provider sends the browser back after signing the person out there too (the
+    /// `post_logout_redirect_uri` to register with it).
+    pub fn post_logout_redirect_uri(&self, provider_id: &str) -> Url {
+        self.url(&latchkey_types::routes::logged_out(&latchkey_types::ProviderId::new(provider_id)))
     }
 
     /// An absolute URL on this site for a path starting with `/`.
@@ -520,6 +600,10 @@ fn parse_trusted_proxies(p: &mut Problems, value: Option<&str>) -> Vec<IpNet> {
         }
     }
     proxies
+}
+
+fn issuer_of(public_url: &Url) -> String {
+    public_url.as_str().trim_end_matches('/').to_string()
 }
 
 fn parse_base_url(text: &str) -> Result<Url, String> {

@@ -1,10 +1,13 @@
-//! `/auth/{provider}/login`, `/auth/{provider}/callback`, `/auth/logout` and `/api/me`.
+//! `/auth/{provider}/login`, `/auth/{provider}/callback`, `/auth/logout` (and the way back
+//! from the provider's sign-out, `/auth/{provider}/logged-out`) and the back-channel logout
+//! receiver.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
+use latchkey_types::routes::SignedOut;
 use latchkey_types::{ProviderId, routes};
 
 use super::cookies;
@@ -117,62 +120,81 @@ pub async fn callback(
     }
 }
 
-pub async fn logout(State(latchkey): State<Latchkey>, MaybeSession(session): MaybeSession, jar: CookieJar) -> Response {
-    if let Some(session) = session
-        && let Err(e) = latchkey.sessions().end(&session).await
-    {
+/// The form of `POST /auth/logout`.
+#[derive(serde::Deserialize)]
+pub struct LogoutForm {
+    /// `1`: sign out at the session's provider too.
+    from_provider: Option<String>,
+}
+
+/// `POST /auth/logout`: ends this browser's session and `303`s home; with `from_provider=1`,
+/// `303`s instead to the session's provider to sign out there too (RP-Initiated Logout 1.0),
+/// which sends the browser back to `/auth/{provider}/logged-out`. A provider that offers no
+/// such endpoint, or cannot be reached, leaves a note on the home page instead.
+pub async fn logout(
+    State(latchkey): State<Latchkey>,
+    MaybeSession(session): MaybeSession,
+    jar: CookieJar,
+    form: Result<axum::Form<LogoutForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let config = latchkey.config();
+    let jar = jar.add(cookies::expired_session_cookie(config));
+    let Some(session) = session else { return private((jar, Redirect::to(routes::HOME)).into_response()) };
+    let from_provider = form.is_ok_and(|axum::Form(form)| form.from_provider.as_deref() == Some("1"));
+    // What signing out at the provider needs is read before the session (and its ID token) goes.
+    let provider = if from_provider {
+        match latchkey.sessions().provider_of(&session).await {
+            Ok(provider_id) => provider_id.and_then(|id| latchkey.provider_list().get(&id).cloned()),
+            Err(e) => return AppError::from(e).into_response(),
+        }
+    } else {
+        None
+    };
+    let id_token = provider.as_ref().and_then(|_| latchkey.sessions().sign_in_id_token(&session));
+    if let Err(e) = latchkey.sessions().end(&session).await {
         return AppError::from(e).into_response();
     }
-    let jar = jar.add(cookies::expired_session_cookie(latchkey.config()));
-    private((jar, Redirect::to(routes::HOME)).into_response())
-}
-
-/// `GET /api/me`: who is signed in, and with which accounts. Written straight from the rows:
-/// nothing here needs the provider tokens.
-pub async fn me(State(latchkey): State<Latchkey>, MaybeSession(session): MaybeSession) -> Response {
-    let Some(session) = session else { return private(AppError::Unauthenticated.into_response()) };
-    match latchkey.accounts().identities(&session).await {
-        Ok(identities) => {
-            let user = &session.user;
-            let accounts = identities
-                .iter()
-                .map(|identity| MeAccount {
-                    provider: &identity.provider_id,
-                    subject: &identity.subject,
-                    email: identity.email.as_deref(),
-                    email_verified: identity.email_verified,
-                })
-                .collect();
-            let body = MeBody {
-                user: MeUser { id: &user.id, name: &user.display_name, email: user.email.as_deref() },
-                accounts,
-            };
-            private(Json(body).into_response())
+    let Some(provider) = provider else { return private((jar, Redirect::to(routes::HOME)).into_response()) };
+    let state = crate::util::random_token();
+    let come_back_to = config.post_logout_redirect_uri(provider.id());
+    let note = |how| routes::signed_out(how, &ProviderId::new(provider.id()));
+    match provider.end_session_url(id_token.as_deref(), &come_back_to, &state).await {
+        Ok(Some(url)) => {
+            let jar = jar.add(cookies::logout_state_cookie(config, state));
+            private((jar, Redirect::to(url.as_str())).into_response())
         }
-        Err(e) => AppError::from(e).into_response(),
+        Ok(None) => private((jar, Redirect::to(&note(SignedOut::ProviderCannot))).into_response()),
+        Err(error) => {
+            tracing::warn!(provider = provider.id(), %error, "could not sign out at the provider");
+            private((jar, Redirect::to(&note(SignedOut::ProviderUnreachable))).into_response())
+        }
     }
 }
 
-/// The JSON of `/api/me` (its shape is in the README).
-#[derive(serde::Serialize)]
-struct MeBody<'a> {
-    user: MeUser<'a>,
-    accounts: Vec<MeAccount<'a>>,
+#[derive(serde::Deserialize)]
+pub struct LoggedOutQuery {
+    state: Option<String>,
 }
 
-#[derive(serde::Serialize)]
-struct MeUser<'a> {
-    id: &'a str,
-    name: &'a str,
-    email: Option<&'a str>,
-}
-
-#[derive(serde::Serialize)]
-struct MeAccount<'a> {
-    provider: &'a str,
-    subject: &'a str,
-    email: Option<&'a str>,
-    email_verified: bool,
+/// `GET /auth/{provider}/logged-out`: the provider sends the browser back here after signing
+/// the person out there too. The home page says so only when `state` is this browser's own
+/// sign-out; any other visit just lands on the home page.
+pub async fn logged_out(
+    State(latchkey): State<Latchkey>,
+    Path(provider_id): Path<String>,
+    Query(query): Query<LoggedOutQuery>,
+    jar: CookieJar,
+) -> Response {
+    let config = latchkey.config();
+    let expected = cookies::logout_state(config, &jar).filter(|state| !state.is_empty());
+    let jar = jar.add(cookies::expired_logout_state_cookie(config));
+    let ours = expected.is_some() && expected == query.state && latchkey.provider_list().get(&provider_id).is_some();
+    let home = if ours {
+        routes::signed_out(SignedOut::AtProviderToo, &ProviderId::new(&provider_id))
+    } else {
+        routes::HOME.to_string()
+    };
+    private((jar, Redirect::to(&home)).into_response())
 }
 
 /// A callback's outcome for the sign-in counter: `ok`, or the refusal's reason.
@@ -188,6 +210,7 @@ fn outcome_label(outcome: &Result<CallbackOutcome, LoginError>) -> &'static str 
         Err(LoginError::MissingCode) => "missing_code",
         Err(LoginError::LinkSessionEnded) => "link_session_ended",
         Err(LoginError::IdentityBelongsToAnotherAccount) => "identity_elsewhere",
+        Err(LoginError::AccountDisabled) => "account_disabled",
         Err(LoginError::Provider(ProviderError::Unavailable(_))) => "provider_unavailable",
         Err(LoginError::Provider(ProviderError::InvalidIdToken { .. })) => "invalid_id_token",
         Err(LoginError::Provider(ProviderError::CodeRejected(_))) => "code_rejected",
@@ -329,6 +352,14 @@ fn failure_page(latchkey: &Latchkey, provider_id: &str, error: &LoginError) -> E
                 "This {provider_name} account is already linked to a different latchkey account, so it was not linked to yours. \
                  If both accounts are yours, sign in with that {provider_name} account, unlink it there, then link it here."
             ),
+            None,
+        ),
+        LoginError::AccountDisabled => (
+            StatusCode::FORBIDDEN,
+            "This account is disabled".to_string(),
+            "An administrator has disabled this account, so you cannot sign in. Nothing was changed. \
+             If you think this is a mistake, ask your administrator to re-enable it."
+                .to_string(),
             None,
         ),
         LoginError::Database(_) => (

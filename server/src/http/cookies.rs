@@ -1,4 +1,4 @@
-//! The two cookies latchkey sets. On https they carry the `__Host-` prefix (which the browser
+//! The cookies latchkey sets. On https they carry the `__Host-` prefix (which the browser
 //! only accepts with Secure, Path=/ and no Domain), so no subdomain can plant or read them.
 
 use axum_extra::extract::CookieJar;
@@ -8,6 +8,7 @@ use crate::Config;
 
 const SESSION: &str = "latchkey_session";
 const LOGIN: &str = "latchkey_login";
+const LOGOUT: &str = "latchkey_logout";
 
 fn name(config: &Config, base: &'static str) -> String {
     if config.is_https() { format!("__Host-{base}") } else { base.to_string() }
@@ -50,4 +51,19 @@ pub fn login_token(config: &Config, jar: &CookieJar) -> Option<String> {
 /// Binds pending sign-ins to this browser; lives as long as a pending sign-in.
 pub fn login_cookie(config: &Config, token: String) -> Cookie<'static> {
     build(config, LOGIN, token, Some(time::Duration::minutes(10)))
+}
+
+/// The `state` of a sign-out sent on to the provider, if this browser has one under way.
+pub fn logout_state(config: &Config, jar: &CookieJar) -> Option<String> {
+    jar.get(&name(config, LOGOUT)).map(|c| c.value().to_string())
+}
+
+/// Binds a sign-out at the provider to this browser until the provider sends it back.
+pub fn logout_state_cookie(config: &Config, state: String) -> Cookie<'static> {
+    build(config, LOGOUT, state, Some(time::Duration::minutes(10)))
+}
+
+/// Ends the sign-out binding once the provider has sent the browser back.
+pub fn expired_logout_state_cookie(config: &Config) -> Cookie<'static> {
+    build(config, LOGOUT, String::new(), Some(time::Duration::ZERO))
 }

@@ -11,9 +11,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::{Config, Latchkey};
 
-/// The built site (`/pkg/…`) and the public files hold nothing personal: they may be cached.
+/// The built site (`/pkg/…`), the public files and the access tokens' public keys hold nothing
+/// personal: they may be cached (each says for how long).
 fn is_static_asset(path: &str) -> bool {
-    path.starts_with("/pkg/") || path == "/favicon.svg"
+    path.starts_with("/pkg/") || path == "/favicon.svg" || path == latchkey_types::routes::JWKS
 }
 
 /// Two years, subdomains included, once the site is on https.

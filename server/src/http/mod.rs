@@ -1,8 +1,9 @@
-//! The HTTP edge: the protocol routes (`/auth/*` and `/api/me`; the account's changes are the
+//! The HTTP edge: the protocol routes (`/auth/*`, `/api/me`, `/api/token` and the JWKS; the account's changes are the
 //! UI's server functions), the extractors that turn a request into what the services take,
 //! the same-site guard, cookies, and errors mapped to statuses and pages. The UI's server
 //! functions use the same extractors.
 
+mod api;
 mod auth;
 mod client_address;
 pub mod cookies;
@@ -41,7 +42,10 @@ pub fn router(latchkey: Latchkey) -> Router {
         .route(routes::CALLBACK_TEMPLATE, get(auth::callback))
         .route(routes::BACKCHANNEL_LOGOUT_TEMPLATE, post(auth::backchannel_logout))
         .route(routes::LOGOUT, post(auth::logout))
+        .route(routes::LOGGED_OUT_TEMPLATE, get(auth::logged_out))
         .route(routes::LINK_TEMPLATE, post(auth::link))
-        .route(routes::API_ME, get(auth::me))
+        .route(routes::API_ME, get(api::me))
+        .route(routes::API_TOKEN, post(api::token))
+        .route(routes::JWKS, get(api::jwks))
         .with_state(latchkey)
 }

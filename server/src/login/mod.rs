@@ -56,6 +56,8 @@ pub enum LoginError {
     LinkSessionEnded,
     #[error("this identity belongs to another account")]
     IdentityBelongsToAnotherAccount,
+    #[error("the account is disabled")]
+    AccountDisabled,
     #[error(transparent)]
     Provider(#[from] ProviderError),
     #[error("storage failed: {0}")]
@@ -294,6 +296,10 @@ impl LoginFlow {
                 }
             }
             LoginPurpose::SignIn => match existing {
+                Some((_, owner)) if owner.disabled_at.is_some() => {
+                    drop(txn);
+                    return Err(self.refuse_disabled(c, &owner.id).await);
+                }
                 Some((found, owner)) => {
                     let identity = account::refresh_identity(&txn, found, c.verified).await?;
                     (owner.id, identity.id, false, false)
@@ -315,6 +321,10 @@ impl LoginFlow {
                         })
                     };
                     match owner {
+                        Some(owner) if owner.disabled_at.is_some() => {
+                            drop(txn);
+                            return Err(self.refuse_disabled(c, &owner.id).await);
+                        }
                         Some(owner) if c.trusts_email && vouched_for_by_trusted(&owner) => {
                             let identity = account::attach_identity(&txn, &owner.id, c.provider_id, c.verified).await?;
                             (owner.id, identity.id, false, true)
@@ -346,10 +356,9 @@ impl LoginFlow {
                 .exec(&txn)
                 .await?;
         }
-        let provider_session = c.verified.provider_session.as_deref();
         let issued = self
             .sessions
-            .issue(&txn, &user_id, Some(&identity_id), provider_session, c.client, renewing.as_ref())
+            .issue(&txn, &user_id, Some(&identity_id), &c.verified.provider_session, c.client, renewing.as_ref())
             .await?;
         if linked {
             activity::record(
@@ -384,6 +393,21 @@ impl LoginFlow {
             created_user,
             linked,
         }))
+    }
+
+    /// A sign-in into a disabled account: refused, and noted in that account's log.
+    async fn refuse_disabled(&self, c: &Completion<'_>, user_id: &str) -> Failure {
+        let event = Event {
+            user_id: Some(user_id),
+            kind: ActivityKind::SignInFailed,
+            provider_id: Some(c.provider_id),
+            detail: Some("the account is disabled".into()),
+            client: Some(c.client),
+        };
+        match activity::record(self.db.writes(), event).await {
+            Ok(()) => Failure::Login(LoginError::AccountDisabled),
+            Err(e) => Failure::Database(e),
+        }
     }
 
     /// Keeps a verified identity aside, bound to this browser, until the person signs in to

@@ -132,7 +132,7 @@ impl GitHubProvider {
             email_verified,
             picture: text(&user, "avatar_url"),
             tokens: super::ProviderTokens::from_response(&token, &self.config.scopes),
-            provider_session: None,
+            provider_session: Default::default(),
         })
     }
 

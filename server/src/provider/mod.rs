@@ -85,9 +85,18 @@ pub struct VerifiedIdentity {
     pub picture: Option<String>,
     /// What the provider issued to latchkey for this identity (never sent to the browser).
     pub tokens: ProviderTokens,
-    /// The provider's session id (the ID token's `sid`), kept with latchkey's session so that
-    /// a back-channel logout naming it can end it.
-    pub provider_session: Option<String>,
+    /// What the provider said about its own session, kept with latchkey's session.
+    pub provider_session: ProviderSession,
+}
+
+/// The provider's side of a sign-in, kept with the session it started (OpenID Connect only).
+#[derive(Clone, Debug, Default)]
+pub struct ProviderSession {
+    /// The ID token's `sid`: a back-channel logout naming it ends latchkey's session.
+    pub sid: Option<String>,
+    /// The ID token as received (sealed at rest): sent back as `id_token_hint` when the person
+    /// signs out of the provider too.
+    pub id_token: Option<crate::config::Secret>,
 }
 
 /// Profile claims read from the provider's API after sign-in.
@@ -174,6 +183,38 @@ impl Provider {
         }
     }
 
+    /// Where to send a browser to sign out at the provider too (RP-Initiated Logout 1.0);
+    /// `None` for a provider that offers no such endpoint (GitHub, Google).
+    pub async fn end_session_url(
+        &self,
+        id_token_hint: Option<&str>,
+        post_logout_redirect_uri: &Url,
+        state: &str,
+    ) -> Result<Option<Url>, ProviderError> {
+        match self {
+            Provider::Oidc(provider) => provider.end_session_url(id_token_hint, post_logout_redirect_uri, state).await,
+            Provider::GitHub(_) => Ok(None),
+        }
+    }
+
+    /// Whether this provider is known to offer signing out there from latchkey, without
+    /// waiting for discovery: `false` until discovery has run (a sign-in runs it).
+    pub fn offers_sign_out(&self) -> bool {
+        match self {
+            Provider::Oidc(provider) => provider.known_end_session_endpoint().is_some(),
+            Provider::GitHub(_) => false,
+        }
+    }
+
+    /// Whether this provider is known to end latchkey's sessions itself (it advertises
+    /// Back-Channel Logout), without waiting for discovery.
+    pub fn offers_backchannel_logout(&self) -> bool {
+        match self {
+            Provider::Oidc(provider) => provider.known_to_send_logout_tokens(),
+            Provider::GitHub(_) => false,
+        }
+    }
+
     /// Revokes latchkey's access at the provider (best effort is the caller's call): the refresh
     /// token where there is one (that ends the whole grant), else the access token.
     pub async fn revoke(&self, access_token: Option<&str>, refresh_token: Option<&str>) -> Result<(), ProviderError> {
@@ -227,14 +268,15 @@ impl Provider {
         }
     }
 
-    /// The origins a sign-in start may send the browser to: the authorization endpoint's (as
-    /// far as discovery has named it yet) and the issuer's.
+    /// The origins a form post to latchkey may be redirected to: the issuer's, and the
+    /// authorization and end-session endpoints' (as far as discovery has named them yet).
     pub fn authorization_origins(&self) -> Vec<String> {
         let origin = |url: &Url| url.origin().ascii_serialization();
         match self {
             Provider::Oidc(provider) => {
-                let issuer = Url::parse(provider.issuer()).ok().map(|url| origin(&url));
-                issuer.into_iter().chain(provider.known_authorization_endpoint().map(|url| origin(&url))).collect()
+                let issuer = Url::parse(provider.issuer()).ok();
+                let endpoints = [provider.known_authorization_endpoint(), provider.known_end_session_endpoint()];
+                issuer.into_iter().chain(endpoints.into_iter().flatten()).map(|url| origin(&url)).collect()
             }
             Provider::GitHub(provider) => vec![origin(&provider.settings().authorize_url)],
         }

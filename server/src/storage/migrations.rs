@@ -12,6 +12,9 @@ impl MigratorTrait for Migrator {
             Box::new(IndexForCapsAndSweeps),
             Box::new(KeepProviderSessionIds),
             Box::new(RememberLogoutTokens),
+            Box::new(KeepSignInIdTokens),
+            Box::new(CreateSigningKeys),
+            Box::new(AddAdmins),
         ]
     }
 }
@@ -33,6 +36,7 @@ enum Users {
     Picture,
     CreatedAt,
     UpdatedAt,
+    DisabledAt,
 }
 
 #[derive(DeriveIden)]
@@ -64,6 +68,8 @@ enum Sessions {
     UserAgent,
     Ip,
     ProviderSid,
+    IdToken,
+    IdTokenKeyId,
 }
 
 #[derive(DeriveIden)]
@@ -485,5 +491,120 @@ impl MigrationTrait for RememberLogoutTokens {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_table(Table::drop().table(LogoutTokens::Table).to_owned()).await
+    }
+}
+
+/// Each session keeps the ID token of its sign-in, sealed like the provider tokens (and the
+/// id of the key that sealed it): RP-initiated logout sends it back as `id_token_hint`.
+struct KeepSignInIdTokens;
+
+impl MigrationName for KeepSignInIdTokens {
+    fn name(&self) -> &str {
+        "m20261130_000006_keep_sign_in_id_tokens"
+    }
+}
+
+#[async_trait]
+impl MigrationTrait for KeepSignInIdTokens {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // One column per statement: SQLite alters one column at a time.
+        for column in [Sessions::IdToken, Sessions::IdTokenKeyId] {
+            manager
+                .alter_table(Table::alter().table(Sessions::Table).add_column(optional_text(column)).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in [Sessions::IdToken, Sessions::IdTokenKeyId] {
+            manager.alter_table(Table::alter().table(Sessions::Table).drop_column(column).to_owned()).await?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(DeriveIden)]
+enum SigningKeys {
+    Table,
+    Kid,
+    SlotStart,
+    PublicKey,
+    PrivateKey,
+    KeyId,
+    SignsUntil,
+    PublishedUntil,
+}
+
+/// The keys that sign latchkey's own access tokens: one per rotation period (unique), the
+/// private part sealed.
+struct CreateSigningKeys;
+
+impl MigrationName for CreateSigningKeys {
+    fn name(&self) -> &str {
+        "m20261130_000007_create_signing_keys"
+    }
+}
+
+#[async_trait]
+impl MigrationTrait for CreateSigningKeys {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(SigningKeys::Table)
+                    .col(ColumnDef::new(SigningKeys::Kid).string_len(64).not_null().primary_key())
+                    .col(timestamp(SigningKeys::SlotStart).unique_key())
+                    .col(ColumnDef::new(SigningKeys::PublicKey).text().not_null())
+                    .col(ColumnDef::new(SigningKeys::PrivateKey).text().not_null())
+                    .col(ColumnDef::new(SigningKeys::KeyId).text().not_null())
+                    .col(timestamp(SigningKeys::SignsUntil))
+                    .col(timestamp(SigningKeys::PublishedUntil))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(SigningKeys::Table).to_owned()).await
+    }
+}
+
+#[derive(DeriveIden)]
+enum AdminGrants {
+    Table,
+    Email,
+    GrantedAt,
+}
+
+/// Admins: an account can be disabled (`users.disabled_at`), and admin rights granted by email
+/// from the command line (`admin_grants`).
+struct AddAdmins;
+
+impl MigrationName for AddAdmins {
+    fn name(&self) -> &str {
+        "m20261130_000008_add_admins"
+    }
+}
+
+#[async_trait]
+impl MigrationTrait for AddAdmins {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let disabled_at = ColumnDef::new(Users::DisabledAt).timestamp_with_time_zone().null().to_owned();
+        manager.alter_table(Table::alter().table(Users::Table).add_column(disabled_at).to_owned()).await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(AdminGrants::Table)
+                    .col(ColumnDef::new(AdminGrants::Email).text().not_null().primary_key())
+                    .col(timestamp(AdminGrants::GrantedAt))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(AdminGrants::Table).to_owned()).await?;
+        manager.alter_table(Table::alter().table(Users::Table).drop_column(Users::DisabledAt).to_owned()).await
     }
 }

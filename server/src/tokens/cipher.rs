@@ -32,6 +32,10 @@ pub enum CipherError {
 pub enum TokenColumn {
     Access,
     Refresh,
+    /// A session's sign-in ID token (the row is the session's id).
+    IdToken,
+    /// The private part of a key that signs latchkey's access tokens (the row is its `kid`).
+    SigningKey,
 }
 
 /// A sealed value as stored: the key id and base64 of nonce ‖ ciphertext ‖ tag.
@@ -67,6 +71,8 @@ impl Format {
             data.extend_from_slice(match column {
                 TokenColumn::Access => b"access_token",
                 TokenColumn::Refresh => b"refresh_token",
+                TokenColumn::IdToken => b"id_token",
+                TokenColumn::SigningKey => b"signing_key",
             });
         }
         data

@@ -50,16 +50,23 @@ const MAX_ID_TOKEN_AGE: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 /// Clock skew tolerated for `iat` in the future.
 const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
-/// RFC 9207: whether the provider promises an `iss` parameter on its authorization responses.
+/// The discovery members latchkey reads beyond the core ones.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
-pub struct IssParameterSupport {
+pub struct ExtraMetadata {
+    /// RFC 9207: whether the provider promises an `iss` parameter on its authorization responses.
     #[serde(default)]
     authorization_response_iss_parameter_supported: bool,
     /// RFC 7009 token revocation, where the provider offers it (Google does).
     #[serde(default)]
     revocation_endpoint: Option<String>,
+    /// RP-Initiated Logout 1.0: where a browser is sent to sign out at the provider too.
+    #[serde(default)]
+    end_session_endpoint: Option<String>,
+    /// Back-Channel Logout 1.0: the provider sends logout tokens to its clients.
+    #[serde(default)]
+    backchannel_logout_supported: bool,
 }
-impl AdditionalProviderMetadata for IssParameterSupport {}
+impl AdditionalProviderMetadata for ExtraMetadata {}
 
 /// The non-standard ID token claims some kinds need: Microsoft's `tid`, `oid` and `xms_edov`,
 /// Google's `hd`.
@@ -81,7 +88,7 @@ pub struct ProviderClaims {
 impl AdditionalClaims for ProviderClaims {}
 
 type Metadata = ProviderMetadata<
-    IssParameterSupport,
+    ExtraMetadata,
     CoreAuthDisplay,
     CoreClientAuthMethod,
     CoreClaimName,
@@ -191,6 +198,18 @@ enum Flavor<'a> {
 struct Endpoints {
     metadata: Metadata,
     client: Client,
+}
+
+impl Endpoints {
+    /// The end-session endpoint (an https one, or one on the issuer's origin).
+    fn end_session_endpoint(&self) -> Option<Url> {
+        let endpoint = Url::parse(self.metadata.additional_metadata().end_session_endpoint.as_deref()?).ok()?;
+        let issuer = Url::parse(self.metadata.issuer().as_str()).ok();
+        // A browser is sent there with the ID token in the query: never over plain http to
+        // anywhere but the provider's own origin (the development provider runs on http).
+        let safe = endpoint.scheme() == "https" || issuer.is_some_and(|issuer| issuer.origin() == endpoint.origin());
+        safe.then_some(endpoint)
+    }
 }
 
 impl std::ops::Deref for Endpoints {
@@ -408,6 +427,7 @@ impl OidcProvider {
             }
         }
         identity.tokens = super::ProviderTokens::from_response(&token_response, &self.config.scopes);
+        identity.provider_session.id_token = Some(crate::config::Secret::new(id_token));
         Ok(identity)
     }
 
@@ -438,7 +458,16 @@ impl OidcProvider {
                         .is_some_and(|tid| microsoft::tenant_allowed(settings, &tid))
             }
         };
-        Ok(logout_token::check(&header, &claims, is_issuer, &self.config.client_id, chrono::Utc::now())?)
+        let mut request = logout_token::check(&header, &claims, is_issuer, &self.config.client_id, chrono::Utc::now())?;
+        if let Flavor::Microsoft(_) = self.flavor() {
+            // Microsoft identities are keyed by `oid`, never by the pairwise `sub`: only an
+            // `oid` names one; a token naming neither it nor a session names nobody.
+            request.subject = claims.get("oid").and_then(serde_json::Value::as_str).map(str::to_string);
+            if request.subject.is_none() && request.session.is_none() {
+                return Err(LogoutTokenRule::NoSubjectOrSession.into());
+            }
+        }
+        Ok(request)
     }
 
     /// The userinfo endpoint's name and picture, with a stored access token.
@@ -462,6 +491,39 @@ impl OidcProvider {
             name: userinfo.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_string()),
             picture: userinfo.picture().and_then(|p| p.get(None)).map(|p| p.as_str().to_string()),
         })
+    }
+
+    /// Where to send a browser to sign out at the provider too (RP-Initiated Logout 1.0), if
+    /// discovery names an end-session endpoint: with the sign-in's ID token as the hint, the
+    /// client id, where to come back to, and `state`.
+    pub async fn end_session_url(
+        &self,
+        id_token_hint: Option<&str>,
+        post_logout_redirect_uri: &Url,
+        state: &str,
+    ) -> Result<Option<Url>, ProviderError> {
+        let Some(mut url) = self.metadata().await?.end_session_endpoint() else { return Ok(None) };
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(hint) = id_token_hint {
+                query.append_pair("id_token_hint", hint);
+            }
+            query
+                .append_pair("client_id", &self.config.client_id)
+                .append_pair("post_logout_redirect_uri", post_logout_redirect_uri.as_str())
+                .append_pair("state", state);
+        }
+        Ok(Some(url))
+    }
+
+    /// Whether discovery (as far as it has run) says the provider sends back-channel logout tokens.
+    pub fn known_to_send_logout_tokens(&self) -> bool {
+        self.discovered.peek().is_some_and(|endpoints| endpoints.additional_metadata().backchannel_logout_supported)
+    }
+
+    /// The end-session endpoint as far as discovery has named it yet (without waiting for it).
+    pub fn known_end_session_endpoint(&self) -> Option<Url> {
+        self.discovered.peek()?.end_session_endpoint()
     }
 
     /// Revokes a token at the provider's RFC 7009 endpoint, if it has one.
@@ -512,7 +574,10 @@ impl OidcProvider {
             email,
             picture: claims.picture().and_then(|p| p.get(None)).map(|p| p.as_str().to_string()),
             tokens: Default::default(),
-            provider_session: extra.sid.clone().filter(|sid| !sid.is_empty()),
+            provider_session: super::ProviderSession {
+                sid: extra.sid.clone().filter(|sid| !sid.is_empty()),
+                id_token: None,
+            },
         };
         match self.flavor() {
             Flavor::Generic => {}

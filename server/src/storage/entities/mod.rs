@@ -1,12 +1,14 @@
 //! The tables, one sea-orm entity each.
 
 pub mod activity_event;
+pub mod admin_grant;
 pub mod identity;
 pub mod logout_token;
 pub mod pending_link;
 pub mod pending_login;
 pub mod provider_token;
 pub mod session;
+pub mod signing_key;
 pub mod user;
 
 use std::fmt;

@@ -20,6 +20,11 @@ pub struct Model {
     pub ip: Option<String>,
     /// The provider's session id (`sid`) of the sign-in, when its ID token had one.
     pub provider_sid: Option<String>,
+    /// The sign-in's ID token, sealed (see `tokens::TokenCipher`; the row is the session id):
+    /// sent back to the provider as `id_token_hint` when the person signs out there too.
+    pub id_token: Option<String>,
+    /// The key that sealed `id_token`.
+    pub id_token_key_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,9 @@ pub struct Model {
     pub picture: Option<String>,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
+    /// Set while an admin has disabled the account: it cannot sign in, has no sessions, and
+    /// its access tokens are refused.
+    pub disabled_at: Option<ChronoDateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
