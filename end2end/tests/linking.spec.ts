@@ -28,7 +28,7 @@ test('link a second provider, sign in with either, unlink it, see it in the acti
   // Either identity signs in to the same account.
   await page.getByRole('link', { name: 'Profile', exact: true }).click();
   await expectPath(page, '/profile');
-  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
   await expectPath(page, '/');
   await signIn(page, work, 'Dev provider 2', '/dev-idp2');
   expect(await userId(page)).toBe(account);
@@ -36,7 +36,7 @@ test('link a second provider, sign in with either, unlink it, see it in the acti
   // Back to the first identity (unlinking the one a session signed in with ends that session),
   // then unlink the second one (the sign-in just now is recent enough).
   await page.goto('/profile');
-  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
   await expectPath(page, '/');
   await signIn(page, person);
   await page.goto('/accounts');

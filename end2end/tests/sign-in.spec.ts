@@ -27,8 +27,8 @@ test('sign in with the dev provider, rename without a reload, sign out', async (
 
   // Sign out: a plain form POST that lands on the home page.
   await page
-    .getByRole('button', { name: 'Sign out' })
-    .or(page.getByRole('link', { name: 'Sign out' }))
+    .getByRole('button', { name: 'Sign out', exact: true })
+    .or(page.getByRole('link', { name: 'Sign out', exact: true }))
     .click();
   await expectPath(page, '/');
   await expect(page.getByRole('link', { name: 'Sign in with Dev provider', exact: true })).toBeVisible();

@@ -107,7 +107,7 @@ for (const provider of providers) {
     ]);
 
     // Sign out: back home, and the profile is no longer reachable.
-    await page.getByRole('button', { name: 'Sign out' }).first().click();
+    await page.getByRole('button', { name: 'Sign out', exact: true }).first().click();
     await expectPath(page, '/');
     await expect(signIn).toBeVisible();
     await page.goto('/profile');

@@ -22,18 +22,13 @@ on_every_backend!(
     a_retired_key_stays_published_until_its_last_token_has_expired,
 );
 
-async fn issue(browser: &Browser, app: &TestApp) -> reqwest::Response {
-    browser
-        .client
-        .post(app.url("/api/token"))
-        .header("origin", app.base.origin().ascii_serialization())
-        .send()
-        .await
-        .expect("an answer")
+async fn issue(browser: &Browser) -> reqwest::Response {
+    browser.post_here("/api/token", &[]).await
 }
 
-async fn issued_token(browser: &Browser, app: &TestApp) -> String {
-    let answer = issue(browser, app).await;
+/// An access token for the browser's session.
+pub async fn issued_token(browser: &Browser) -> String {
+    let answer = issue(browser).await;
     assert_eq!(answer.status(), StatusCode::OK);
     let body: Value = answer.json().await.expect("JSON");
     body["access_token"].as_str().expect("a token").to_string()
@@ -72,7 +67,7 @@ async fn a_signed_in_session_gets_an_access_token_that_the_published_keys_verify
     let browser = app.browser();
     browser.sign_in_as(&Person::ada()).await;
 
-    let answer = issue(&browser, &app).await;
+    let answer = issue(&browser).await;
 
     assert_eq!(answer.status(), StatusCode::OK);
     assert_eq!(answer.headers()["cache-control"], "no-store");
@@ -92,7 +87,7 @@ async fn a_signed_in_session_gets_an_access_token_that_the_published_keys_verify
     assert!(claims["jti"].as_str().is_some_and(|jti| !jti.is_empty()));
     let keys = jwks(&app).await;
     assert!(verifies_with(&keys, token), "the published key verifies it");
-    let second = issued_token(&browser, &app).await;
+    let second = issued_token(&browser).await;
     assert_ne!(part(&second, 1)["jti"], claims["jti"], "each token has its own id");
 }
 
@@ -100,16 +95,10 @@ async fn a_signed_in_session_gets_an_access_token_that_the_published_keys_verify
 async fn a_token_needs_a_session_a_same_site_post_and_nothing_else() {
     let app = TestApp::spawn(crate::support::Backend::Sqlite).await;
     let browser = app.browser();
-    let anonymous = issue(&browser, &app).await;
+    let anonymous = issue(&browser).await;
     browser.sign_in_as(&Person::ada()).await;
 
-    let cross_site = browser
-        .client
-        .post(app.url("/api/token"))
-        .header("origin", "https://evil.example")
-        .send()
-        .await
-        .expect("an answer");
+    let cross_site = browser.post_from("https://evil.example", "/api/token", &[]).await;
     let get = browser.get("/api/token").await;
 
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
@@ -156,7 +145,7 @@ async fn every_instance_signs_with_the_same_key_and_accepts_the_others_tokens() 
 async fn api_me_accepts_a_valid_bearer_token_without_a_cookie(app: TestApp) {
     let browser = app.browser();
     browser.sign_in_as(&Person::ada()).await;
-    let token = issued_token(&browser, &app).await;
+    let token = issued_token(&browser).await;
 
     let answer = bearer_me(&app, &token).await;
 
@@ -199,7 +188,7 @@ fn with(mut value: Value, changes: Value) -> Value {
 async fn api_me_refuses_every_token_that_is_not_latchkeys_and_valid(app: TestApp) {
     let browser = app.browser();
     browser.sign_in_as(&Person::ada()).await;
-    let valid = issued_token(&browser, &app).await;
+    let valid = issued_token(&browser).await;
     let (kid, key) = current_signing_key(&app).await;
     let header = json!({"alg": "EdDSA", "typ": "at+jwt", "kid": kid});
     let claims = part(&valid, 1);
@@ -244,7 +233,7 @@ async fn api_me_refuses_every_token_that_is_not_latchkeys_and_valid(app: TestApp
 async fn a_retired_key_stays_published_until_its_last_token_has_expired(app: TestApp) {
     let browser = app.browser();
     browser.sign_in_as(&Person::ada()).await;
-    let token = issued_token(&browser, &app).await;
+    let token = issued_token(&browser).await;
     // As if this key's period ended a minute ago: its tokens may live up to 15 minutes more.
     let now = Utc::now();
     let (kid, _) = current_signing_key(&app).await;

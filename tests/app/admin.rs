@@ -4,7 +4,6 @@
 
 use latchkey::latchkey_server::types::ActivityKind;
 use reqwest::StatusCode;
-use serde_json::Value;
 
 use crate::on_every_backend;
 use crate::support::{Browser, Options, Person, TestApp, location};
@@ -94,15 +93,7 @@ async fn the_list_of_accounts_comes_a_page_at_a_time() {
 
 async fn a_disabled_account_is_signed_out_and_cannot_sign_in_or_use_its_tokens_until_enabled(app: TestApp) {
     let (ada, ada_id) = signed_in(&app, &Person::ada()).await;
-    let token_answer = ada
-        .client
-        .post(app.url("/api/token"))
-        .header("origin", app.base.origin().ascii_serialization())
-        .send()
-        .await
-        .expect("an answer");
-    let token =
-        token_answer.json::<Value>().await.expect("JSON")["access_token"].as_str().expect("a token").to_string();
+    let token = crate::access_tokens::issued_token(&ada).await;
     let (admin, _) = signed_in(&app, &boss()).await;
 
     let disabled = admin.submit("admin_disable_user", &[("user", &ada_id)]).await;

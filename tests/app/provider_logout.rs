@@ -22,15 +22,8 @@ on_every_backend!(
 );
 
 /// `POST /auth/logout` from this site, with `from_provider=1`.
-async fn sign_out_of_provider_too(browser: &Browser, app: &TestApp) -> reqwest::Response {
-    browser
-        .client
-        .post(app.url("/auth/logout"))
-        .header("origin", app.base.origin().ascii_serialization())
-        .form(&[("from_provider", "1")])
-        .send()
-        .await
-        .expect("an answer")
+async fn sign_out_of_provider_too(browser: &Browser) -> reqwest::Response {
+    browser.post_here("/auth/logout", &[("from_provider", "1")]).await
 }
 
 fn query(url: &Url, name: &str) -> Option<String> {
@@ -50,7 +43,7 @@ async fn signing_out_of_the_provider_too_ends_the_session_then_sends_the_browser
     phone.sign_in_as(&Person::ada()).await;
     let sid = app.dev_idp().issued_sids()[0].clone();
 
-    let answer = sign_out_of_provider_too(&browser, &app).await;
+    let answer = sign_out_of_provider_too(&browser).await;
 
     assert_eq!(answer.status(), StatusCode::SEE_OTHER);
     let to = location(&answer);
@@ -70,7 +63,7 @@ async fn the_provider_sends_the_browser_back_to_the_signed_out_home_page(app: Te
     let browser = app.browser();
     browser.sign_in_as(&Person::ada()).await;
     let sid = app.dev_idp().issued_sids()[0].clone();
-    let at_provider = location(&sign_out_of_provider_too(&browser, &app).await);
+    let at_provider = location(&sign_out_of_provider_too(&browser).await);
 
     let from_provider = browser.follow(&at_provider).await;
     assert_eq!(from_provider.status(), StatusCode::SEE_OTHER, "the provider accepts the request");
@@ -88,7 +81,7 @@ async fn the_provider_sends_the_browser_back_to_the_signed_out_home_page(app: Te
 async fn a_return_without_this_browsers_state_claims_nothing(app: TestApp) {
     let browser = app.browser();
     browser.sign_in_as(&Person::ada()).await;
-    sign_out_of_provider_too(&browser, &app).await;
+    sign_out_of_provider_too(&browser).await;
 
     let forged = browser.get("/auth/dev/logged-out?state=someone-elses").await;
     let elsewhere = app.browser().get("/auth/dev/logged-out?state=anything").await;
@@ -106,7 +99,7 @@ async fn a_provider_without_an_end_session_endpoint_gets_a_local_sign_out_and_a_
     let profile = browser.get("/profile").await.text().await.expect("the profile page");
     assert!(!profile.contains("Sign out of Dev provider too"), "not offered where the provider cannot");
 
-    let answer = sign_out_of_provider_too(&browser, &app).await;
+    let answer = sign_out_of_provider_too(&browser).await;
 
     assert_eq!(answer.status(), StatusCode::SEE_OTHER);
     let home = location(&answer);
@@ -139,14 +132,7 @@ async fn a_plain_sign_out_stays_local_and_a_cross_site_one_does_nothing() {
     attacked.sign_in_as(&Person::grace()).await;
 
     let local = plain.sign_out().await;
-    let cross_site = attacked
-        .client
-        .post(app.url("/auth/logout"))
-        .header("origin", "https://evil.example")
-        .form(&[("from_provider", "1")])
-        .send()
-        .await
-        .expect("an answer");
+    let cross_site = attacked.post_from("https://evil.example", "/auth/logout", &[("from_provider", "1")]).await;
 
     assert_eq!(local.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&local).as_str(), app.url("/").as_str(), "home, not the provider");

@@ -347,14 +347,18 @@ impl Browser {
 
     /// A same-site form POST, as the pages' forms send it.
     pub async fn post_form(&self, path: &str) -> reqwest::Response {
+        self.post_here(path, &[("", "")]).await
+    }
+
+    /// A same-site form POST with these fields.
+    pub async fn post_here(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.post_from(&self.base.origin().ascii_serialization(), path, fields).await
+    }
+
+    /// A form POST with these fields from a page of `origin` (this site's, or another's).
+    pub async fn post_from(&self, origin: &str, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         let url = self.base.join(path).expect("a valid URL");
-        self.client
-            .post(url)
-            .header("origin", self.base.origin().ascii_serialization())
-            .form(&[("", "")])
-            .send()
-            .await
-            .expect("an answer")
+        self.client.post(url).header("origin", origin).form(fields).send().await.expect("an answer")
     }
 
     /// Submits a page's form to server function `name` as a browser without JavaScript does

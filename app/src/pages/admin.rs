@@ -30,23 +30,26 @@ pub fn AdminUsersPage() -> impl IntoView {
     view! {
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
-                match users.await {
-                    Ok(Some(found)) => {
-                        let (q, _) = search();
-                        view! { <UserList found q/> }.into_any()
-                    }
-                    Ok(None) => view! { <NotFound/> }.into_any(),
-                    Err(e) => view! {
-                        <PageFrame>
-                            <LoadError message=error_message(&e) retry_href=routes::ADMIN_USERS/>
-                        </PageFrame>
-                    }
-                    .into_any(),
-                }
+                admin_view(users.await, |found| view! { <UserList found q=search().0/> }.into_any())
             })}
         </Suspense>
     }
     .into_any()
+}
+
+/// An admin page's answer as shown: the page, the 404 page (not an admin, or no such
+/// account), or why it could not load.
+fn admin_view<T>(answer: Result<Option<T>, ServerFnError>, page: impl FnOnce(T) -> AnyView) -> AnyView {
+    match answer {
+        Ok(Some(found)) => page(found),
+        Ok(None) => view! { <NotFound/> }.into_any(),
+        Err(e) => view! {
+            <PageFrame>
+                <LoadError message=error_message(&e) retry_href=routes::ADMIN_USERS/>
+            </PageFrame>
+        }
+        .into_any(),
+    }
 }
 
 #[component]
@@ -119,16 +122,7 @@ pub fn AdminUserPage() -> impl IntoView {
     view! {
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
-                match detail.await {
-                    Ok(Some(detail)) => view! { <UserDetail detail/> }.into_any(),
-                    Ok(None) => view! { <NotFound/> }.into_any(),
-                    Err(e) => view! {
-                        <PageFrame>
-                            <LoadError message=error_message(&e) retry_href=routes::ADMIN_USERS/>
-                        </PageFrame>
-                    }
-                    .into_any(),
-                }
+                admin_view(detail.await, |detail| view! { <UserDetail detail/> }.into_any())
             })}
         </Suspense>
     }

@@ -71,7 +71,7 @@ async fn bearer_user(latchkey: &Latchkey, authorization: &HeaderValue) -> Result
         }
         Err(error) => {
             tracing::error!(%error, "could not check an access token");
-            return Err(AppError::Internal("the signing keys cannot be read"));
+            return Err(key_trouble(error));
         }
     };
     let user = latchkey.accounts().user(&verified.user_id).await?;
