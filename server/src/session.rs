@@ -139,7 +139,12 @@ impl Sessions {
     /// Expired sessions are deleted on sight; `last_seen_at` is kept (roughly) current.
     /// Neither write can fail the request: the answer is already known.
     pub async fn authenticate(&self, token: &str) -> Result<Option<Session>, DbErr> {
-        let Some((session, user)) = Self::find(self.db.reads(), token).await? else { return Ok(None) };
+        let found = match self.db.inline() {
+            Some(inline) if is_plausible(token) => inline.session_with_user(&sha256_hex(token))?.filter(is_enabled),
+            Some(_) => None,
+            None => Self::find(self.db.reads(), token).await?,
+        };
+        let Some((session, user)) = found else { return Ok(None) };
         let now = Utc::now();
         if self.is_expired(&session, now) {
             let deleted =
@@ -353,7 +358,7 @@ impl Sessions {
     }
 
     async fn find(db: &impl ConnectionTrait, token: &str) -> Result<Option<(session::Model, user::Model)>, DbErr> {
-        if token.is_empty() || token.len() > 128 {
+        if !is_plausible(token) {
             return Ok(None);
         }
         let found = session::Entity::find()
@@ -361,13 +366,22 @@ impl Sessions {
             .find_also_related(user::Entity)
             .one(db)
             .await?;
-        // A disabled account has no live session, whatever is left in the table.
-        Ok(found.and_then(|(session, user)| user.filter(|user| user.disabled_at.is_none()).map(|user| (session, user))))
+        Ok(found.and_then(|(session, user)| user.map(|user| (session, user))).filter(is_enabled))
     }
 
     pub fn is_expired(&self, session: &session::Model, now: DateTime<Utc>) -> bool {
         now >= session.expires_at || now - session.last_seen_at >= to_delta(self.settings.idle_timeout)
     }
+}
+
+/// A cookie value that could be a session token (anything else is not looked up).
+fn is_plausible(token: &str) -> bool {
+    !token.is_empty() && token.len() <= 128
+}
+
+/// A disabled account has no live session, whatever is left in the table.
+fn is_enabled((_, user): &(session::Model, user::Model)) -> bool {
+    user.disabled_at.is_none()
 }
 
 fn truncate(mut text: String, max: usize) -> String {

@@ -73,7 +73,10 @@ impl Accounts {
 
     /// The signed-in person's identities, oldest first.
     pub async fn identities(&self, user_id: &str) -> Result<Vec<identity::Model>, DbErr> {
-        identities_of(self.db.reads(), user_id).await
+        match self.db.inline() {
+            Some(inline) => inline.identities_of(user_id),
+            None => identities_of(self.db.reads(), user_id).await,
+        }
     }
 
     /// The user with this id, if the account still exists.
@@ -108,20 +111,26 @@ impl Accounts {
     /// A user's identities as the pages show them, with the state of the provider tokens held
     /// for each (one query: the sealed tokens themselves stay put).
     pub async fn identities_shown(&self, user_id: &str) -> Result<Vec<Identity>, DbErr> {
-        let rows = identity::Entity::find()
-            .filter(identity::Column::UserId.eq(user_id))
-            .order_by_asc(identity::Column::CreatedAt)
-            .join(JoinType::LeftJoin, identity::Relation::Tokens.def())
-            .column_as(provider_token::Column::Status, "token_status")
-            .column_as(provider_token::Column::ExpiresAt, "token_expires_at")
-            .column_as(provider_token::Column::Scopes, "token_scopes")
-            .into_model::<IdentityWithTokenState>()
-            .all(self.db.reads())
-            .await?;
+        let rows = match self.db.inline() {
+            Some(inline) => inline.identities_with_tokens(user_id)?,
+            None => identity::Entity::find()
+                .filter(identity::Column::UserId.eq(user_id))
+                .order_by_asc(identity::Column::CreatedAt)
+                .join(JoinType::LeftJoin, identity::Relation::Tokens.def())
+                .column_as(provider_token::Column::Status, "token_status")
+                .column_as(provider_token::Column::ExpiresAt, "token_expires_at")
+                .column_as(provider_token::Column::Scopes, "token_scopes")
+                .into_model::<IdentityWithTokenState>()
+                .all(self.db.reads())
+                .await?
+                .into_iter()
+                .map(|row| (row.identity, row.token_status, row.token_expires_at, row.token_scopes))
+                .collect(),
+        };
         let now = chrono::Utc::now();
         let identities: Vec<Identity> = rows
             .into_iter()
-            .map(|IdentityWithTokenState { identity, token_status, token_expires_at, token_scopes }| Identity {
+            .map(|(identity, token_status, token_expires_at, token_scopes)| Identity {
                 provider_name: self.providers.name_of(&identity.provider_id),
                 id: IdentityId::new(identity.id),
                 provider: ProviderId::new(identity.provider_id),

@@ -9,6 +9,7 @@
 //! write. PostgreSQL uses one pool for both.
 
 pub mod entities;
+mod inline;
 mod migrations;
 
 use std::future::Future;
@@ -23,6 +24,7 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait;
 
+pub use inline::{IdentityWithTokens, InlineReads};
 pub use migrations::Migrator;
 
 /// How long a SQLite statement waits for a lock held by another process before it fails.
@@ -41,6 +43,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Database {
     reads: DatabaseConnection,
     writes: DatabaseConnection,
+    /// SQLite files: the hot reads, run inline (see [`InlineReads`]).
+    inline: Option<std::sync::Arc<InlineReads>>,
 }
 
 impl Database {
@@ -57,7 +61,7 @@ impl Database {
                 .sqlx_logging(false);
             let pool = sea_orm::Database::connect(options).await?;
             migrate_postgres(&pool).await?;
-            Database { reads: pool.clone(), writes: pool }
+            Database { reads: pool.clone(), writes: pool, inline: None }
         };
         Ok(database)
     }
@@ -66,6 +70,11 @@ impl Database {
     /// that forgot to use [`Database::writes`] fails loudly in the tests.
     pub fn reads(&self) -> &DatabaseConnection {
         &self.reads
+    }
+
+    /// The hot reads on the calling thread, where the database is a SQLite file.
+    pub fn inline(&self) -> Option<&InlineReads> {
+        self.inline.as_deref()
     }
 
     /// For every insert, update and delete, and for transactions that make them.
@@ -113,8 +122,9 @@ async fn connect_sqlite(database_url: &str) -> Result<Database, DbErr> {
     migrate_sqlite(&writes).await?;
     if in_memory {
         // Each connection to `:memory:` would be a database of its own.
-        return Ok(Database { reads: writes.clone(), writes });
+        return Ok(Database { reads: writes.clone(), writes, inline: None });
     }
+    let inline = InlineReads::open(options.get_filename(), SQLITE_READERS as usize, SQLITE_BUSY_TIMEOUT)?;
     let readers = SqlitePoolOptions::new()
         .max_connections(SQLITE_READERS)
         .test_before_acquire(false)
@@ -122,7 +132,11 @@ async fn connect_sqlite(database_url: &str) -> Result<Database, DbErr> {
         .connect_with(options.synchronous(SqliteSynchronous::Normal).pragma("query_only", "ON"))
         .await
         .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(e)))?;
-    Ok(Database { reads: SqlxSqliteConnector::from_sqlx_sqlite_pool(readers), writes })
+    Ok(Database {
+        reads: SqlxSqliteConnector::from_sqlx_sqlite_pool(readers),
+        writes,
+        inline: Some(std::sync::Arc::new(inline)),
+    })
 }
 
 /// Any advisory lock id, as long as it is latchkey's own: "latchkey" in ASCII.

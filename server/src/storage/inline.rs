@@ -1,0 +1,191 @@
+//! SQLite's hot reads, run inline: a request's session (with its user), and the identities
+//! `/api/me` and the pages show, on prepared statements of a few query-only connections of
+//! latchkey's own. sqlx runs each SQLite connection on a worker thread of its own, so every
+//! query is a hop there and back; on the hot path those hops cost more than the queries (a
+//! lookup by an indexed key takes microseconds), so these run on the calling thread.
+//!
+//! Same file, same WAL snapshot rules as the sqlx readers: a revoked session is gone for the
+//! next request here too. Everything else reads through sea-orm.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use chrono::{DateTime, Utc};
+use latchkey_types::TokenStatus;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
+use sea_orm::{ActiveEnum, DbErr, RuntimeErr};
+
+use super::entities::{identity, session, user};
+
+/// An identity and the state of the provider tokens held for it: status, expiry, scopes.
+pub type IdentityWithTokens = (identity::Model, Option<TokenStatus>, Option<DateTime<Utc>>, Option<String>);
+
+const SESSION_WITH_USER: &str = "SELECT s.id, s.token_hash, s.user_id, s.identity_id, s.created_at, s.last_seen_at, \
+     s.expires_at, s.user_agent, s.ip, s.provider_sid, s.id_token, s.id_token_key_id, \
+     u.id, u.display_name, u.email, u.picture, u.created_at, u.updated_at, u.disabled_at \
+     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1";
+
+const IDENTITY_COLUMNS: &str = "i.id, i.user_id, i.provider_id, i.issuer, i.subject, i.name, i.email, \
+     i.email_verified, i.picture, i.created_at, i.last_used_at";
+
+pub struct InlineReads {
+    connections: Vec<Mutex<Connection>>,
+    next: AtomicUsize,
+}
+
+impl std::fmt::Debug for InlineReads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InlineReads").field("connections", &self.connections.len()).finish_non_exhaustive()
+    }
+}
+
+impl InlineReads {
+    /// `count` query-only connections to the database file at `path` (which exists: the
+    /// writer created and migrated it).
+    pub fn open(path: &Path, count: usize, busy_timeout: std::time::Duration) -> Result<Self, DbErr> {
+        let connections = (0..count.max(1))
+            .map(|_| {
+                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let connection = Connection::open_with_flags(path, flags).map_err(database_error)?;
+                connection.busy_timeout(busy_timeout).map_err(database_error)?;
+                Ok(Mutex::new(connection))
+            })
+            .collect::<Result<Vec<_>, DbErr>>()?;
+        Ok(InlineReads { connections, next: AtomicUsize::new(0) })
+    }
+
+    /// Runs `read` on a free connection, or (all busy) on the next one once it is free: each
+    /// read holds it for microseconds.
+    fn with<T>(&self, read: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, DbErr> {
+        let free = self.connections.iter().find_map(|connection| connection.try_lock().ok());
+        let connection = match free {
+            Some(connection) => connection,
+            None => {
+                let turn = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len();
+                self.connections[turn].lock().unwrap_or_else(PoisonError::into_inner)
+            }
+        };
+        read(&connection).map_err(database_error)
+    }
+
+    /// The session whose token has this SHA-256, with its user.
+    pub fn session_with_user(&self, token_hash: &str) -> Result<Option<(session::Model, user::Model)>, DbErr> {
+        self.with(|connection| {
+            let mut statement = connection.prepare_cached(SESSION_WITH_USER)?;
+            statement
+                .query_row([token_hash], |row| {
+                    let session = session::Model {
+                        id: row.get(0)?,
+                        token_hash: row.get(1)?,
+                        user_id: row.get(2)?,
+                        identity_id: row.get(3)?,
+                        created_at: time(row, 4)?,
+                        last_seen_at: time(row, 5)?,
+                        expires_at: time(row, 6)?,
+                        user_agent: row.get(7)?,
+                        ip: row.get(8)?,
+                        provider_sid: row.get(9)?,
+                        id_token: row.get(10)?,
+                        id_token_key_id: row.get(11)?,
+                    };
+                    let user = user::Model {
+                        id: row.get(12)?,
+                        display_name: row.get(13)?,
+                        email: row.get(14)?,
+                        picture: row.get(15)?,
+                        created_at: time(row, 16)?,
+                        updated_at: time(row, 17)?,
+                        disabled_at: optional_time(row, 18)?,
+                    };
+                    Ok((session, user))
+                })
+                .optional()
+        })
+    }
+
+    /// A user's identities, oldest first.
+    pub fn identities_of(&self, user_id: &str) -> Result<Vec<identity::Model>, DbErr> {
+        let sql = format!("SELECT {IDENTITY_COLUMNS} FROM identities i WHERE i.user_id = ?1 ORDER BY i.created_at");
+        self.with(|connection| {
+            let mut statement = connection.prepare_cached(&sql)?;
+            statement.query_map([user_id], identity).and_then(Iterator::collect)
+        })
+    }
+
+    /// A user's identities, oldest first, each with the state of the tokens held for it.
+    pub fn identities_with_tokens(&self, user_id: &str) -> Result<Vec<IdentityWithTokens>, DbErr> {
+        let sql = format!(
+            "SELECT {IDENTITY_COLUMNS}, t.status, t.expires_at, t.scopes FROM identities i \
+             LEFT JOIN provider_tokens t ON t.identity_id = i.id WHERE i.user_id = ?1 ORDER BY i.created_at"
+        );
+        self.with(|connection| {
+            let mut statement = connection.prepare_cached(&sql)?;
+            statement
+                .query_map([user_id], |row| {
+                    let status = row
+                        .get::<_, Option<String>>(11)?
+                        .map(|status| TokenStatus::try_from_value(&status).map_err(|e| conversion(11, e)))
+                        .transpose()?;
+                    Ok((identity(row)?, status, optional_time(row, 12)?, row.get(13)?))
+                })
+                .and_then(Iterator::collect)
+        })
+    }
+}
+
+fn identity(row: &Row<'_>) -> rusqlite::Result<identity::Model> {
+    Ok(identity::Model {
+        id: row.get(0)?,
+        user_id: row.get(1)?,
+        provider_id: row.get(2)?,
+        issuer: row.get(3)?,
+        subject: row.get(4)?,
+        name: row.get(5)?,
+        email: row.get(6)?,
+        email_verified: row.get(7)?,
+        picture: row.get(8)?,
+        created_at: time(row, 9)?,
+        last_used_at: time(row, 10)?,
+    })
+}
+
+/// A timestamp as sqlx stores it in SQLite (RFC 3339 text, `T` or space between date and time).
+fn time(row: &Row<'_>, index: usize) -> rusqlite::Result<DateTime<Utc>> {
+    let text: String = row.get(index)?;
+    parse_time(&text).ok_or_else(|| conversion(index, format!("`{text}` is not a timestamp")))
+}
+
+fn optional_time(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    match row.get::<_, Option<String>>(index)? {
+        Some(text) => {
+            parse_time(&text).map(Some).ok_or_else(|| conversion(index, format!("`{text}` is not a timestamp")))
+        }
+        None => Ok(None),
+    }
+}
+
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.replacen(' ', "T", 1);
+    DateTime::parse_from_rfc3339(&text).ok().map(|time| time.with_timezone(&Utc))
+}
+
+fn conversion(index: usize, error: impl std::fmt::Display) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, error.to_string().into())
+}
+
+fn database_error(error: rusqlite::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::Internal(format!("SQLite (inline read): {error}")))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamps_read_as_sqlx_writes_them() {
+        let expected = chrono::DateTime::from_timestamp(1_764_500_000, 123_456_000).expect("a time");
+        for text in ["2025-11-30T10:53:20.123456+00:00", "2025-11-30 10:53:20.123456+00:00"] {
+            assert_eq!(super::parse_time(text), Some(expected), "{text}");
+        }
+        assert_eq!(super::parse_time("yesterday"), None);
+    }
+}
