@@ -144,7 +144,34 @@ impl Sessions {
             Some(_) => None,
             None => Self::find(self.db.reads(), token).await?,
         };
-        let Some((session, user)) = found else { return Ok(None) };
+        Ok(self.admit(found).await)
+    }
+
+    /// Like [`Sessions::authenticate`], with the user's identities read in the same statement
+    /// where SQLite is read inline (`/api/me` needs nothing else: one read instead of two).
+    pub async fn authenticate_with_identities(
+        &self,
+        token: &str,
+    ) -> Result<Option<(Session, Vec<identity::Model>)>, DbErr> {
+        let Some(inline) = self.db.inline() else {
+            let Some(session) = self.authenticate(token).await? else { return Ok(None) };
+            let identities = account::identities_of(self.db.reads(), session.user_id()).await?;
+            return Ok(Some((session, identities)));
+        };
+        if !is_plausible(token) {
+            return Ok(None);
+        }
+        let Some((session, user, identities)) = inline.session_with_identities(&sha256_hex(token))? else {
+            return Ok(None);
+        };
+        let found = Some((session, user)).filter(is_enabled);
+        Ok(self.admit(found).await.map(|session| (session, identities)))
+    }
+
+    /// A session found by its token, if it is still live: an expired one is deleted (a write
+    /// that cannot fail the request), a live one's use noted now and then.
+    async fn admit(&self, found: Option<(session::Model, user::Model)>) -> Option<Session> {
+        let (session, user) = found?;
         let now = Utc::now();
         if self.is_expired(&session, now) {
             let deleted =
@@ -152,7 +179,7 @@ impl Sessions {
             if let Err(error) = deleted {
                 tracing::warn!(%error, "could not delete an expired session (it is refused all the same)");
             }
-            return Ok(None);
+            return None;
         }
         let touch_interval = TOUCH_INTERVAL.min(to_delta(self.settings.idle_timeout) / 4);
         if now - session.last_seen_at >= touch_interval {
@@ -169,7 +196,7 @@ impl Sessions {
                 }
             });
         }
-        Ok(Some(Session { record: session, user }))
+        Some(Session { record: session, user })
     }
 
     /// The person's live sessions, most recently used first.

@@ -20,20 +20,28 @@ const JWKS_MAX_AGE_SECONDS: u32 = 300;
 /// `GET /api/me`: who is signed in, and with which accounts. With `Authorization: Bearer`, the
 /// token alone decides (no cookie needed); otherwise the session cookie. Written straight from
 /// the rows: nothing here needs the provider tokens.
-pub async fn me(State(latchkey): State<Latchkey>, MaybeSession(session): MaybeSession, headers: HeaderMap) -> Response {
-    let user = match headers.get(header::AUTHORIZATION) {
+pub async fn me(State(latchkey): State<Latchkey>, headers: HeaderMap) -> Response {
+    let found = match headers.get(header::AUTHORIZATION) {
         Some(authorization) => match bearer_user(&latchkey, authorization).await {
-            Ok(Some(user)) => user,
+            Ok(Some(user)) => latchkey.accounts().identities(&user.id).await.map(|identities| (user, identities)),
             Ok(None) => return invalid_token(),
             Err(error) => return error.into_response(),
         },
-        None => match session {
-            Some(session) => session.user,
-            None => return private(with_bearer_challenge(AppError::Unauthenticated.into_response())),
-        },
+        None => {
+            // The session and the identities in one read: nothing else here needs the session.
+            let jar = axum_extra::extract::CookieJar::from_headers(&headers);
+            let Some(token) = super::cookies::session_token(latchkey.config(), &jar) else {
+                return private(with_bearer_challenge(AppError::Unauthenticated.into_response()));
+            };
+            match latchkey.sessions().authenticate_with_identities(&token).await {
+                Ok(Some((session, identities))) => Ok((session.user, identities)),
+                Ok(None) => return private(with_bearer_challenge(AppError::Unauthenticated.into_response())),
+                Err(e) => Err(e),
+            }
+        }
     };
-    match latchkey.accounts().identities(&user.id).await {
-        Ok(identities) => {
+    match found {
+        Ok((user, identities)) => {
             let accounts = identities
                 .iter()
                 .map(|identity| MeAccount {

@@ -18,13 +18,18 @@ use sea_orm::{ActiveEnum, DbErr, RuntimeErr};
 
 use super::entities::{identity, session, user};
 
+/// A session, its user, and the user's identities.
+pub type SessionWithIdentities = (session::Model, user::Model, Vec<identity::Model>);
+
 /// An identity and the state of the provider tokens held for it: status, expiry, scopes.
 pub type IdentityWithTokens = (identity::Model, Option<TokenStatus>, Option<DateTime<Utc>>, Option<String>);
 
-const SESSION_WITH_USER: &str = "SELECT s.id, s.token_hash, s.user_id, s.identity_id, s.created_at, s.last_seen_at, \
+/// The session's and its user's columns, as [`session_and_user`] reads them.
+const SESSION_AND_USER_COLUMNS: &str = "s.id, s.token_hash, s.user_id, s.identity_id, s.created_at, s.last_seen_at, \
      s.expires_at, s.user_agent, s.ip, s.provider_sid, s.id_token, s.id_token_key_id, \
-     u.id, u.display_name, u.email, u.picture, u.created_at, u.updated_at, u.disabled_at \
-     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1";
+     u.id, u.display_name, u.email, u.picture, u.created_at, u.updated_at, u.disabled_at";
+/// Where the identity's columns begin after [`SESSION_AND_USER_COLUMNS`].
+const IDENTITY_AFTER_USER: usize = 19;
 
 const IDENTITY_COLUMNS: &str = "i.id, i.user_id, i.provider_id, i.issuer, i.subject, i.name, i.email, \
      i.email_verified, i.picture, i.created_at, i.last_used_at";
@@ -71,36 +76,37 @@ impl InlineReads {
 
     /// The session whose token has this SHA-256, with its user.
     pub fn session_with_user(&self, token_hash: &str) -> Result<Option<(session::Model, user::Model)>, DbErr> {
+        let sql = format!(
+            "SELECT {SESSION_AND_USER_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1"
+        );
         self.with(|connection| {
-            let mut statement = connection.prepare_cached(SESSION_WITH_USER)?;
-            statement
-                .query_row([token_hash], |row| {
-                    let session = session::Model {
-                        id: row.get(0)?,
-                        token_hash: row.get(1)?,
-                        user_id: row.get(2)?,
-                        identity_id: row.get(3)?,
-                        created_at: time(row, 4)?,
-                        last_seen_at: time(row, 5)?,
-                        expires_at: time(row, 6)?,
-                        user_agent: row.get(7)?,
-                        ip: row.get(8)?,
-                        provider_sid: row.get(9)?,
-                        id_token: row.get(10)?,
-                        id_token_key_id: row.get(11)?,
-                    };
-                    let user = user::Model {
-                        id: row.get(12)?,
-                        display_name: row.get(13)?,
-                        email: row.get(14)?,
-                        picture: row.get(15)?,
-                        created_at: time(row, 16)?,
-                        updated_at: time(row, 17)?,
-                        disabled_at: optional_time(row, 18)?,
-                    };
-                    Ok((session, user))
-                })
-                .optional()
+            let mut statement = connection.prepare_cached(&sql)?;
+            statement.query_row([token_hash], session_and_user).optional()
+        })
+    }
+
+    /// The session whose token has this SHA-256, with its user and the user's identities
+    /// (oldest first), in one statement.
+    pub fn session_with_identities(&self, token_hash: &str) -> Result<Option<SessionWithIdentities>, DbErr> {
+        let sql = format!(
+            "SELECT {SESSION_AND_USER_COLUMNS}, {IDENTITY_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id \
+             LEFT JOIN identities i ON i.user_id = u.id WHERE s.token_hash = ?1 ORDER BY i.created_at"
+        );
+        self.with(|connection| {
+            let mut statement = connection.prepare_cached(&sql)?;
+            let mut rows = statement.query([token_hash])?;
+            let mut found = None;
+            let mut identities = Vec::new();
+            while let Some(row) = rows.next()? {
+                if found.is_none() {
+                    found = Some(session_and_user(row)?);
+                }
+                // A user without identities still has its one row, with NULL identity columns.
+                if row.get_ref(IDENTITY_AFTER_USER)?.data_type() != rusqlite::types::Type::Null {
+                    identities.push(identity_at(row, IDENTITY_AFTER_USER)?);
+                }
+            }
+            Ok(found.map(|(session, user)| (session, user, identities)))
         })
     }
 
@@ -109,7 +115,7 @@ impl InlineReads {
         let sql = format!("SELECT {IDENTITY_COLUMNS} FROM identities i WHERE i.user_id = ?1 ORDER BY i.created_at");
         self.with(|connection| {
             let mut statement = connection.prepare_cached(&sql)?;
-            statement.query_map([user_id], identity).and_then(Iterator::collect)
+            statement.query_map([user_id], |row| identity_at(row, 0)).and_then(Iterator::collect)
         })
     }
 
@@ -127,47 +133,75 @@ impl InlineReads {
                         .get::<_, Option<String>>(11)?
                         .map(|status| TokenStatus::try_from_value(&status).map_err(|e| conversion(11, e)))
                         .transpose()?;
-                    Ok((identity(row)?, status, optional_time(row, 12)?, row.get(13)?))
+                    Ok((identity_at(row, 0)?, status, optional_time(row, 12)?, row.get(13)?))
                 })
                 .and_then(Iterator::collect)
         })
     }
 }
 
-fn identity(row: &Row<'_>) -> rusqlite::Result<identity::Model> {
-    Ok(identity::Model {
+/// The [`SESSION_AND_USER_COLUMNS`] of a row (the first [`IDENTITY_AFTER_USER`]).
+fn session_and_user(row: &Row<'_>) -> rusqlite::Result<(session::Model, user::Model)> {
+    let session = session::Model {
         id: row.get(0)?,
-        user_id: row.get(1)?,
-        provider_id: row.get(2)?,
-        issuer: row.get(3)?,
-        subject: row.get(4)?,
-        name: row.get(5)?,
-        email: row.get(6)?,
-        email_verified: row.get(7)?,
-        picture: row.get(8)?,
-        created_at: time(row, 9)?,
-        last_used_at: time(row, 10)?,
+        token_hash: row.get(1)?,
+        user_id: row.get(2)?,
+        identity_id: row.get(3)?,
+        created_at: time(row, 4)?,
+        last_seen_at: time(row, 5)?,
+        expires_at: time(row, 6)?,
+        user_agent: row.get(7)?,
+        ip: row.get(8)?,
+        provider_sid: row.get(9)?,
+        id_token: row.get(10)?,
+        id_token_key_id: row.get(11)?,
+    };
+    let user = user::Model {
+        id: row.get(12)?,
+        display_name: row.get(13)?,
+        email: row.get(14)?,
+        picture: row.get(15)?,
+        created_at: time(row, 16)?,
+        updated_at: time(row, 17)?,
+        disabled_at: optional_time(row, 18)?,
+    };
+    Ok((session, user))
+}
+
+/// The [`IDENTITY_COLUMNS`] of a row, starting at column `at`.
+fn identity_at(row: &Row<'_>, at: usize) -> rusqlite::Result<identity::Model> {
+    Ok(identity::Model {
+        id: row.get(at)?,
+        user_id: row.get(at + 1)?,
+        provider_id: row.get(at + 2)?,
+        issuer: row.get(at + 3)?,
+        subject: row.get(at + 4)?,
+        name: row.get(at + 5)?,
+        email: row.get(at + 6)?,
+        email_verified: row.get(at + 7)?,
+        picture: row.get(at + 8)?,
+        created_at: time(row, at + 9)?,
+        last_used_at: time(row, at + 10)?,
     })
 }
 
 /// A timestamp as sqlx stores it in SQLite (RFC 3339 text, `T` or space between date and time).
 fn time(row: &Row<'_>, index: usize) -> rusqlite::Result<DateTime<Utc>> {
-    let text: String = row.get(index)?;
-    parse_time(&text).ok_or_else(|| conversion(index, format!("`{text}` is not a timestamp")))
+    optional_time(row, index)?.ok_or_else(|| conversion(index, "a timestamp is missing"))
 }
 
 fn optional_time(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
-    match row.get::<_, Option<String>>(index)? {
-        Some(text) => {
-            parse_time(&text).map(Some).ok_or_else(|| conversion(index, format!("`{text}` is not a timestamp")))
-        }
-        None => Ok(None),
-    }
+    let Some(text) = row.get_ref(index)?.as_str_or_null()? else { return Ok(None) };
+    parse_time(text).map(Some).ok_or_else(|| conversion(index, format!("`{text}` is not a timestamp")))
 }
 
+/// Read in place: no copy of the text.
 fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    let text = text.replacen(' ', "T", 1);
-    DateTime::parse_from_rfc3339(&text).ok().map(|time| time.with_timezone(&Utc))
+    let parsed = match text.as_bytes().get(10) {
+        Some(b'T') => DateTime::parse_from_rfc3339(text).ok(),
+        _ => DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%:z").ok(),
+    };
+    parsed.map(|time| time.with_timezone(&Utc))
 }
 
 fn conversion(index: usize, error: impl std::fmt::Display) -> rusqlite::Error {
