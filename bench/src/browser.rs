@@ -52,7 +52,8 @@ impl Browser {
         Ok(Page { status, location, body })
     }
 
-    fn cookie_header(&self) -> Option<String> {
+    /// This browser's cookies as a `Cookie` header value.
+    pub fn cookie_header(&self) -> Option<String> {
         (!self.cookies.is_empty())
             .then(|| self.cookies.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join("; "))
     }

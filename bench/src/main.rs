@@ -9,6 +9,7 @@
 
 mod browser;
 mod measure;
+mod raw;
 mod target;
 
 use std::path::PathBuf;
@@ -353,14 +354,26 @@ async fn page_loads(
     let failures = Arc::new(Mutex::new(Vec::new()));
     let loaders: Vec<_> = browsers
         .into_iter()
-        .map(|mut browser| {
-            let (url, failures) = (url.clone(), failures.clone());
+        .map(|browser| {
+            let failures = failures.clone();
+            let connection = raw::RawConnection::new(url, browser.cookie_header().as_deref());
+            let path = url.path().to_string();
             tokio::spawn(async move {
                 let mut latencies = Latencies::default();
+                let mut connection = match connection {
+                    Ok(connection) => connection,
+                    Err(failure) => {
+                        failures.lock().unwrap_or_else(|p| p.into_inner()).push(failure);
+                        return latencies;
+                    }
+                };
                 while Instant::now() < deadline {
                     let sent = Instant::now();
-                    match browser.get(&url).await.and_then(|page| page.ok(url.path())) {
-                        Ok(_) => latencies.record(sent.elapsed()),
+                    match connection.get().await {
+                        Ok(200) => latencies.record(sent.elapsed()),
+                        Ok(status) => {
+                            failures.lock().unwrap_or_else(|p| p.into_inner()).push(format!("{path} answered {status}"))
+                        }
                         Err(failure) => failures.lock().unwrap_or_else(|p| p.into_inner()).push(failure),
                     }
                 }
