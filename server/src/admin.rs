@@ -26,6 +26,18 @@ pub const USERS_PER_PAGE: u64 = 25;
 /// The longest search an admin can type (longer is cut).
 const MAX_QUERY_CHARS: usize = 200;
 
+/// Why an admin action did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("there is no such account")]
+    NotFound,
+    /// Disabling one's own account would lock the admin out (another admin can).
+    #[error("an admin cannot disable their own account")]
+    OwnAccount,
+    #[error(transparent)]
+    Database(#[from] DbErr),
+}
+
 /// A signed-in admin: proof that [`Admins::authorize`] said yes for this request.
 pub struct Admin {
     session: Session,
@@ -165,19 +177,22 @@ impl Admins {
         }))
     }
 
-    /// Ends every session of the account; `false` if there is no such account.
-    pub async fn end_sessions(&self, admin: &Admin, user_id: &str, client: &ClientInfo) -> Result<bool, DbErr> {
+    /// Ends every session of the account.
+    pub async fn end_sessions(&self, admin: &Admin, user_id: &str, client: &ClientInfo) -> Result<(), AdminError> {
         self.change(admin, user_id, client, ActivityKind::SessionsEndedByAdmin, None).await
     }
 
     /// Disables the account: every session ends, sign-in is refused, its access tokens are
-    /// refused. `false` if there is no such account.
-    pub async fn disable(&self, admin: &Admin, user_id: &str, client: &ClientInfo) -> Result<bool, DbErr> {
+    /// refused. Never the admin's own.
+    pub async fn disable(&self, admin: &Admin, user_id: &str, client: &ClientInfo) -> Result<(), AdminError> {
+        if admin.session.user_id() == user_id {
+            return Err(AdminError::OwnAccount);
+        }
         self.change(admin, user_id, client, ActivityKind::AccountDisabled, Some(true)).await
     }
 
-    /// Enables a disabled account again. `false` if there is no such account.
-    pub async fn enable(&self, admin: &Admin, user_id: &str, client: &ClientInfo) -> Result<bool, DbErr> {
+    /// Enables a disabled account again.
+    pub async fn enable(&self, admin: &Admin, user_id: &str, client: &ClientInfo) -> Result<(), AdminError> {
         self.change(admin, user_id, client, ActivityKind::AccountEnabled, Some(false)).await
     }
 
@@ -190,9 +205,9 @@ impl Admins {
         client: &ClientInfo,
         kind: ActivityKind,
         disable: Option<bool>,
-    ) -> Result<bool, DbErr> {
+    ) -> Result<(), AdminError> {
         let label = admin.label();
-        retry(|| async {
+        let changed = retry(|| async {
             let txn = self.db.begin().await?;
             let disabled_at = match disable {
                 Some(true) => Expr::value(Some(Utc::now())),
@@ -212,9 +227,10 @@ impl Admins {
             }
             activity::record(&txn, activity::Event::by(user_id, kind).detail(label.clone()).from(client)).await?;
             txn.commit().await?;
-            Ok(true)
+            Ok::<_, DbErr>(true)
         })
-        .await
+        .await?;
+        changed.then_some(()).ok_or(AdminError::NotFound)
     }
 
     /// The list's view of some accounts: each with its identities' providers.

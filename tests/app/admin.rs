@@ -149,6 +149,19 @@ async fn an_admin_ends_every_session_of_an_account(app: TestApp) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_cannot_disable_their_own_account() {
+    let app = TestApp::spawn_with(crate::support::Backend::Sqlite, with_an_admin()).await;
+    let (admin, admin_id) = signed_in(&app, &boss()).await;
+
+    let refused = admin.call("admin_disable_user", &[("user", &admin_id)]).await;
+
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(admin.me().await.0, StatusCode::OK, "still signed in, not locked out");
+    let page = admin.page_after(admin.submit("admin_disable_user", &[("user", &admin_id)]).await).await;
+    assert!(page.contains("You cannot disable your own account"), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_rights_can_be_granted_and_revoked_by_email() {
     let app = TestApp::spawn(crate::support::Backend::Sqlite).await;
     let (grace, _) = signed_in(&app, &Person::grace()).await;

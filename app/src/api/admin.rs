@@ -28,7 +28,7 @@ pub async fn admin_user(user: UserId) -> Result<Option<AdminUserDetail>, ServerF
 #[server(endpoint = "admin_end_sessions")]
 pub async fn admin_end_sessions(user: UserId) -> Result<(), ActionError> {
     admin_act(user, "sessions_ended", async |latchkey, admin, user, client| {
-        latchkey.admins().end_sessions(admin, user, client).await.map_err(AppError::from)
+        latchkey.admins().end_sessions(admin, user, client).await
     })
     .await
 }
@@ -37,7 +37,7 @@ pub async fn admin_end_sessions(user: UserId) -> Result<(), ActionError> {
 #[server(endpoint = "admin_disable_user")]
 pub async fn admin_disable_user(user: UserId) -> Result<(), ActionError> {
     admin_act(user, "disabled", async |latchkey, admin, user, client| {
-        latchkey.admins().disable(admin, user, client).await.map_err(AppError::from)
+        latchkey.admins().disable(admin, user, client).await
     })
     .await
 }
@@ -46,7 +46,7 @@ pub async fn admin_disable_user(user: UserId) -> Result<(), ActionError> {
 #[server(endpoint = "admin_enable_user")]
 pub async fn admin_enable_user(user: UserId) -> Result<(), ActionError> {
     admin_act(user, "enabled", async |latchkey, admin, user, client| {
-        latchkey.admins().enable(admin, user, client).await.map_err(AppError::from)
+        latchkey.admins().enable(admin, user, client).await
     })
     .await
 }
@@ -71,17 +71,13 @@ async fn admin_act(
         &latchkey_server::admin::Admin,
         &str,
         &latchkey_server::session::ClientInfo,
-    ) -> Result<bool, AppError>,
+    ) -> Result<(), latchkey_server::admin::AdminError>,
 ) -> Result<(), ActionError> {
     let page = latchkey_types::routes::admin_user(&user);
     act(Outcome::new(page, done), async |latchkey, session, client| {
         let admin = latchkey.admins().authorize(&session).await.map_err(AppError::from)?;
         let admin = admin.ok_or(ActionError::NotFound)?;
-        match change(&latchkey, &admin, user.as_str(), &client).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(ActionError::NotFound),
-            Err(error) => Err(error.into()),
-        }
+        Ok(change(&latchkey, &admin, user.as_str(), &client).await?)
     })
     .await
 }

@@ -24,6 +24,8 @@ pub enum ActionError {
     ReconnectNeeded(ProviderId),
     ProviderUnavailable(ProviderId),
     ProviderAnswer(ProviderId),
+    /// An admin tried to disable their own account.
+    OwnAccount,
     CrossSite,
     Unavailable,
     /// This client address made too many requests; `retry_after` seconds, when known.
@@ -111,6 +113,7 @@ impl ActionError {
             ActionError::ProviderAnswer(provider) => {
                 format!("{} did not answer as expected, so nothing was changed.", sentence_start(&name(provider)))
             }
+            ActionError::OwnAccount => "You cannot disable your own account; another admin can, if it must be.".into(),
             ActionError::CrossSite => "This request did not come from this site.".into(),
             ActionError::Unavailable => {
                 "latchkey cannot reach its database right now; nothing was changed. Please try again in a moment."
@@ -149,6 +152,7 @@ impl ActionError {
             ActionError::ReconnectNeeded(p) => ("reconnect_needed", Some(p)),
             ActionError::ProviderUnavailable(p) => ("provider_unavailable", Some(p)),
             ActionError::ProviderAnswer(p) => ("provider_answer", Some(p)),
+            ActionError::OwnAccount => ("own_account", None),
             ActionError::CrossSite => ("cross_site", None),
             ActionError::TooManyRequests { .. } => ("too_many_requests", None),
             ActionError::Unavailable | ActionError::Transport(_) => ("unavailable", None),
@@ -180,6 +184,7 @@ impl ActionError {
             "reconnect_needed" => ActionError::ReconnectNeeded(provider()?),
             "provider_unavailable" => ActionError::ProviderUnavailable(provider()?),
             "provider_answer" => ActionError::ProviderAnswer(provider()?),
+            "own_account" => ActionError::OwnAccount,
             "cross_site" => ActionError::CrossSite,
             "too_many_requests" => ActionError::TooManyRequests { retry_after: None },
             "unavailable" => ActionError::Unavailable,
@@ -216,6 +221,18 @@ impl From<latchkey_server::account::AccountError> for ActionError {
                 leptos::logging::warn!("{provider} answered unexpectedly: {reason:?}");
                 ActionError::ProviderAnswer(provider)
             }
+            E::Database(error) => ActionError::from(latchkey_server::AppError::Database(error)),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<latchkey_server::admin::AdminError> for ActionError {
+    fn from(error: latchkey_server::admin::AdminError) -> Self {
+        use latchkey_server::admin::AdminError as E;
+        match error {
+            E::NotFound => ActionError::NotFound,
+            E::OwnAccount => ActionError::OwnAccount,
             E::Database(error) => ActionError::from(latchkey_server::AppError::Database(error)),
         }
     }
@@ -277,6 +294,7 @@ mod tests {
             ActionError::ReconnectNeeded(provider.clone()),
             ActionError::ProviderUnavailable(provider.clone()),
             ActionError::ProviderAnswer(provider.clone()),
+            ActionError::OwnAccount,
             ActionError::CrossSite,
             ActionError::TooManyRequests { retry_after: None },
             ActionError::Unavailable,
