@@ -147,3 +147,42 @@ async fn read_more(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> io::Result<(
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|window| window == needle)
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::RawConnection;
+
+    /// A server that answers each request on one connection with the next of `answers`.
+    async fn serve(answers: Vec<&'static str>) -> url::Url {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let url =
+            url::Url::parse(&format!("http://{}/page", listener.local_addr().expect("an address"))).expect("a URL");
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("a connection");
+            for answer in answers {
+                let mut request = [0u8; 1024];
+                let _ = socket.read(&mut request).await;
+                socket.write_all(answer.as_bytes()).await.expect("written");
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn responses_are_read_whole_by_length_or_in_chunks_on_one_connection() {
+        let url = serve(vec![
+            "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+            "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n",
+        ])
+        .await;
+        let mut connection = RawConnection::new(&url, Some("a=b")).expect("a connection");
+
+        assert_eq!(connection.get().await, Ok(200));
+        assert_eq!(connection.get().await, Ok(200));
+        assert_eq!(connection.get().await, Ok(404), "the third answer, so each before was read whole");
+    }
+}
