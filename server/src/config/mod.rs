@@ -440,13 +440,8 @@ impl Config {
                 format!("must be at most {MAX_TOKEN_KEY_ROTATION_DAYS}: a signing key should not sign for years"),
             );
         }
-        let token_audience = match get("LATCHKEY_TOKEN_AUDIENCE").map(str::trim) {
-            Some("") => {
-                p.add("LATCHKEY_TOKEN_AUDIENCE", "must not be empty (leave it unset for the public URL)");
-                None
-            }
-            audience => audience.map(str::to_string),
-        };
+        // Blank, like every setting, counts as unset: the public URL.
+        let token_audience = get("LATCHKEY_TOKEN_AUDIENCE").map(str::to_string);
 
         let mut admins = Vec::new();
         for email in get("LATCHKEY_ADMINS").unwrap_or_default().split(',').map(str::trim).filter(|e| !e.is_empty()) {

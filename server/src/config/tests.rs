@@ -258,6 +258,42 @@ fn rate_limits_default_to_generous_values_and_can_be_set() {
 }
 
 #[test]
+fn access_tokens_default_to_ten_minutes_for_the_public_url_and_never_live_past_fifteen() {
+    let defaults = Config::from_values([("LATCHKEY_PUBLIC_URL", "http://127.0.0.1:3000/")]).expect("valid");
+    assert_eq!(defaults.access_tokens.audience, "http://127.0.0.1:3000", "the public URL as configured");
+    assert_eq!(defaults.access_tokens.lifetime, Duration::from_secs(600));
+    assert_eq!(defaults.access_tokens.key_rotation, Duration::from_secs(30 * 24 * 3600));
+
+    let config =
+        Config::from_values([("LATCHKEY_TOKEN_AUDIENCE", "https://api.example"), ("LATCHKEY_TOKEN_MINUTES", "15")])
+            .expect("valid");
+    assert_eq!(config.access_tokens.audience, "https://api.example");
+    assert_eq!(config.access_tokens.lifetime, Duration::from_secs(900));
+    let blank = Config::from_values([("LATCHKEY_TOKEN_AUDIENCE", " ")]).expect("blank is unset, like every setting");
+    assert_eq!(blank.access_tokens.audience, defaults.access_tokens.audience);
+
+    for (variable, value) in [
+        ("LATCHKEY_TOKEN_MINUTES", "16"),
+        ("LATCHKEY_TOKEN_MINUTES", "0"),
+        ("LATCHKEY_TOKEN_KEY_ROTATION_DAYS", "366"),
+        ("LATCHKEY_TOKEN_KEY_ROTATION_DAYS", "0"),
+    ] {
+        let refused = Config::from_values([(variable, value)]).unwrap_err();
+        assert_eq!(variables(refused), [variable], "{variable}={value}");
+    }
+}
+
+#[test]
+fn admins_are_emails_compared_without_case_and_anything_else_is_named() {
+    let config = Config::from_values([("LATCHKEY_ADMINS", "Ops@Example.com, boss@example.com,")]).expect("valid");
+    assert_eq!(config.admins, ["ops@example.com", "boss@example.com"]);
+
+    let refused = Config::from_values([("LATCHKEY_ADMINS", "ops@example.com, nobody")]).unwrap_err();
+    assert!(refused.to_string().contains("`nobody`"), "{refused}");
+    assert_eq!(variables(refused), ["LATCHKEY_ADMINS"]);
+}
+
+#[test]
 fn trusted_proxies_are_cidrs_or_addresses_and_anything_else_is_named() {
     let config =
         Config::from_values([("LATCHKEY_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7 ,fd00::/8")]).expect("valid");
