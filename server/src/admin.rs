@@ -209,16 +209,13 @@ impl Admins {
         let label = admin.label();
         let changed = retry(|| async {
             let txn = self.db.begin().await?;
-            let disabled_at = match disable {
-                Some(true) => Expr::value(Some(Utc::now())),
-                _ => Expr::value(Option::<chrono::DateTime<Utc>>::None),
-            };
-            let mut update = user::Entity::update_many().filter(user::Column::Id.eq(user_id));
-            update = match disable {
-                Some(_) => update.col_expr(user::Column::DisabledAt, disabled_at),
+            let (column, value) = match disable {
+                Some(true) => (user::Column::DisabledAt, Expr::value(Some(Utc::now()))),
+                Some(false) => (user::Column::DisabledAt, Expr::value(Option::<chrono::DateTime<Utc>>::None)),
                 // Nothing to change but the row must exist: touch `updated_at`.
-                None => update.col_expr(user::Column::UpdatedAt, Expr::value(Utc::now())),
+                None => (user::Column::UpdatedAt, Expr::value(Utc::now())),
             };
+            let update = user::Entity::update_many().col_expr(column, value).filter(user::Column::Id.eq(user_id));
             if update.exec(&txn).await?.rows_affected == 0 {
                 return Ok(false);
             }

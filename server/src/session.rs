@@ -222,19 +222,18 @@ impl Sessions {
                     .as_ref()
                     .and_then(|id| identities.iter().find(|i| &i.id == id))
                     .map(|i| &i.provider_id);
-                (s, provider_id)
-            })
-            .map(|(s, provider_id)| SessionInfo {
-                current: Some(s.id.as_str()) == current,
-                provider: provider_id.map(|id| self.providers.name_of(id)),
-                provider_can_end_it: provider_id
-                    .and_then(|id| self.providers.get(id))
-                    .is_some_and(|provider| provider.offers_backchannel_logout()),
-                id: SessionId::new(s.id),
-                created_at: s.created_at,
-                last_seen_at: s.last_seen_at,
-                user_agent: s.user_agent,
-                ip: s.ip,
+                SessionInfo {
+                    current: Some(s.id.as_str()) == current,
+                    provider: provider_id.map(|id| self.providers.name_of(id)),
+                    provider_can_end_it: provider_id
+                        .and_then(|id| self.providers.get(id))
+                        .is_some_and(|provider| provider.offers_backchannel_logout()),
+                    id: SessionId::new(s.id),
+                    created_at: s.created_at,
+                    last_seen_at: s.last_seen_at,
+                    user_agent: s.user_agent,
+                    ip: s.ip,
+                }
             })
             .collect())
     }

@@ -30,12 +30,10 @@ pub async fn me(State(latchkey): State<Latchkey>, headers: HeaderMap) -> Respons
         None => {
             // The session and the identities in one read: nothing else here needs the session.
             let jar = axum_extra::extract::CookieJar::from_headers(&headers);
-            let Some(token) = super::cookies::session_token(latchkey.config(), &jar) else {
-                return private(with_bearer_challenge(AppError::Unauthenticated.into_response()));
-            };
+            let Some(token) = super::cookies::session_token(latchkey.config(), &jar) else { return unauthenticated() };
             match latchkey.sessions().authenticate_with_identities(&token).await {
                 Ok(Some((session, identities))) => Ok((session.user, identities)),
-                Ok(None) => return private(with_bearer_challenge(AppError::Unauthenticated.into_response())),
+                Ok(None) => return unauthenticated(),
                 Err(e) => Err(e),
             }
         }
@@ -96,8 +94,9 @@ fn invalid_token() -> Response {
     response
 }
 
-/// A `401` without credentials says which scheme would do (RFC 6750 section 3).
-fn with_bearer_challenge(mut response: Response) -> Response {
+/// `401` without credentials, saying which scheme would do (RFC 6750 section 3).
+fn unauthenticated() -> Response {
+    let mut response = private(AppError::Unauthenticated.into_response());
     response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     response
 }
