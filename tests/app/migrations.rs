@@ -7,9 +7,9 @@ use sea_orm_migration::MigratorTrait;
 
 use crate::support::{fresh_postgres_database, skip_postgres};
 
-async fn four_instances_start_at_once(url: &str) {
+async fn instances_start_at_once(url: &str, instances: usize) {
     let mut starts = tokio::task::JoinSet::new();
-    for _ in 0..4 {
+    for _ in 0..instances {
         let url = url.to_string();
         starts.spawn(async move { Database::connect(&url).await });
     }
@@ -36,7 +36,8 @@ async fn four_instances_start_at_once(url: &str) {
 async fn instances_starting_at_once_on_an_empty_sqlite_database_migrate_it_once() {
     let directory = tempfile::tempdir().expect("a directory");
     let url = format!("sqlite://{}?mode=rwc", directory.path().join("latchkey.db").display());
-    four_instances_start_at_once(&url).await;
+    // Eight: enough that two of them collide while turning the new file to WAL.
+    instances_start_at_once(&url, 8).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,5 +45,5 @@ async fn instances_starting_at_once_on_an_empty_postgres_database_migrate_it_onc
     let Some(url) = fresh_postgres_database().await else {
         return skip_postgres("migrations::instances_starting_at_once_on_an_empty_postgres_database_migrate_it_once");
     };
-    four_instances_start_at_once(&url).await;
+    instances_start_at_once(&url, 4).await;
 }

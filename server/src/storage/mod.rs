@@ -51,7 +51,10 @@ impl Database {
     /// Connects and brings the schema up to date. SQLite files are created on first run.
     pub async fn connect(database_url: &str) -> Result<Database, DbErr> {
         let database = if database_url.starts_with("sqlite:") {
-            connect_sqlite(database_url).await?
+            // Connections opening a new file at the same moment all turn it to WAL; SQLite
+            // answers one of two that collide there "busy" at once, without waiting (waiting
+            // could deadlock). Connecting again finds the file in WAL and goes through.
+            retry(|| connect_sqlite(database_url)).await?
         } else {
             let mut options = ConnectOptions::new(database_url.to_string());
             options
