@@ -2,8 +2,10 @@
 //! (`latchkey-app`) into one axum application.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::FromRef;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::serve::ListenerExt;
 use latchkey_app::{App, shell};
@@ -16,7 +18,7 @@ use latchkey_server::http::{
 use latchkey_server::types::SiteFiles;
 use latchkey_server::{Config, Latchkey, StartupError};
 use leptos::config::LeptosOptions;
-use leptos::prelude::{provide_context, use_context};
+use leptos::prelude::{provide_context, with_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -69,13 +71,16 @@ impl Application {
                 use_response_nonce();
             }
         };
+        let pages_state = PagesState(Arc::new(leptos_options));
         let pages = Router::new()
-            .leptos_routes_with_context(&leptos_options, routes, render_context.clone(), {
-                let options = leptos_options.clone();
-                move || shell(options.clone())
+            .leptos_routes_with_context(&pages_state, routes, render_context.clone(), {
+                let options = pages_state.0.clone();
+                move || shell(&options)
             })
-            .fallback(leptos_axum::file_and_error_handler_with_context(render_context, shell))
-            .with_state(leptos_options);
+            .fallback(leptos_axum::file_and_error_handler_with_context::<PagesState, _>(render_context, |options| {
+                shell(&options)
+            }))
+            .with_state(pages_state);
         let router = latchkey_server::http::router(latchkey.clone())
             .merge(pages)
             .layer(axum::middleware::from_fn_with_state(latchkey.clone(), reject_cross_origin_writes));
@@ -165,6 +170,17 @@ impl Application {
     }
 }
 
+/// The pages' router state. leptos_axum gives every render a copy of it as context: shared,
+/// that copy is one count rather than a clone of every option.
+#[derive(Clone)]
+struct PagesState(Arc<LeptosOptions>);
+
+impl FromRef<PagesState> for LeptosOptions {
+    fn from_ref(state: &PagesState) -> Self {
+        LeptosOptions::clone(&state.0)
+    }
+}
+
 fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }
@@ -172,9 +188,8 @@ fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLa
 /// The hydration scripts carry the nonce the response's Content-Security-Policy names
 /// (`security_headers` made it and left it in the request).
 fn use_response_nonce() {
-    let nonce =
-        use_context::<axum::http::request::Parts>().and_then(|parts| parts.extensions.get::<CspNonce>().cloned());
-    if let Some(CspNonce(nonce)) = nonce {
+    let nonce = with_context::<axum::http::request::Parts, _>(|parts| parts.extensions.get::<CspNonce>().cloned());
+    if let Some(CspNonce(nonce)) = nonce.flatten() {
         provide_context(leptos::nonce::Nonce::from_value(nonce));
     }
 }

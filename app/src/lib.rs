@@ -31,8 +31,9 @@ use crate::pages::{
 use latchkey_types::SiteFiles;
 
 /// The HTML document around the app, rendered on the server for every page.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
-    let site = site_files(&options);
+pub fn shell(options: &LeptosOptions) -> impl IntoView + use<> {
+    let site = site_files(options);
+    let auto_reload = watching().then(|| view! { <AutoReload options=options.clone()/> });
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -45,7 +46,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                     content="latchkey: sign in with the accounts you already have."
                 />
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
-                <AutoReload options=options.clone()/>
+                {auto_reload}
                 <link rel="stylesheet" id="leptos" href=site.stylesheet.clone()/>
                 <Hydration site/>
                 <MetaTags/>
@@ -55,6 +56,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// Under `cargo leptos watch` (which sets `LEPTOS_WATCH`), pages open its live-reload socket.
+fn watching() -> bool {
+    static WATCHING: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WATCHING.get_or_init(|| std::env::var_os("LEPTOS_WATCH").is_some())
 }
 
 /// Loads the browser bundle and hydrates the page's islands (the only parts that run in the

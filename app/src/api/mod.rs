@@ -73,8 +73,12 @@ pub(crate) fn latchkey() -> Result<latchkey_server::Latchkey, ServerFnError> {
 /// that fails answers 503, logged with the request's id.
 #[cfg(feature = "ssr")]
 pub(crate) async fn session() -> Result<Option<latchkey_server::session::Session>, ServerFnError> {
-    let parts = use_context::<http::request::Parts>().ok_or_else(|| ServerFnError::new("no request to serve"))?;
-    latchkey_server::http::extract::MaybeSession::of(&parts).await.map_err(failed)
+    use latchkey_server::http::extract::SessionLookup;
+    // Read from the request's parts in place: a copy of them (every header) per call would cost more than the lookup.
+    let lookup = with_context::<http::request::Parts, _>(SessionLookup::of)
+        .ok_or_else(|| ServerFnError::new("no request to serve"))?
+        .map_err(failed)?;
+    lookup.session().await.map_err(failed)
 }
 
 /// Logs what is latchkey's fault with the request's id (a resource may resolve on a task

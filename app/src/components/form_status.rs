@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -42,9 +44,10 @@ impl PostedOutcome {
 
 /// What the forms of a page need to word their outcomes: the signed-in person (for the
 /// providers to sign in again with), the page's path, and what a plain post left in the query.
+/// Every form of a page reads it, so the person is shared, not copied.
 #[derive(Clone, Debug)]
 pub struct FormContext {
-    pub me: Option<Me>,
+    pub me: Option<Arc<Me>>,
     pub here: String,
     pub posted: PostedOutcome,
 }
@@ -74,7 +77,7 @@ pub fn FormStatus(
     let context = use_context::<FormContext>();
     move || match outcome.get() {
         Some(Err(error)) => {
-            let me = context.as_ref().and_then(|context| context.me.as_ref());
+            let me = context.as_ref().and_then(|context| context.me.as_deref());
             let sign_in_again = (error == ActionError::RecentSignInNeeded).then(|| {
                 let mut providers = Vec::new();
                 for identity in me.map(|me| me.identities.as_slice()).unwrap_or_default() {

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -77,7 +79,7 @@ fn ActionsStatus(actions: Actions) -> impl IntoView {
 
 #[component]
 fn LinkedAccounts(
-    me: Me,
+    me: Arc<Me>,
     pending: Option<PendingLinkInfo>,
     providers: Vec<ProviderSummary>,
     actions: Actions,
@@ -118,7 +120,8 @@ fn LinkedAccounts(
             <ul class="linked-list">
                 {me
                     .identities
-                    .into_iter()
+                    .iter()
+                    .cloned()
                     .enumerate()
                     .map(|(index, identity)| {
                         view! { <li><LinkedIdentity identity index only_one actions/></li> }

@@ -8,6 +8,8 @@ pub mod not_found;
 pub mod profile;
 pub mod sessions;
 
+use std::sync::Arc;
+
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect};
 use leptos_router::hooks::use_location;
@@ -18,7 +20,7 @@ use crate::components::{AccountNav, Brand, FormContext, PostedOutcome};
 /// The signed-in person, as the account layout loaded them for the page inside it.
 #[derive(Clone)]
 pub struct SignedIn {
-    pub me: Me,
+    pub me: Arc<Me>,
 }
 
 impl SignedIn {
@@ -41,8 +43,9 @@ pub fn AccountLayout() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match me_resource.await {
                         Ok(Some(me)) => {
+                            let me = Arc::new(me);
                             provide_context(FormContext {
-                                me: Some(me.clone()),
+                                me: Some(Arc::clone(&me)),
                                 here: here.get_untracked(),
                                 posted: PostedOutcome::from_query(),
                             });

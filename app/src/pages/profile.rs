@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -17,14 +19,15 @@ pub fn ProfilePage() -> impl IntoView {
     let posted = use_context::<FormContext>().map(|context| context.posted).unwrap_or_default();
     view! {
         <Title text="Your profile · latchkey"/>
-        <ProfileCard me posted/>
+        <ProfileCard me=Me::clone(&me) posted/>
     }
 }
 
 /// The profile card; `posted` is what a plain form post left in the page's query.
 #[island]
 fn ProfileCard(me: Me, posted: PostedOutcome) -> impl IntoView {
-    provide_context(FormContext { me: Some(me.clone()), here: routes::PROFILE.to_string(), posted });
+    let me = Arc::new(me);
+    provide_context(FormContext { me: Some(Arc::clone(&me)), here: routes::PROFILE.to_string(), posted });
     let update = ServerAction::<UpdateDisplayName>::new();
 
     // The name as stored: starts from the page's data, follows successful saves.
@@ -49,7 +52,9 @@ fn ProfileCard(me: Me, posted: PostedOutcome) -> impl IntoView {
         }
     });
     let seed = me.id.to_string();
-    let choices = me.clone();
+    let choices = Arc::clone(&me);
+    let (stored_name, recently_signed_in, provider_sign_out) =
+        (me.name.clone(), me.recently_signed_in, me.provider_sign_out.clone());
 
     let session_identity = me.session_identity().cloned();
     let other_identities: Vec<Identity> =
@@ -90,7 +95,7 @@ fn ProfileCard(me: Me, posted: PostedOutcome) -> impl IntoView {
                                 type="text"
                                 autocomplete="nickname"
                                 spellcheck="false"
-                                value=me.name.clone()
+                                value=stored_name
                                 prop:value=move || name.get()
                                 aria-invalid=move || if invalid() { "true" } else { "false" }
                                 aria-describedby="display-name-help display-name-message"
@@ -130,11 +135,11 @@ fn ProfileCard(me: Me, posted: PostedOutcome) -> impl IntoView {
                     }
                 })}
 
-            <DeleteAccount recently_signed_in=me.recently_signed_in/>
+            <DeleteAccount recently_signed_in/>
 
             <footer class="card__footer">
                 <a class="button button--secondary" href=routes::HOME>"Home"</a>
-                <SignOutButton provider=me.provider_sign_out.clone()/>
+                <SignOutButton provider=provider_sign_out/>
             </footer>
         </section>
     }
@@ -143,7 +148,7 @@ fn ProfileCard(me: Me, posted: PostedOutcome) -> impl IntoView {
 
 /// "Primary email" and "Picture": chosen among what the linked accounts share.
 #[component]
-fn ProfileChoices(me: Me, action: ServerAction<UpdateProfile>) -> impl IntoView {
+fn ProfileChoices(me: Arc<Me>, action: ServerAction<UpdateProfile>) -> impl IntoView {
     let outcome = form_outcome(move || action.value().get(), "profile");
     let pending = action.pending();
 

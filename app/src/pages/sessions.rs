@@ -105,7 +105,7 @@ fn SessionItem(session: SessionInfo, index: usize, revoke: ServerAction<RevokeSe
         .map(|provider| view! { <li>{format!("{provider} can sign it out when you sign out there")}</li> });
 
     let action = if session.current {
-        let provider = use_context::<SignedIn>().and_then(|signed_in| signed_in.me.provider_sign_out);
+        let provider = use_context::<SignedIn>().and_then(|signed_in| signed_in.me.provider_sign_out.clone());
         view! { <SignOutButton provider/> }.into_any()
     } else {
         // `aria-describedby` says which session, without changing the button's name.

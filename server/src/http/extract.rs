@@ -58,11 +58,28 @@ impl MaybeSession {
     /// The request's session, with the typed error (the UI's server functions, which get the
     /// request's parts from their context, need the error to answer with the right status).
     pub async fn of(parts: &Parts) -> Result<Option<Session>, AppError> {
+        SessionLookup::of(parts)?.session().await
+    }
+}
+
+/// A request's session lookup, detached from the request: what a caller that cannot keep the
+/// request's parts borrowed while it waits takes instead of a copy of them.
+pub struct SessionLookup {
+    context: RequestContext,
+    token: Option<String>,
+}
+
+impl SessionLookup {
+    pub fn of(parts: &Parts) -> Result<SessionLookup, AppError> {
         let context = context(parts)?;
-        let jar = CookieJar::from_headers(&parts.headers);
-        let Some(token) = cookies::session_token(context.latchkey.config(), &jar) else {
-            return Ok(None);
-        };
+        let token = cookies::session_token(context.latchkey.config(), &CookieJar::from_headers(&parts.headers));
+        Ok(SessionLookup { context, token })
+    }
+
+    /// The session, if the request has a live one (authenticated once per request).
+    pub async fn session(self) -> Result<Option<Session>, AppError> {
+        let Some(token) = self.token else { return Ok(None) };
+        let SessionLookup { context, .. } = self;
         Ok(context.session.get_or_try_init(|| context.latchkey.sessions().authenticate(&token)).await?.clone())
     }
 }
