@@ -22,8 +22,7 @@ pub struct PostedOutcome {
 impl PostedOutcome {
     /// From the current page's query.
     pub fn from_query() -> PostedOutcome {
-        let query = leptos_router::hooks::use_query_map();
-        query.with_untracked(|query| PostedOutcome {
+        leptos_router::hooks::use_location().query.with_untracked(|query| PostedOutcome {
             done: query.get("done"),
             form: query.get("form"),
             problem: query.get("problem"),

@@ -39,8 +39,11 @@ pub fn AccountLayout() -> impl IntoView {
     let here = use_location().pathname;
     view! {
         <PageFrame account_nav=true>
+            // The content is a `Suspend`, not a closure making one: Suspense walks its children
+            // once to find what they wait for, and a closure would build the whole page twice.
+            // (This layout is rendered on the server only: nothing here ever re-runs.)
             <Suspense fallback=Loading>
-                {move || Suspend::new(async move {
+                {Suspend::new(async move {
                     match me_resource.await {
                         Ok(Some(me)) => {
                             let me = Arc::new(me);
