@@ -47,3 +47,59 @@ async fn instances_starting_at_once_on_an_empty_postgres_database_migrate_it_onc
     };
     instances_start_at_once(&url, 4).await;
 }
+
+/// The query plan of the lookup by verified email, on a migrated database at `url`.
+async fn plan_of_the_lookup_by_email(url: &str) -> String {
+    use latchkey::latchkey_server::account::identities_with_verified_email_query;
+    use sea_orm::{QueryTrait, TransactionTrait};
+
+    let database = Database::connect(url).await.expect("connects and migrates");
+    let txn = database.writes().begin().await.expect("a transaction");
+    let backend = txn.get_database_backend();
+    let query = identities_with_verified_email_query("Someone@Example.test").build(backend);
+    let explain = match backend {
+        sea_orm::DbBackend::Postgres => {
+            // An empty table is cheapest to scan; ask whether the index can serve the query.
+            txn.execute_unprepared("SET LOCAL enable_seqscan = off").await.expect("set");
+            "EXPLAIN"
+        }
+        _ => "EXPLAIN QUERY PLAN",
+    };
+    let statement = Statement::from_sql_and_values(
+        backend,
+        format!("{explain} {}", query.sql),
+        query.values.map(|values| values.0).unwrap_or_default(),
+    );
+    let rows = txn.query_all(statement).await.expect("the plan");
+    let plan = rows
+        .iter()
+        .map(|row| {
+            row.try_get_by_index::<String>(match backend {
+                sea_orm::DbBackend::Postgres => 0,
+                _ => 3,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .expect("plan lines")
+        .join("\n");
+    txn.rollback().await.expect("rollback");
+    database.close().await;
+    plan
+}
+
+#[tokio::test]
+async fn finding_accounts_by_verified_email_uses_the_index_on_sqlite() {
+    let directory = tempfile::tempdir().expect("a directory");
+    let url = format!("sqlite://{}?mode=rwc", directory.path().join("latchkey.db").display());
+    let plan = plan_of_the_lookup_by_email(&url).await;
+    assert!(plan.contains("identities_email_lower_idx"), "a scan of every identity:\n{plan}");
+}
+
+#[tokio::test]
+async fn finding_accounts_by_verified_email_uses_the_index_on_postgres() {
+    let Some(url) = fresh_postgres_database().await else {
+        return skip_postgres("migrations::finding_accounts_by_verified_email_uses_the_index_on_postgres");
+    };
+    let plan = plan_of_the_lookup_by_email(&url).await;
+    assert!(plan.contains("identities_email_lower_idx"), "a scan of every identity:\n{plan}");
+}

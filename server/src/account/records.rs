@@ -115,17 +115,21 @@ pub async fn identities_with_verified_email(
     db: &impl ConnectionTrait,
     email: &str,
 ) -> Result<Vec<(identity::Model, user::Model)>, DbErr> {
+    let found = identities_with_verified_email_query(email).all(db).await?;
+    Ok(found.into_iter().filter_map(|(identity, owner)| Some((identity, owner?))).collect())
+}
+
+/// The query behind [`identities_with_verified_email`] (its plan is tested: it must use the
+/// index on `lower(email)`).
+pub fn identities_with_verified_email_query(email: &str) -> sea_orm::SelectTwo<identity::Entity, user::Entity> {
     use sea_orm::sea_query::{Expr, Func};
-    let found = identity::Entity::find()
+    identity::Entity::find()
         .filter(identity::Column::EmailVerified.eq(true))
         .filter(
             Expr::expr(Func::lower(Expr::col((identity::Entity, identity::Column::Email)))).eq(email.to_lowercase()),
         )
         .order_by_asc(identity::Column::CreatedAt)
         .find_also_related(user::Entity)
-        .all(db)
-        .await?;
-    Ok(found.into_iter().filter_map(|(identity, owner)| Some((identity, owner?))).collect())
 }
 
 pub async fn rename(db: &impl ConnectionTrait, user: user::Model, name: DisplayName) -> Result<user::Model, DbErr> {

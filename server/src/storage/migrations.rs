@@ -15,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(KeepSignInIdTokens),
             Box::new(CreateSigningKeys),
             Box::new(AddAdmins),
+            Box::new(IndexIdentitiesByEmail),
         ]
     }
 }
@@ -606,5 +607,29 @@ impl MigrationTrait for AddAdmins {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_table(Table::drop().table(AdminGrants::Table).to_owned()).await?;
         manager.alter_table(Table::alter().table(Users::Table).drop_column(Users::DisabledAt).to_owned()).await
+    }
+}
+
+/// A sign-in by a new identity looks for accounts with the same verified email, compared
+/// without case (`lower(email)`): without this index that is a scan of every identity, a cost
+/// that grows with the number of people.
+struct IndexIdentitiesByEmail;
+
+impl MigrationName for IndexIdentitiesByEmail {
+    fn name(&self) -> &str {
+        "m20261130_000009_index_identities_by_email"
+    }
+}
+
+#[async_trait]
+impl MigrationTrait for IndexIdentitiesByEmail {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // An expression index, in the one spelling SQLite and PostgreSQL share.
+        let sql = "CREATE INDEX identities_email_lower_idx ON identities (lower(email))";
+        manager.get_connection().execute_unprepared(sql).await.map(|_| ())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.get_connection().execute_unprepared("DROP INDEX identities_email_lower_idx").await.map(|_| ())
     }
 }
