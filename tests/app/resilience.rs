@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use latchkey::latchkey_dev_idp::Misbehaviour;
 use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::on_every_backend;
-use crate::support::{Options, Person, TestApp};
+use crate::support::{Backend, Options, Person, TestApp, skip_postgres};
 
 on_every_backend!(a_database_failure_during_sign_in_leaves_nothing_half_written);
 
@@ -122,4 +123,31 @@ async fn while_a_key_refresh_waits_on_the_provider_other_sign_ins_complete_with_
     let fetches = app.dev_idp().jwks_fetch_count();
     app.browser().get("/auth/dev/login").await;
     assert_eq!(app.dev_idp().jwks_fetch_count(), fetches, "the failure is remembered, not retried at once");
+}
+
+/// PostgreSQL restarted while latchkey's connections sat idle: the next request still works
+/// (an idle connection is checked before use and replaced when dead), not a 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_connection_that_died_while_idle_is_replaced_before_it_is_used() {
+    let Some(app) = TestApp::try_spawn(Backend::Postgres, Options::default()).await else {
+        return skip_postgres("resilience::a_postgres_connection_that_died_while_idle_is_replaced_before_it_is_used");
+    };
+    let browser = app.browser();
+    browser.sign_in_as(&Person::ada()).await;
+    assert_eq!(browser.get("/api/me").await.status(), StatusCode::OK, "signed in");
+
+    // What a restart of the server does to every connection: end it.
+    let ended = app
+        .db
+        .query_all(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        ))
+        .await
+        .expect("the server's connections ended");
+    assert!(!ended.is_empty(), "latchkey had connections to end");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    assert_eq!(browser.get("/api/me").await.status(), StatusCode::OK, "the first request after the restart");
 }

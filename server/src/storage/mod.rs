@@ -18,9 +18,11 @@ use std::time::Duration;
 
 use rand::Rng;
 use sea_orm::sqlx::ConnectOptions as _;
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr, SqlxSqliteConnector, TransactionTrait,
+    DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr, SqlxPostgresConnector, SqlxSqliteConnector,
+    TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -37,6 +39,8 @@ const POSTGRES_CONNECTIONS: u32 = 16;
 const WRITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A PostgreSQL connection idle this long is checked (a round trip) before it is used again.
+const CHECK_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// latchkey's database: where to read, where to write.
 #[derive(Clone, Debug)]
@@ -56,15 +60,7 @@ impl Database {
             // could deadlock). Connecting again finds the file in WAL and goes through.
             retry(|| connect_sqlite(database_url)).await?
         } else {
-            let mut options = ConnectOptions::new(database_url.to_string());
-            options
-                .max_connections(POSTGRES_CONNECTIONS)
-                .connect_timeout(CONNECT_TIMEOUT)
-                .acquire_timeout(READ_ACQUIRE_TIMEOUT)
-                .sqlx_logging(false);
-            let pool = sea_orm::Database::connect(options).await?;
-            migrate_postgres(&pool).await?;
-            Database { reads: pool.clone(), writes: pool, inline: None }
+            connect_postgres(database_url).await?
         };
         Ok(database)
     }
@@ -140,6 +136,34 @@ async fn connect_sqlite(database_url: &str) -> Result<Database, DbErr> {
         writes,
         inline: Some(std::sync::Arc::new(inline)),
     })
+}
+
+async fn connect_postgres(database_url: &str) -> Result<Database, DbErr> {
+    use sea_orm::sqlx::Connection as _;
+    let options = PgConnectOptions::from_str(database_url)
+        .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(e)))?
+        .disable_statement_logging();
+    let pool = PgPoolOptions::new()
+        .max_connections(POSTGRES_CONNECTIONS)
+        .acquire_timeout(CONNECT_TIMEOUT)
+        // sqlx checks every connection with a round trip when it is handed back; one more before
+        // each use would double the round trips of a short query. Only a connection that sat
+        // idle, during which the server may have restarted, is checked before it is used.
+        .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= CHECK_IF_IDLE_FOR {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+        .connect_with(options)
+        .await
+        .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(e)))?;
+    let pool = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
+    migrate_postgres(&pool).await?;
+    Ok(Database { reads: pool.clone(), writes: pool, inline: None })
 }
 
 /// Any advisory lock id, as long as it is latchkey's own: "latchkey" in ASCII.
