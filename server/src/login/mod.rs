@@ -9,7 +9,8 @@ mod return_to;
 use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::sea_query::{Order, Query};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, Set};
 use url::Url;
 
 pub use return_to::safe_return_to;
@@ -154,8 +155,9 @@ impl LoginFlow {
         let request = provider.authorization_request().await?;
         let now = Utc::now();
         let browser_hash = sha256_hex(&browser_token);
+        let state_hash = sha256_hex(&request.state);
         let pending = pending_login::ActiveModel {
-            state_hash: Set(sha256_hex(&request.state)),
+            state_hash: Set(state_hash.clone()),
             browser_hash: Set(browser_hash.clone()),
             purpose: Set(match &purpose {
                 Purpose::SignIn => LoginPurpose::SignIn,
@@ -173,27 +175,26 @@ impl LoginFlow {
             expires_at: Set(now + PENDING_LOGIN_LIFETIME),
         };
         let (pending, browser_hash) = (&pending, &browser_hash);
+        // The browser's newest attempts are kept, up to the cap, the new one always; expired
+        // ones are the sweeper's. Two statements in one transaction: a sign-in's start is one
+        // of its three writes, so each round trip here is felt.
+        let newest = Query::select()
+            .column(pending_login::Column::StateHash)
+            .from(pending_login::Entity)
+            .and_where(pending_login::Column::BrowserHash.eq(browser_hash))
+            .order_by(pending_login::Column::CreatedAt, Order::Desc)
+            .limit(PENDING_LOGINS_PER_BROWSER)
+            .to_owned();
+        let (newest, state_hash) = (&newest, &state_hash);
         storage::retry(|| async move {
             let txn = self.db.begin().await?;
-            // Old attempts are useless; clearing them here keeps the table small between sweeps.
-            pending_login::Entity::delete_many().filter(pending_login::Column::ExpiresAt.lt(now)).exec(&txn).await?;
-            let beyond_the_cap: Vec<String> = pending_login::Entity::find()
-                .select_only()
-                .column(pending_login::Column::StateHash)
-                .filter(pending_login::Column::BrowserHash.eq(browser_hash))
-                .order_by_desc(pending_login::Column::CreatedAt)
-                .offset(PENDING_LOGINS_PER_BROWSER - 1)
-                .limit(1000)
-                .into_tuple()
-                .all(&txn)
-                .await?;
-            if !beyond_the_cap.is_empty() {
-                pending_login::Entity::delete_many()
-                    .filter(pending_login::Column::StateHash.is_in(beyond_the_cap))
-                    .exec(&txn)
-                    .await?;
-            }
             pending.clone().insert(&txn).await?;
+            pending_login::Entity::delete_many()
+                .filter(pending_login::Column::BrowserHash.eq(browser_hash))
+                .filter(pending_login::Column::StateHash.ne(state_hash))
+                .filter(pending_login::Column::StateHash.not_in_subquery(newest.clone()))
+                .exec(&txn)
+                .await?;
             txn.commit().await
         })
         .await?;
