@@ -74,7 +74,8 @@ pub(crate) fn latchkey() -> Result<latchkey_server::Latchkey, ServerFnError> {
 #[cfg(feature = "ssr")]
 pub(crate) async fn session() -> Result<Option<latchkey_server::session::Session>, ServerFnError> {
     use latchkey_server::http::extract::SessionLookup;
-    // Read from the request's parts in place: a copy of them (every header) per call would cost more than the lookup.
+    // The request's parts are read in place: a copy of them (every header) for each call
+    // would cost more than the lookup itself.
     let lookup = with_context::<http::request::Parts, _>(SessionLookup::of)
         .ok_or_else(|| ServerFnError::new("no request to serve"))?
         .map_err(failed)?;

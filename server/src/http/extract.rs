@@ -55,8 +55,7 @@ fn context(parts: &Parts) -> Result<RequestContext, AppError> {
 pub struct MaybeSession(pub Option<Session>);
 
 impl MaybeSession {
-    /// The request's session, with the typed error (the UI's server functions, which get the
-    /// request's parts from their context, need the error to answer with the right status).
+    /// The request's session, with the typed error (to answer with the right status).
     pub async fn of(parts: &Parts) -> Result<Option<Session>, AppError> {
         SessionLookup::of(parts)?.session().await
     }
@@ -78,8 +77,8 @@ impl SessionLookup {
 
     /// The session, if the request has a live one (authenticated once per request).
     pub async fn session(self) -> Result<Option<Session>, AppError> {
-        let Some(token) = self.token else { return Ok(None) };
-        let SessionLookup { context, .. } = self;
+        let SessionLookup { context, token } = self;
+        let Some(token) = token else { return Ok(None) };
         Ok(context.session.get_or_try_init(|| context.latchkey.sessions().authenticate(&token)).await?.clone())
     }
 }
