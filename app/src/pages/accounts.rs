@@ -40,9 +40,7 @@ pub fn AccountsPage() -> impl IntoView {
     view! {
         <Title text="Linked accounts · latchkey"/>
         <Suspense fallback=Loading>
-            {move || {
-                let me = me.clone();
-                Suspend::new(async move {
+            {Suspend::new(async move {
                     match (pending.await, providers.await) {
                         (Ok(pending), Ok(providers)) => {
                             view! { <LinkedAccounts me pending providers actions/> }.into_any()
@@ -52,8 +50,7 @@ pub fn AccountsPage() -> impl IntoView {
                         }
                         .into_any(),
                     }
-                })
-            }}
+                })}
         </Suspense>
     }
     .into_any()

@@ -23,7 +23,7 @@ pub fn SecurityActivityPage() -> impl IntoView {
     view! {
         <Title text="Security activity · latchkey"/>
         <Suspense fallback=Loading>
-            {move || Suspend::new(async move {
+            {Suspend::new(async move {
                 match activity.await {
                     Ok(Some(activity)) => view! { <ActivityLog activity/> }.into_any(),
                     Ok(None) => signed_out_redirect(),

@@ -29,7 +29,7 @@ pub fn AdminUsersPage() -> impl IntoView {
 
     view! {
         <Suspense fallback=Loading>
-            {move || Suspend::new(async move {
+            {Suspend::new(async move {
                 admin_view(users.await, |found| view! { <UserList found q=search().0/> }.into_any())
             })}
         </Suspense>
@@ -121,7 +121,7 @@ pub fn AdminUserPage() -> impl IntoView {
 
     view! {
         <Suspense fallback=Loading>
-            {move || Suspend::new(async move {
+            {Suspend::new(async move {
                 admin_view(detail.await, |detail| view! { <UserDetail detail/> }.into_any())
             })}
         </Suspense>

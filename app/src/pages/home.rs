@@ -26,7 +26,7 @@ pub fn HomePage() -> impl IntoView {
                     <p class="hero__pitch">"Sign in with the accounts you already have."</p>
                 </div>
                 <Suspense fallback=Loading>
-                    {move || Suspend::new(async move {
+                    {Suspend::new(async move {
                         let me = me.await;
                         let providers = providers.await;
                         match (me, providers) {

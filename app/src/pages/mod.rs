@@ -1,4 +1,9 @@
 //! One module per route.
+//!
+//! Every `<Suspense>` here holds a `Suspend`, not a closure that makes one: Suspense walks its
+//! children once to find what they wait for before rendering them, and a closure would build
+//! the page twice. These components are rendered on the server only (islands mode), where
+//! nothing re-runs, so nothing needs the closure.
 
 pub mod accounts;
 pub mod activity;
@@ -39,9 +44,6 @@ pub fn AccountLayout() -> impl IntoView {
     let here = use_location().pathname;
     view! {
         <PageFrame account_nav=true>
-            // The content is a `Suspend`, not a closure making one: Suspense walks its children
-            // once to find what they wait for, and a closure would build the whole page twice.
-            // (This layout is rendered on the server only: nothing here ever re-runs.)
             <Suspense fallback=Loading>
                 {Suspend::new(async move {
                     match me_resource.await {

@@ -18,7 +18,7 @@ pub fn SessionsPage() -> impl IntoView {
     view! {
         <Title text="Sessions · latchkey"/>
         <Suspense fallback=Loading>
-            {move || Suspend::new(async move {
+            {Suspend::new(async move {
                 match sessions.await {
                     Ok(Some(sessions)) => view! { <SessionList sessions revoke outcome/> }.into_any(),
                     Ok(None) => signed_out_redirect(),
