@@ -57,13 +57,14 @@ async fn plan_of_the_lookup_by_email(url: &str) -> String {
     let txn = database.writes().begin().await.expect("a transaction");
     let backend = txn.get_database_backend();
     let query = identities_with_verified_email_query("Someone@Example.test").build(backend);
-    let explain = match backend {
+    // The explaining statement, and the column of its answer that describes each step.
+    let (explain, detail_column) = match backend {
         sea_orm::DbBackend::Postgres => {
             // An empty table is cheapest to scan; ask whether the index can serve the query.
             txn.execute_unprepared("SET LOCAL enable_seqscan = off").await.expect("set");
-            "EXPLAIN"
+            ("EXPLAIN", 0)
         }
-        _ => "EXPLAIN QUERY PLAN",
+        _ => ("EXPLAIN QUERY PLAN", 3),
     };
     let statement = Statement::from_sql_and_values(
         backend,
@@ -73,12 +74,7 @@ async fn plan_of_the_lookup_by_email(url: &str) -> String {
     let rows = txn.query_all(statement).await.expect("the plan");
     let plan = rows
         .iter()
-        .map(|row| {
-            row.try_get_by_index::<String>(match backend {
-                sea_orm::DbBackend::Postgres => 0,
-                _ => 3,
-            })
-        })
+        .map(|row| row.try_get_by_index::<String>(detail_column))
         .collect::<Result<Vec<_>, _>>()
         .expect("plan lines")
         .join("\n");
