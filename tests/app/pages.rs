@@ -42,6 +42,21 @@ async fn the_profile_shows_the_signed_in_person() {
 }
 
 #[tokio::test]
+async fn the_account_navigation_marks_the_page_shown_as_current_and_only_it() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let browser = app.browser();
+    browser.sign_in_as(&Person::ada()).await;
+
+    for page in ["/profile", "/accounts", "/sessions", "/activity"] {
+        let html = browser.get(page).await.text().await.expect("html");
+
+        let current: Vec<&str> = html.match_indices("aria-current=\"page\"").map(|(at, _)| &html[..at]).collect();
+        assert_eq!(current.len(), 1, "{page}: one link is current");
+        assert!(current[0].ends_with(&format!("<a href=\"{page}\" ")), "{page}: its own link is the current one");
+    }
+}
+
+#[tokio::test]
 async fn this_session_shows_the_identity_signed_in_with_when_two_share_a_provider() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let browser = app.browser();

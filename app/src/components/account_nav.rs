@@ -1,19 +1,25 @@
 use leptos::prelude::*;
-use leptos_router::components::A;
+use leptos_router::hooks::use_location;
 
 use crate::api::routes;
 
-/// The signed-in person's pages. `<A>` marks the current one with
-/// `aria-current="page"` (on the server too), and follows navigation.
+/// The signed-in person's pages, the current one marked with `aria-current="page"`.
+/// Plain links: in islands mode the browser has no router to follow them, and the server
+/// renders each page once, so router links (`<A>`, a memo and effects each) would only cost.
 #[component]
 pub fn AccountNav() -> impl IntoView {
+    let here = use_location().pathname.get_untracked();
+    let link = |href: &'static str, label: &'static str| {
+        let current = (here == href).then_some("page");
+        view! { <li><a href=href aria-current=current>{label}</a></li> }
+    };
     view! {
         <nav class="account-nav" aria-label="Your account">
             <ul class="account-nav__list">
-                <li><A href=routes::PROFILE exact=true>"Profile"</A></li>
-                <li><A href=routes::ACCOUNTS exact=true>"Linked accounts"</A></li>
-                <li><A href=routes::SESSIONS exact=true>"Sessions"</A></li>
-                <li><A href=routes::ACTIVITY exact=true>"Activity"</A></li>
+                {link(routes::PROFILE, "Profile")}
+                {link(routes::ACCOUNTS, "Linked accounts")}
+                {link(routes::SESSIONS, "Sessions")}
+                {link(routes::ACTIVITY, "Activity")}
             </ul>
         </nav>
     }

@@ -40,13 +40,14 @@ impl SignedIn {
 /// and otherwise renders the page (`<Outlet/>`) with the person in its context.
 #[component]
 pub fn AccountLayout() -> impl IntoView {
-    let me_resource = Resource::new(|| (), |_| current_user());
     let here = use_location().pathname;
     view! {
         <PageFrame account_nav=true>
             <Suspense fallback=Loading>
                 {Suspend::new(async move {
-                    match me_resource.await {
+                    // Awaited in place: a `Resource` would add a reactive node, a spawned task
+                    // and copies of this future, with nothing to serialize in islands mode.
+                    match current_user().await {
                         Ok(Some(me)) => {
                             let me = Arc::new(me);
                             provide_context(FormContext {

@@ -271,14 +271,9 @@ impl Provider {
     /// The origins a form post to latchkey may be redirected to: the issuer's, and the
     /// authorization and end-session endpoints' (as far as discovery has named them yet).
     pub fn authorization_origins(&self) -> Vec<String> {
-        let origin = |url: &Url| url.origin().ascii_serialization();
         match self {
-            Provider::Oidc(provider) => {
-                let issuer = Url::parse(provider.issuer()).ok();
-                let endpoints = [provider.known_authorization_endpoint(), provider.known_end_session_endpoint()];
-                issuer.into_iter().chain(endpoints.into_iter().flatten()).map(|url| origin(&url)).collect()
-            }
-            Provider::GitHub(provider) => vec![origin(&provider.settings().authorize_url)],
+            Provider::Oidc(provider) => provider.browser_origins(),
+            Provider::GitHub(provider) => vec![provider.settings().authorize_url.origin().ascii_serialization()],
         }
     }
 

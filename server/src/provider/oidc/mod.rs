@@ -194,22 +194,36 @@ enum Flavor<'a> {
 }
 
 /// What discovery yields: the provider's metadata (with its keys) and the client built from
-/// it, made once per discovery or key refresh and shared (`Arc`) by every sign-in.
+/// it, made once per discovery or key refresh and shared (`Arc`) by every sign-in; with what
+/// every page asks of it (its sign-out button, its policy's `form-action`) worked out once.
 struct Endpoints {
     metadata: Metadata,
     client: Client,
+    end_session: Option<Url>,
+    /// The origins of the authorization and end-session endpoints.
+    browser_origins: Vec<String>,
 }
 
 impl Endpoints {
-    /// The end-session endpoint (an https one, or one on the issuer's origin).
-    fn end_session_endpoint(&self) -> Option<Url> {
-        let endpoint = Url::parse(self.metadata.additional_metadata().end_session_endpoint.as_deref()?).ok()?;
-        let issuer = Url::parse(self.metadata.issuer().as_str()).ok();
-        // A browser is sent there with the ID token in the query: never over plain http to
-        // anywhere but the provider's own origin (the development provider runs on http).
-        let safe = endpoint.scheme() == "https" || issuer.is_some_and(|issuer| issuer.origin() == endpoint.origin());
-        safe.then_some(endpoint)
+    fn new(metadata: Metadata, client: Client) -> Self {
+        let end_session = safe_end_session_endpoint(&metadata);
+        let browser_origins = [Some(metadata.authorization_endpoint().url()), end_session.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|url| url.origin().ascii_serialization())
+            .collect();
+        Endpoints { metadata, client, end_session, browser_origins }
     }
+}
+
+/// The end-session endpoint (an https one, or one on the issuer's origin).
+fn safe_end_session_endpoint(metadata: &Metadata) -> Option<Url> {
+    let endpoint = Url::parse(metadata.additional_metadata().end_session_endpoint.as_deref()?).ok()?;
+    let issuer = Url::parse(metadata.issuer().as_str()).ok();
+    // A browser is sent there with the ID token in the query: never over plain http to
+    // anywhere but the provider's own origin (the development provider runs on http).
+    let safe = endpoint.scheme() == "https" || issuer.is_some_and(|issuer| issuer.origin() == endpoint.origin());
+    safe.then_some(endpoint)
 }
 
 impl std::ops::Deref for Endpoints {
@@ -227,11 +241,14 @@ pub struct OidcProvider {
     /// Minimum time between two JWKS fetches triggered by an unknown `kid`, so forged tokens
     /// cannot make us hammer the provider.
     jwks_refetch_interval: Duration,
+    issuer_origin: Option<String>,
 }
 
 impl OidcProvider {
     pub fn new(config: ProviderConfig, redirect_uri: Url, http: ProviderHttp, jwks_refetch_interval: Duration) -> Self {
+        let issuer_origin = Url::parse(config.issuer.as_str()).ok().map(|issuer| issuer.origin().ascii_serialization());
         OidcProvider {
+            issuer_origin,
             config,
             redirect_uri: RedirectUrl::from_url(redirect_uri),
             http,
@@ -262,9 +279,12 @@ impl OidcProvider {
         self.config.issuer.as_str().trim_end_matches('/')
     }
 
-    /// The authorization endpoint, if discovery has run (without waiting for it).
-    pub fn known_authorization_endpoint(&self) -> Option<Url> {
-        Some(self.discovered.peek()?.authorization_endpoint().url().clone())
+    /// The origins a browser is sent to from here (the issuer's; the authorization and
+    /// end-session endpoints' once discovery has run, without waiting for it).
+    pub fn browser_origins(&self) -> Vec<String> {
+        let discovered = self.discovered.peek();
+        let endpoints = discovered.iter().flat_map(|endpoints| endpoints.browser_origins.iter().cloned());
+        self.issuer_origin.iter().cloned().chain(endpoints).collect()
     }
 
     fn flavor(&self) -> Flavor<'_> {
@@ -502,7 +522,7 @@ impl OidcProvider {
         post_logout_redirect_uri: &Url,
         state: &str,
     ) -> Result<Option<Url>, ProviderError> {
-        let Some(mut url) = self.metadata().await?.end_session_endpoint() else { return Ok(None) };
+        let Some(mut url) = self.metadata().await?.end_session.clone() else { return Ok(None) };
         {
             let mut query = url.query_pairs_mut();
             if let Some(hint) = id_token_hint {
@@ -523,7 +543,7 @@ impl OidcProvider {
 
     /// The end-session endpoint as far as discovery has named it yet (without waiting for it).
     pub fn known_end_session_endpoint(&self) -> Option<Url> {
-        self.discovered.peek()?.end_session_endpoint()
+        self.discovered.peek()?.end_session.clone()
     }
 
     /// Revokes a token at the provider's RFC 7009 endpoint, if it has one.
@@ -675,7 +695,7 @@ impl OidcProvider {
             Some(ClientSecret::new(self.config.client_secret.expose().to_string())),
         )
         .set_redirect_uri(self.redirect_uri.clone());
-        Arc::new(Endpoints { metadata, client })
+        Arc::new(Endpoints::new(metadata, client))
     }
 
     /// Discovery and the keys, cached (see [`cache`]): discovery for a day, the keys as long as
