@@ -645,14 +645,15 @@ impl OidcProvider {
                 }
             });
         let issuer = metadata.issuer().as_str();
+        // The signature is checked here, on the token exactly as sent (see `jws`: the same
+        // rules as openidconnect's, with a faster ES256); openidconnect checks everything else.
+        verify_signature(metadata, id_token)?;
+        let verifier = verifier.insecure_disable_signature_check();
         let claims = match (self.flavor(), unverified_issuer(id_token)) {
             (Flavor::Google(_), Some(iss)) if Some(iss.as_str()) == google::issuer_alias(issuer) => {
-                // `accounts.google.com` is no URL, so openidconnect cannot even parse the token.
-                // Check the signature of the token exactly as sent, then let openidconnect check
-                // everything else on the same claims with `iss` spelled as the issuer URL.
-                verify_signature(metadata, id_token)?;
-                let respelled = respell_issuer(id_token, issuer)?;
-                parse_id_token(&respelled)?.into_claims(&verifier.insecure_disable_signature_check(), nonce)?
+                // `accounts.google.com` is no URL, so openidconnect cannot even parse the token:
+                // it reads the same claims with `iss` spelled as the issuer URL.
+                parse_id_token(&respell_issuer(id_token, issuer)?)?.into_claims(&verifier, nonce)?
             }
             _ => parse_id_token(id_token)?.into_claims(&verifier, nonce)?,
         };
