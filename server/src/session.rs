@@ -9,7 +9,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, Set,
+    QueryTrait, SelectTwoModel, Set,
 };
 
 use crate::account;
@@ -18,6 +18,7 @@ use crate::config::SessionSettings;
 use crate::provider::logout_token::LogoutRequest;
 use crate::provider::{ProviderSession, Providers};
 use crate::storage::entities::{identity, logout_token, session, user};
+use crate::storage::prepared::{self, SqlText};
 use crate::storage::{self, Database, retry};
 use crate::tokens::{Sealed, TokenCipher, TokenColumn};
 use crate::util::{later, random_token, sha256_hex, to_delta};
@@ -387,11 +388,13 @@ impl Sessions {
         if !is_plausible(token) {
             return Ok(None);
         }
-        let found = session::Entity::find()
-            .filter(session::Column::TokenHash.eq(sha256_hex(token)))
-            .find_also_related(user::Entity)
-            .one(db)
-            .await?;
+        static TEXT: SqlText = SqlText::new();
+        let token_hash = sha256_hex(token);
+        let statement = TEXT.statement(db.get_database_backend(), vec![token_hash.clone().into()], || {
+            let select = session::Entity::find().filter(session::Column::TokenHash.eq(token_hash));
+            select.find_also_related(user::Entity).build(db.get_database_backend())
+        });
+        let found = prepared::one::<SelectTwoModel<session::Model, user::Model>>(db, statement).await?;
         Ok(found.and_then(|(session, user)| user.map(|user| (session, user))).filter(is_enabled))
     }
 

@@ -3,11 +3,13 @@
 use chrono::Utc;
 use latchkey_types::DisplayName;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set, SqlErr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QueryTrait,
+    SelectModel, SelectTwoModel, Set, SqlErr,
 };
 
 use crate::provider::VerifiedIdentity;
 use crate::storage::entities::{identity, user};
+use crate::storage::prepared::{self, SqlText};
 
 pub use crate::storage::entities::user::Model as User;
 
@@ -33,12 +35,14 @@ pub async fn find_identity(
     issuer: &str,
     subject: &str,
 ) -> Result<Option<(identity::Model, user::Model)>, DbErr> {
-    let found = identity::Entity::find()
-        .filter(identity::Column::Issuer.eq(issuer))
-        .filter(identity::Column::Subject.eq(subject))
-        .find_also_related(user::Entity)
-        .one(db)
-        .await?;
+    static TEXT: SqlText = SqlText::new();
+    let statement = TEXT.statement(db.get_database_backend(), vec![issuer.into(), subject.into()], || {
+        let select = identity::Entity::find()
+            .filter(identity::Column::Issuer.eq(issuer))
+            .filter(identity::Column::Subject.eq(subject));
+        select.find_also_related(user::Entity).build(db.get_database_backend())
+    });
+    let found = prepared::one::<SelectTwoModel<identity::Model, user::Model>>(db, statement).await?;
     Ok(found.and_then(|(identity, owner)| owner.map(|owner| (identity, owner))))
 }
 
@@ -222,9 +226,10 @@ pub async fn set_identity_profile(
 
 /// A user's identities, oldest first.
 pub async fn identities_of(db: &impl ConnectionTrait, user_id: &str) -> Result<Vec<identity::Model>, DbErr> {
-    identity::Entity::find()
-        .filter(identity::Column::UserId.eq(user_id))
-        .order_by_asc(identity::Column::CreatedAt)
-        .all(db)
-        .await
+    static TEXT: SqlText = SqlText::new();
+    let statement = TEXT.statement(db.get_database_backend(), vec![user_id.into()], || {
+        let select = identity::Entity::find().filter(identity::Column::UserId.eq(user_id));
+        select.order_by_asc(identity::Column::CreatedAt).build(db.get_database_backend())
+    });
+    prepared::all::<SelectModel<identity::Model>>(db, statement).await
 }

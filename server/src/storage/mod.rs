@@ -11,6 +11,7 @@
 pub mod entities;
 mod inline;
 mod migrations;
+pub mod prepared;
 
 use std::future::Future;
 use std::str::FromStr;
