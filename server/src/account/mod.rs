@@ -12,7 +12,8 @@ mod records;
 
 use latchkey_types::{DisplayNameError, Identity, IdentityId, Me, ProviderId, TokenStatus, UserId};
 use sea_orm::{
-    ColumnTrait, DbErr, EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, RelationTrait, SelectModel,
 };
 
 pub use records::*;
@@ -21,6 +22,7 @@ use crate::provider::Providers;
 use crate::session::Session;
 use crate::storage::Database;
 use crate::storage::entities::{identity, provider_token, user};
+use crate::storage::prepared::{self, SqlText};
 use crate::tokens::Tokens;
 
 /// Why an account change was refused. The edge words it for people.
@@ -113,19 +115,25 @@ impl Accounts {
     pub async fn identities_shown(&self, user_id: &str) -> Result<Vec<Identity>, DbErr> {
         let rows = match self.db.inline() {
             Some(inline) => inline.identities_with_tokens(user_id)?,
-            None => identity::Entity::find()
-                .filter(identity::Column::UserId.eq(user_id))
-                .order_by_asc(identity::Column::CreatedAt)
-                .join(JoinType::LeftJoin, identity::Relation::Tokens.def())
-                .column_as(provider_token::Column::Status, "token_status")
-                .column_as(provider_token::Column::ExpiresAt, "token_expires_at")
-                .column_as(provider_token::Column::Scopes, "token_scopes")
-                .into_model::<IdentityWithTokenState>()
-                .all(self.db.reads())
-                .await?
-                .into_iter()
-                .map(|row| (row.identity, row.token_status, row.token_expires_at, row.token_scopes))
-                .collect(),
+            None => {
+                static TEXT: SqlText = SqlText::new();
+                let backend = self.db.reads().get_database_backend();
+                let statement = TEXT.statement(backend, vec![user_id.into()], || {
+                    identity::Entity::find()
+                        .filter(identity::Column::UserId.eq(user_id))
+                        .order_by_asc(identity::Column::CreatedAt)
+                        .join(JoinType::LeftJoin, identity::Relation::Tokens.def())
+                        .column_as(provider_token::Column::Status, "token_status")
+                        .column_as(provider_token::Column::ExpiresAt, "token_expires_at")
+                        .column_as(provider_token::Column::Scopes, "token_scopes")
+                        .build(backend)
+                });
+                prepared::all::<SelectModel<IdentityWithTokenState>>(self.db.reads(), statement)
+                    .await?
+                    .into_iter()
+                    .map(|row| (row.identity, row.token_status, row.token_expires_at, row.token_scopes))
+                    .collect()
+            }
         };
         let now = chrono::Utc::now();
         let identities: Vec<Identity> = rows
