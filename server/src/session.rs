@@ -391,8 +391,7 @@ impl Sessions {
         static TEXT: SqlText = SqlText::new();
         let token_hash = sha256_hex(token);
         let statement = TEXT.statement(db.get_database_backend(), vec![token_hash.clone().into()], || {
-            let select = session::Entity::find().filter(session::Column::TokenHash.eq(token_hash));
-            select.find_also_related(user::Entity).build(db.get_database_backend())
+            session::Entity::find().filter(session::Column::TokenHash.eq(token_hash)).find_also_related(user::Entity)
         });
         let found = prepared::one::<SelectTwoModel<session::Model, user::Model>>(db, statement).await?;
         Ok(found.and_then(|(session, user)| user.map(|user| (session, user))).filter(is_enabled))

@@ -13,7 +13,7 @@ mod records;
 use latchkey_types::{DisplayNameError, Identity, IdentityId, Me, ProviderId, TokenStatus, UserId};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, RelationTrait, SelectModel,
+    RelationTrait, SelectModel,
 };
 
 pub use records::*;
@@ -126,7 +126,6 @@ impl Accounts {
                         .column_as(provider_token::Column::Status, "token_status")
                         .column_as(provider_token::Column::ExpiresAt, "token_expires_at")
                         .column_as(provider_token::Column::Scopes, "token_scopes")
-                        .build(backend)
                 });
                 prepared::all::<SelectModel<IdentityWithTokenState>>(self.db.reads(), statement)
                     .await?

@@ -3,8 +3,8 @@
 use chrono::Utc;
 use latchkey_types::DisplayName;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QueryTrait,
-    SelectModel, SelectTwoModel, Set, SqlErr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, SelectModel,
+    SelectTwoModel, Set, SqlErr,
 };
 
 use crate::provider::VerifiedIdentity;
@@ -37,10 +37,10 @@ pub async fn find_identity(
 ) -> Result<Option<(identity::Model, user::Model)>, DbErr> {
     static TEXT: SqlText = SqlText::new();
     let statement = TEXT.statement(db.get_database_backend(), vec![issuer.into(), subject.into()], || {
-        let select = identity::Entity::find()
+        identity::Entity::find()
             .filter(identity::Column::Issuer.eq(issuer))
-            .filter(identity::Column::Subject.eq(subject));
-        select.find_also_related(user::Entity).build(db.get_database_backend())
+            .filter(identity::Column::Subject.eq(subject))
+            .find_also_related(user::Entity)
     });
     let found = prepared::one::<SelectTwoModel<identity::Model, user::Model>>(db, statement).await?;
     Ok(found.and_then(|(identity, owner)| owner.map(|owner| (identity, owner))))
@@ -228,8 +228,7 @@ pub async fn set_identity_profile(
 pub async fn identities_of(db: &impl ConnectionTrait, user_id: &str) -> Result<Vec<identity::Model>, DbErr> {
     static TEXT: SqlText = SqlText::new();
     let statement = TEXT.statement(db.get_database_backend(), vec![user_id.into()], || {
-        let select = identity::Entity::find().filter(identity::Column::UserId.eq(user_id));
-        select.order_by_asc(identity::Column::CreatedAt).build(db.get_database_backend())
+        identity::Entity::find().filter(identity::Column::UserId.eq(user_id)).order_by_asc(identity::Column::CreatedAt)
     });
     prepared::all::<SelectModel<identity::Model>>(db, statement).await
 }

@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, SelectorTrait, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryTrait, SelectorTrait, Statement, Value};
 
 /// The text of one query, per backend, kept after its first rendering.
 #[derive(Default)]
@@ -18,16 +18,21 @@ impl SqlText {
         SqlText { sqlite: OnceLock::new(), postgres: OnceLock::new() }
     }
 
-    /// The statement binding `values`. `render` builds it in full the first time; its text is
+    /// The statement binding `values`. `query` is built and rendered the first time; its text is
     /// kept only if its values are exactly `values` (every bound value, in order), so a wrong
     /// list costs speed, never correctness. Only for queries whose text does not vary with the
     /// values (no `IN` list of varying length, no `Option` compared with `eq`).
-    pub fn statement(&self, backend: DbBackend, values: Vec<Value>, render: impl FnOnce() -> Statement) -> Statement {
+    pub fn statement<Q: QueryTrait>(
+        &self,
+        backend: DbBackend,
+        values: Vec<Value>,
+        query: impl FnOnce() -> Q,
+    ) -> Statement {
         let slot = if backend == DbBackend::Postgres { &self.postgres } else { &self.sqlite };
         if let Some(Some(sql)) = slot.get() {
             return Statement::from_sql_and_values(backend, sql.clone(), values);
         }
-        let rendered = render();
+        let rendered = query().build(backend);
         let reusable = rendered.values.as_ref().is_some_and(|rendered| rendered.0 == values);
         let _ = slot.set(reusable.then(|| rendered.sql.clone()));
         rendered
@@ -46,30 +51,35 @@ pub async fn all<S: SelectorTrait>(db: &impl ConnectionTrait, statement: Stateme
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Select};
 
-    fn rendered(sql: &str, values: Vec<Value>) -> Statement {
-        Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+    use super::*;
+    use crate::storage::entities::identity;
+
+    fn of_user(user_id: &str) -> Select<identity::Entity> {
+        identity::Entity::find().filter(identity::Column::UserId.eq(user_id))
     }
 
     #[test]
     fn the_text_is_rendered_once_and_later_calls_bind_their_own_values() {
         let text = SqlText::new();
-        let first = text.statement(DbBackend::Postgres, vec!["a".into()], || rendered("SELECT $1", vec!["a".into()]));
-        let second = text.statement(DbBackend::Postgres, vec!["b".into()], || panic!("rendered again"));
+        let first = text.statement(DbBackend::Postgres, vec!["a".into()], || of_user("a"));
+        let second = text.statement(DbBackend::Postgres, vec!["b".into()], || -> Select<identity::Entity> {
+            panic!("rendered again")
+        });
 
-        assert_eq!(first.sql, "SELECT $1");
-        assert_eq!((second.sql.as_str(), second.values.map(|v| v.0)), ("SELECT $1", Some(vec!["b".into()])));
+        assert_eq!(second.sql, first.sql);
+        assert_eq!(second.values.map(|v| v.0), Some(vec!["b".into()]));
     }
 
     #[test]
     fn a_text_whose_values_were_not_all_named_is_never_reused() {
         let text = SqlText::new();
-        let values = || vec![Value::from("a"), Value::from(1u64)];
-        text.statement(DbBackend::Postgres, vec!["a".into()], || rendered("SELECT $1 LIMIT $2", values()));
+        // `limit` binds a value of its own, which the caller did not name.
+        text.statement(DbBackend::Postgres, vec!["a".into()], || of_user("a").limit(1));
 
-        let again = text.statement(DbBackend::Postgres, vec!["b".into()], || rendered("SELECT $1 LIMIT $2", values()));
+        let again = text.statement(DbBackend::Postgres, vec!["b".into()], || of_user("b").limit(1));
 
-        assert_eq!(again.values.map(|v| v.0), Some(values()), "rendered in full again, with its own values");
+        assert_eq!(again.values.map(|v| v.0), Some(vec!["b".into(), 1u64.into()]), "rendered in full again");
     }
 }
