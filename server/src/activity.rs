@@ -3,14 +3,13 @@
 use chrono::Utc;
 pub use latchkey_types::ActivityKind;
 use latchkey_types::{ActivityEvent, ActivityPage};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
 
 use crate::provider::Providers;
 use crate::session::{ClientInfo, Session};
 use crate::storage::Database;
 use crate::storage::entities::activity_event;
+use crate::storage::prepared::{self, SqlText};
 
 /// Events per page of the log.
 const PER_PAGE: u64 = 20;
@@ -53,7 +52,8 @@ impl<'a> Event<'a> {
 }
 
 pub async fn record(db: &impl ConnectionTrait, event: Event<'_>) -> Result<(), DbErr> {
-    activity_event::ActiveModel {
+    static TEXT: SqlText = SqlText::new();
+    let row = activity_event::ActiveModel {
         id: Set(uuid::Uuid::new_v4().to_string()),
         user_id: Set(event.user_id.map(str::to_string)),
         kind: Set(event.kind),
@@ -62,9 +62,8 @@ pub async fn record(db: &impl ConnectionTrait, event: Event<'_>) -> Result<(), D
         ip: Set(event.client.and_then(|c| c.ip.clone())),
         user_agent: Set(event.client.and_then(ClientInfo::stored_user_agent)),
         created_at: Set(Utc::now()),
-    }
-    .insert(db)
-    .await?;
+    };
+    prepared::insert(db, &TEXT, row).await?;
     Ok(())
 }
 

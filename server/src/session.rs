@@ -8,8 +8,8 @@ use latchkey_types::{SessionId, SessionInfo};
 use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, SelectTwoModel, Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, SelectTwoModel,
+    Set,
 };
 
 use crate::account;
@@ -130,9 +130,9 @@ impl Sessions {
             provider_sid: Set(provider_session.sid.clone()),
             id_token_key_id: Set(id_token.as_ref().map(|sealed| sealed.key_id.clone())),
             id_token: Set(id_token.map(|sealed| sealed.ciphertext)),
-        }
-        .insert(db)
-        .await?;
+        };
+        static TEXT: SqlText = SqlText::new();
+        let session = prepared::insert(db, &TEXT, session).await?;
         Ok(IssuedSession { token, session })
     }
 

@@ -70,7 +70,7 @@ pub async fn attach_identity(
     verified: &VerifiedIdentity,
 ) -> Result<identity::Model, ProvisionError> {
     let now = Utc::now();
-    identity::ActiveModel {
+    let identity = identity::ActiveModel {
         id: Set(uuid::Uuid::new_v4().to_string()),
         user_id: Set(user_id.to_string()),
         provider_id: Set(provider_id.to_string()),
@@ -82,10 +82,9 @@ pub async fn attach_identity(
         picture: Set(verified.picture.clone()),
         created_at: Set(now),
         last_used_at: Set(now),
-    }
-    .insert(db)
-    .await
-    .map_err(|e| match e.sql_err() {
+    };
+    static TEXT: SqlText = SqlText::new();
+    prepared::insert(db, &TEXT, identity).await.map_err(|e| match e.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => ProvisionError::Conflict,
         _ => ProvisionError::Database(e),
     })
@@ -106,9 +105,9 @@ pub async fn create_user_with_identity(
         created_at: Set(now),
         updated_at: Set(now),
         disabled_at: Set(None),
-    }
-    .insert(db)
-    .await?;
+    };
+    static TEXT: SqlText = SqlText::new();
+    let user = prepared::insert(db, &TEXT, user).await?;
     let identity = attach_identity(db, &user.id, provider_id, verified).await?;
     Ok(Provisioned { user, identity, created_user: true })
 }

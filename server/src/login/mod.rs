@@ -21,6 +21,7 @@ use crate::provider::VerifiedIdentity;
 use crate::provider::{ProviderError, Providers};
 use crate::session::{ClientInfo, Sessions};
 use crate::storage::entities::{SecretText, pending_link, pending_login, session};
+use crate::storage::prepared::{self, SqlText};
 use crate::storage::{self, Database, Transient};
 use crate::tokens::{self, TokenCipher};
 use crate::util::{random_token, sha256_hex};
@@ -188,7 +189,8 @@ impl LoginFlow {
         let (newest, state_hash) = (&newest, &state_hash);
         storage::retry(|| async move {
             let txn = self.db.begin().await?;
-            pending.clone().insert(&txn).await?;
+            static TEXT: SqlText = SqlText::new();
+            prepared::insert(&txn, &TEXT, pending.clone()).await?;
             pending_login::Entity::delete_many()
                 .filter(pending_login::Column::BrowserHash.eq(browser_hash))
                 .filter(pending_login::Column::StateHash.ne(state_hash))

@@ -1,10 +1,15 @@
-//! Hot reads whose SQL text is rendered once per backend. sea-query renders a statement's text
-//! again on every call, and on PostgreSQL that rendering cost more instructions than sending
-//! the query and reading its answer (`bench/instructions.sh`: 44 % of an `/api/me`).
+//! Hot statements whose SQL text is rendered once per backend. sea-query renders a statement's
+//! text again on every call, and that rendering cost more instructions than sending the query
+//! and reading its answer (`bench/instructions.sh`: 44 % of a PostgreSQL `/api/me`; the
+//! inserts were a sixth of a sign-in).
 
 use std::sync::OnceLock;
 
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryTrait, SelectorTrait, Statement, Value};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel, Iterable,
+    QueryTrait, SelectorTrait, Statement, TryIntoModel, Value,
+};
 
 /// The text of one query, per backend, kept after its first rendering.
 #[derive(Default)]
@@ -49,12 +54,53 @@ pub async fn all<S: SelectorTrait>(db: &impl ConnectionTrait, statement: Stateme
     db.query_all(statement).await?.into_iter().map(S::from_raw_query_result).collect()
 }
 
+type ModelOf<A> = <<A as ActiveModelTrait>::Entity as EntityTrait>::Model;
+
+/// Inserts `row` and answers it. When every column is set (which columns are set shapes the
+/// INSERT) its text comes from `text`, and no `RETURNING` is asked for: the row already holds
+/// every value (timestamps as given; PostgreSQL keeps them to the microsecond). Otherwise
+/// sea-orm inserts it.
+pub async fn insert<A>(db: &impl ConnectionTrait, text: &SqlText, row: A) -> Result<ModelOf<A>, DbErr>
+where
+    A: ActiveModelTrait + ActiveModelBehavior + TryIntoModel<ModelOf<A>> + Send,
+    ModelOf<A>: IntoActiveModel<A>,
+{
+    let Some(values) = every_value(&row) else { return row.insert(db).await };
+    let statement = text.statement(db.get_database_backend(), values, || A::Entity::insert(row.clone()));
+    db.execute(statement).await?;
+    row.try_into_model()
+}
+
+/// Inserts `row`, or on `conflict` does what it says (an upsert).
+pub async fn upsert<A: ActiveModelTrait>(
+    db: &impl ConnectionTrait,
+    text: &SqlText,
+    row: A,
+    conflict: impl FnOnce() -> OnConflict,
+) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let build = || A::Entity::insert(row.clone()).on_conflict(conflict());
+    let statement = match every_value(&row) {
+        Some(values) => text.statement(backend, values, build),
+        None => build().build(backend),
+    };
+    db.execute(statement).await?;
+    Ok(())
+}
+
+/// `row`'s values in column order, the order sea-orm's INSERT binds them; `None` when a column
+/// is not set.
+fn every_value<A: ActiveModelTrait>(row: &A) -> Option<Vec<Value>> {
+    <A::Entity as EntityTrait>::Column::iter().map(|column| row.get(column).into_value()).collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Select};
+    use sea_orm::ActiveValue::{NotSet, Set};
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 
     use super::*;
-    use crate::storage::entities::identity;
+    use crate::storage::entities::{identity, user};
 
     fn of_user(user_id: &str) -> Select<identity::Entity> {
         identity::Entity::find().filter(identity::Column::UserId.eq(user_id))
@@ -81,5 +127,73 @@ mod tests {
         let again = text.statement(DbBackend::Postgres, vec!["b".into()], || of_user("b").limit(1));
 
         assert_eq!(again.values.map(|v| v.0), Some(vec!["b".into(), 1u64.into()]), "rendered in full again");
+    }
+
+    async fn scratch_database() -> (crate::storage::Database, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("latchkey-prepared-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let url = format!("sqlite://{}?mode=rwc", dir.join("db.sqlite").display());
+        (crate::storage::Database::connect(&url).await.expect("connects and migrates"), dir)
+    }
+
+    fn new_user(id: &str, name: &str) -> user::ActiveModel {
+        let now = chrono::Utc::now();
+        user::ActiveModel {
+            id: Set(id.to_string()),
+            display_name: Set(name.to_string()),
+            email: Set(None),
+            picture: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            disabled_at: Set(None),
+        }
+    }
+
+    #[tokio::test]
+    async fn inserts_through_one_text_store_each_rows_own_values() {
+        let (database, dir) = scratch_database().await;
+        let text = SqlText::new();
+
+        let ada = insert(database.writes(), &text, new_user("u-ada", "Ada")).await.expect("inserts");
+        let grace = insert(database.writes(), &text, new_user("u-grace", "Grace")).await.expect("inserts");
+
+        assert!(matches!(text.sqlite.get(), Some(Some(_))), "the text was kept");
+        let stored = user::Entity::find().order_by_asc(user::Column::Id).all(database.reads()).await.expect("reads");
+        assert_eq!(
+            stored.iter().map(|u| (u.id.as_str(), u.display_name.as_str())).collect::<Vec<_>>(),
+            [("u-ada", "Ada"), ("u-grace", "Grace")]
+        );
+        assert_eq!((ada.display_name.as_str(), grace.display_name.as_str()), ("Ada", "Grace"));
+        database.close().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn a_row_with_a_column_not_set_is_inserted_by_sea_orm_and_its_text_not_kept() {
+        let (database, dir) = scratch_database().await;
+        let text = SqlText::new();
+        let row = user::ActiveModel { disabled_at: NotSet, ..new_user("u-ada", "Ada") };
+
+        let stored = insert(database.writes(), &text, row).await.expect("inserts");
+
+        assert_eq!((stored.id.as_str(), stored.disabled_at), ("u-ada", None), "read back from the database");
+        assert!(text.sqlite.get().is_none(), "no text kept");
+        database.close().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn an_upsert_inserts_then_does_what_its_conflict_clause_says() {
+        let (database, dir) = scratch_database().await;
+        let text = SqlText::new();
+        let rename = || OnConflict::column(user::Column::Id).update_column(user::Column::DisplayName).to_owned();
+
+        upsert(database.writes(), &text, new_user("u-ada", "Ada"), rename).await.expect("inserts");
+        upsert(database.writes(), &text, new_user("u-ada", "Ada Lovelace"), rename).await.expect("updates");
+
+        let stored = user::Entity::find().all(database.reads()).await.expect("reads");
+        assert_eq!(stored.iter().map(|u| u.display_name.as_str()).collect::<Vec<_>>(), ["Ada Lovelace"]);
+        database.close().await;
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

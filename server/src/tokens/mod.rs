@@ -19,6 +19,7 @@ use std::sync::Arc;
 use crate::provider::{ProviderTokens, Providers};
 use crate::storage::Database;
 use crate::storage::entities::{identity, provider_token};
+use crate::storage::prepared::{self, SqlText};
 
 /// The provider tokens latchkey holds: sealed at rest, refreshed one at a time, revoked
 /// when an identity goes. Cheap to clone.
@@ -102,20 +103,22 @@ pub async fn store(
     // One statement: two sign-ins of one identity at once both store, the later one wins,
     // and readers never see the row missing.
     use provider_token::Column;
-    let replace_all = OnConflict::column(Column::IdentityId)
-        .update_columns([
-            Column::KeyId,
-            Column::AccessToken,
-            Column::RefreshToken,
-            Column::ExpiresAt,
-            Column::Scopes,
-            Column::Status,
-            Column::RefreshLockUntil,
-            Column::UpdatedAt,
-        ])
-        .to_owned();
-    provider_token::Entity::insert(row).on_conflict(replace_all).exec_without_returning(db).await?;
-    Ok(())
+    let replace_all = || {
+        OnConflict::column(Column::IdentityId)
+            .update_columns([
+                Column::KeyId,
+                Column::AccessToken,
+                Column::RefreshToken,
+                Column::ExpiresAt,
+                Column::Scopes,
+                Column::Status,
+                Column::RefreshLockUntil,
+                Column::UpdatedAt,
+            ])
+            .to_owned()
+    };
+    static TEXT: SqlText = SqlText::new();
+    prepared::upsert(db, &TEXT, row, replace_all).await
 }
 
 /// The stored access token of an identity, opened; `None` when there is none.
