@@ -118,7 +118,12 @@ pub async fn identities_with_verified_email(
     db: &impl ConnectionTrait,
     email: &str,
 ) -> Result<Vec<(identity::Model, user::Model)>, DbErr> {
-    let found = identities_with_verified_email_query(email).all(db).await?;
+    static TEXT: SqlText = SqlText::new();
+    let lowered = email.to_lowercase();
+    let statement = TEXT.statement(db.get_database_backend(), vec![true.into(), lowered.into()], || {
+        identities_with_verified_email_query(email)
+    });
+    let found = prepared::all::<SelectTwoModel<identity::Model, user::Model>>(db, statement).await?;
     Ok(found.into_iter().filter_map(|(identity, owner)| Some((identity, owner?))).collect())
 }
 

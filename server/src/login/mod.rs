@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
 use sea_orm::sea_query::{Order, Query};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryTrait, SelectModel, Set,
+};
 use url::Url;
 
 pub use return_to::safe_return_to;
@@ -189,14 +191,18 @@ impl LoginFlow {
         let (newest, state_hash) = (&newest, &state_hash);
         storage::retry(|| async move {
             let txn = self.db.begin().await?;
-            static TEXT: SqlText = SqlText::new();
-            prepared::insert(&txn, &TEXT, pending.clone()).await?;
-            pending_login::Entity::delete_many()
-                .filter(pending_login::Column::BrowserHash.eq(browser_hash))
-                .filter(pending_login::Column::StateHash.ne(state_hash))
-                .filter(pending_login::Column::StateHash.not_in_subquery(newest.clone()))
-                .exec(&txn)
-                .await?;
+            static INSERT: SqlText = SqlText::new();
+            prepared::insert(&txn, &INSERT, pending.clone()).await?;
+            static TRIM: SqlText = SqlText::new();
+            let values =
+                vec![browser_hash.into(), state_hash.into(), browser_hash.into(), PENDING_LOGINS_PER_BROWSER.into()];
+            let trim = TRIM.statement(txn.get_database_backend(), values, || {
+                pending_login::Entity::delete_many()
+                    .filter(pending_login::Column::BrowserHash.eq(browser_hash))
+                    .filter(pending_login::Column::StateHash.ne(state_hash))
+                    .filter(pending_login::Column::StateHash.not_in_subquery(newest.clone()))
+            });
+            txn.execute(trim).await?;
             txn.commit().await
         })
         .await?;
@@ -467,12 +473,17 @@ impl LoginFlow {
         let state_hash = sha256_hex(state);
         let browser_hash = browser_token.map(sha256_hex).unwrap_or_default();
         // One statement: only the browser that started it can consume it, and only once.
-        let consumed = pending_login::Entity::delete_many()
-            .filter(pending_login::Column::StateHash.eq(state_hash.as_str()))
-            .filter(pending_login::Column::BrowserHash.eq(browser_hash))
-            .exec_with_returning(self.db.writes())
-            .await?;
-        match consumed.into_iter().next() {
+        static TEXT: SqlText = SqlText::new();
+        let db = self.db.writes();
+        let backend = db.get_database_backend();
+        let consume = TEXT.statement(backend, vec![state_hash.as_str().into(), browser_hash.as_str().into()], || {
+            let mut delete = pending_login::Entity::delete_many()
+                .filter(pending_login::Column::StateHash.eq(state_hash.as_str()))
+                .filter(pending_login::Column::BrowserHash.eq(browser_hash.as_str()));
+            QueryTrait::query(&mut delete).returning(prepared::every_column::<pending_login::Entity>(backend));
+            delete
+        });
+        match prepared::one::<SelectModel<pending_login::Model>>(db, consume).await? {
             Some(pending) => Ok(pending),
             // Which refusal it is, for the page; the other browser's attempt stays usable.
             None => match pending_login::Entity::find_by_id(state_hash).one(self.db.reads()).await? {

@@ -5,10 +5,10 @@
 
 use std::sync::OnceLock;
 
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{OnConflict, Query, ReturningClause};
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel, Iterable,
-    QueryTrait, SelectorTrait, Statement, TryIntoModel, Value,
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait,
+    IntoActiveModel, Iterable, QueryTrait, SelectorTrait, Statement, TryIntoModel, Value,
 };
 
 /// The text of one query, per backend, kept after its first rendering.
@@ -86,6 +86,11 @@ pub async fn upsert<A: ActiveModelTrait>(
     };
     db.execute(statement).await?;
     Ok(())
+}
+
+/// A `RETURNING` of every column of `E`, read back as sea-orm reads a model.
+pub fn every_column<E: EntityTrait>(backend: DbBackend) -> ReturningClause {
+    Query::returning().exprs(E::Column::iter().map(|column| column.select_enum_as(column.into_returning_expr(backend))))
 }
 
 /// `row`'s values in column order, the order sea-orm's INSERT binds them; `None` when a column
