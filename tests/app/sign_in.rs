@@ -6,6 +6,7 @@ use crate::support::{Person, TestApp, location, set_cookies, sha256_hex};
 on_every_backend!(
     first_sign_in_creates_one_user_and_one_session,
     signing_in_again_with_the_same_identity_reuses_the_user,
+    every_returning_sign_in_stores_the_claims_it_brought,
     different_people_get_different_users,
     two_tabs_signing_in_at_once_both_succeed,
 );
@@ -46,6 +47,19 @@ async fn signing_in_again_with_the_same_identity_reuses_the_user(app: TestApp) {
     let (_, me_second) = second.me().await;
     assert_eq!(me_first["user"]["id"], me_second["user"]["id"]);
     assert_eq!(me_second["accounts"][0]["email"], "ada@example.test");
+}
+
+async fn every_returning_sign_in_stores_the_claims_it_brought(app: TestApp) {
+    use latchkey::latchkey_server::storage::entities::identity;
+    use sea_orm::EntityTrait;
+    app.browser().sign_in_as(&Person::ada()).await;
+
+    for name in ["Ada King", "Ada, Countess of Lovelace"] {
+        app.browser().sign_in_as(&Person::new(name, "ada@example.test")).await;
+
+        let stored = identity::Entity::find().all(&app.db).await.expect("identities");
+        assert_eq!(stored.iter().map(|i| i.name.as_deref()).collect::<Vec<_>>(), [Some(name)]);
+    }
 }
 
 async fn different_people_get_different_users(app: TestApp) {

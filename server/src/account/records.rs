@@ -46,19 +46,45 @@ pub async fn find_identity(
     Ok(found.and_then(|(identity, owner)| owner.map(|owner| (identity, owner))))
 }
 
-/// Stores the latest profile claims the provider sent for a known identity.
+/// Stores the latest profile claims the provider sent for a known identity (every returning
+/// person's sign-in: its text is rendered once).
 pub async fn refresh_identity(
     db: &impl ConnectionTrait,
     found: identity::Model,
     verified: &VerifiedIdentity,
 ) -> Result<identity::Model, DbErr> {
-    let mut active: identity::ActiveModel = found.into();
-    active.name = Set(verified.name.clone());
-    active.email = Set(verified.email.clone());
-    active.email_verified = Set(verified.email_verified);
-    active.picture = Set(verified.picture.clone());
-    active.last_used_at = Set(Utc::now());
-    active.update(db).await
+    use sea_orm::sea_query::Expr;
+    let refreshed = identity::Model {
+        name: verified.name.clone(),
+        email: verified.email.clone(),
+        email_verified: verified.email_verified,
+        picture: verified.picture.clone(),
+        last_used_at: Utc::now(),
+        ..found
+    };
+    let r = &refreshed;
+    static TEXT: SqlText = SqlText::new();
+    let values = vec![
+        r.name.clone().into(),
+        r.email.clone().into(),
+        r.email_verified.into(),
+        r.picture.clone().into(),
+        r.last_used_at.into(),
+        r.id.as_str().into(),
+    ];
+    let statement = TEXT.statement(db.get_database_backend(), values, || {
+        identity::Entity::update_many()
+            .col_expr(identity::Column::Name, Expr::value(r.name.clone()))
+            .col_expr(identity::Column::Email, Expr::value(r.email.clone()))
+            .col_expr(identity::Column::EmailVerified, Expr::value(r.email_verified))
+            .col_expr(identity::Column::Picture, Expr::value(r.picture.clone()))
+            .col_expr(identity::Column::LastUsedAt, Expr::value(r.last_used_at))
+            .filter(identity::Column::Id.eq(r.id.as_str()))
+    });
+    if db.execute(statement).await?.rows_affected() == 0 {
+        return Err(DbErr::RecordNotUpdated);
+    }
+    Ok(refreshed)
 }
 
 /// Creates the identity `(issuer, subject)` for `user_id`. The unique key on
