@@ -62,24 +62,23 @@ pub async fn refresh_identity(
         last_used_at: Utc::now(),
         ..found
     };
-    let r = &refreshed;
     static TEXT: SqlText = SqlText::new();
     let values = vec![
-        r.name.clone().into(),
-        r.email.clone().into(),
-        r.email_verified.into(),
-        r.picture.clone().into(),
-        r.last_used_at.into(),
-        r.id.as_str().into(),
+        refreshed.name.clone().into(),
+        refreshed.email.clone().into(),
+        refreshed.email_verified.into(),
+        refreshed.picture.clone().into(),
+        refreshed.last_used_at.into(),
+        refreshed.id.as_str().into(),
     ];
     let statement = TEXT.statement(db.get_database_backend(), values, || {
         identity::Entity::update_many()
-            .col_expr(identity::Column::Name, Expr::value(r.name.clone()))
-            .col_expr(identity::Column::Email, Expr::value(r.email.clone()))
-            .col_expr(identity::Column::EmailVerified, Expr::value(r.email_verified))
-            .col_expr(identity::Column::Picture, Expr::value(r.picture.clone()))
-            .col_expr(identity::Column::LastUsedAt, Expr::value(r.last_used_at))
-            .filter(identity::Column::Id.eq(r.id.as_str()))
+            .col_expr(identity::Column::Name, Expr::value(refreshed.name.clone()))
+            .col_expr(identity::Column::Email, Expr::value(refreshed.email.clone()))
+            .col_expr(identity::Column::EmailVerified, Expr::value(refreshed.email_verified))
+            .col_expr(identity::Column::Picture, Expr::value(refreshed.picture.clone()))
+            .col_expr(identity::Column::LastUsedAt, Expr::value(refreshed.last_used_at))
+            .filter(identity::Column::Id.eq(refreshed.id.as_str()))
     });
     if db.execute(statement).await?.rows_affected() == 0 {
         return Err(DbErr::RecordNotUpdated);

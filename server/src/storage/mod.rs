@@ -314,13 +314,18 @@ mod tests {
         assert!(backoff(30) <= Duration::from_millis(640));
     }
 
-    #[tokio::test]
-    async fn sqlite_reads_cannot_write_and_writes_go_through_one_connection() {
-        use sea_orm::ConnectionTrait;
+    /// A new SQLite file database in a directory of its own (remove it when done).
+    pub(crate) async fn scratch_database() -> (Database, std::path::PathBuf) {
         let dir = std::env::temp_dir().join(format!("latchkey-storage-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("a temporary directory");
         let url = format!("sqlite://{}?mode=rwc", dir.join("db.sqlite").display());
-        let database = Database::connect(&url).await.expect("connects and migrates");
+        (Database::connect(&url).await.expect("connects and migrates"), dir)
+    }
+
+    #[tokio::test]
+    async fn sqlite_reads_cannot_write_and_writes_go_through_one_connection() {
+        use sea_orm::ConnectionTrait;
+        let (database, dir) = scratch_database().await;
 
         let refused = database.reads().execute_unprepared("DELETE FROM users").await;
         assert!(refused.is_err(), "a read connection refuses to write");

@@ -1,7 +1,7 @@
 //! Hot statements whose SQL text is rendered once per backend. sea-query renders a statement's
 //! text again on every call, and that rendering cost more instructions than sending the query
 //! and reading its answer (`bench/instructions.sh`: 44 % of a PostgreSQL `/api/me`; the
-//! inserts were a sixth of a sign-in).
+//! inserts were a fifth of a sign-in).
 
 use std::sync::OnceLock;
 
@@ -106,6 +106,7 @@ mod tests {
 
     use super::*;
     use crate::storage::entities::{identity, user};
+    use crate::storage::tests::scratch_database;
 
     fn of_user(user_id: &str) -> Select<identity::Entity> {
         identity::Entity::find().filter(identity::Column::UserId.eq(user_id))
@@ -132,13 +133,6 @@ mod tests {
         let again = text.statement(DbBackend::Postgres, vec!["b".into()], || of_user("b").limit(1));
 
         assert_eq!(again.values.map(|v| v.0), Some(vec!["b".into(), 1u64.into()]), "rendered in full again");
-    }
-
-    async fn scratch_database() -> (crate::storage::Database, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!("latchkey-prepared-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).expect("a temporary directory");
-        let url = format!("sqlite://{}?mode=rwc", dir.join("db.sqlite").display());
-        (crate::storage::Database::connect(&url).await.expect("connects and migrates"), dir)
     }
 
     fn new_user(id: &str, name: &str) -> user::ActiveModel {
