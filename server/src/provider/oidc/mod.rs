@@ -649,8 +649,10 @@ impl OidcProvider {
         // rules as openidconnect's, with a faster ES256); openidconnect checks everything else.
         verify_signature(metadata, id_token)?;
         let verifier = verifier.insecure_disable_signature_check();
-        let claims = match (self.flavor(), unverified_issuer(id_token)) {
-            (Flavor::Google(_), Some(iss)) if Some(iss.as_str()) == google::issuer_alias(issuer) => {
+        // Only Google's tokens are decoded for their unverified `iss` (the guard runs only then).
+        let google_alias = |iss: String| Some(iss.as_str()) == google::issuer_alias(issuer);
+        let claims = match self.flavor() {
+            Flavor::Google(_) if unverified_issuer(id_token).is_some_and(google_alias) => {
                 // `accounts.google.com` is no URL, so openidconnect cannot even parse the token:
                 // it reads the same claims with `iss` spelled as the issuer URL.
                 parse_id_token(&respell_issuer(id_token, issuer)?)?.into_claims(&verifier, nonce)?
