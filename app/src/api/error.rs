@@ -65,13 +65,39 @@ impl std::fmt::Display for ActionError {
     }
 }
 
+/// The providers of the signed-in person's linked accounts, each once, in link order, with
+/// their names for people: what an error names, and where a form offers to sign in again.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkedProviders(Vec<(ProviderId, String)>);
+
+impl LinkedProviders {
+    pub fn of(me: &Me) -> LinkedProviders {
+        let mut providers: Vec<(ProviderId, String)> = Vec::new();
+        for identity in &me.identities {
+            if !providers.iter().any(|(id, _)| id == &identity.provider) {
+                providers.push((identity.provider.clone(), identity.provider_name.clone()));
+            }
+        }
+        LinkedProviders(providers)
+    }
+
+    /// Each provider and its name.
+    pub fn iter(&self) -> impl Iterator<Item = (&ProviderId, &str)> {
+        self.0.iter().map(|(id, name)| (id, name.as_str()))
+    }
+
+    fn name_of(&self, provider: &ProviderId) -> Option<&str> {
+        self.iter().find(|(id, _)| *id == provider).map(|(_, name)| name)
+    }
+}
+
 impl ActionError {
-    /// The sentence for people; `me` names the providers of their linked accounts.
-    pub fn message(&self, me: Option<&Me>) -> String {
+    /// The sentence for people; `providers` names the providers of their linked accounts.
+    pub fn message(&self, providers: Option<&LinkedProviders>) -> String {
         let name = |provider: &ProviderId| {
-            me.and_then(|me| me.identities.iter().find(|i| &i.provider == provider))
-                .map(|i| i.provider_name.clone())
-                .unwrap_or_else(|| "that provider".to_string())
+            providers
+                .and_then(|providers| providers.name_of(provider))
+                .map_or_else(|| "that provider".to_string(), str::to_string)
         };
         match self {
             ActionError::SignInNeeded => "You need to sign in.".into(),
@@ -321,6 +347,50 @@ mod tests {
 
         let own = ActionError::LastIdentity;
         assert_eq!(ActionError::de(own.ser()), own, "the server functions' own errors still read back");
+    }
+
+    #[test]
+    fn an_error_names_a_linked_provider_by_its_name_and_lists_each_provider_once() {
+        let identity = |provider: &str, provider_name: &str, subject: &str| latchkey_types::Identity {
+            id: latchkey_types::IdentityId::new(subject),
+            provider: ProviderId::new(provider),
+            provider_name: provider_name.into(),
+            issuer: format!("https://{provider}.example"),
+            subject: subject.into(),
+            name: None,
+            email: None,
+            email_verified: false,
+            picture: None,
+            linked_at: Default::default(),
+            last_used_at: Default::default(),
+            token_status: None,
+            token_scopes: Vec::new(),
+        };
+        let me = Me {
+            id: latchkey_types::UserId::new("u1"),
+            name: "Ada".into(),
+            email: None,
+            picture: None,
+            identities: vec![
+                identity("gh", "GitHub", "1"),
+                identity("g", "Google", "2"),
+                identity("gh", "GitHub", "3"),
+            ],
+            signed_in_with: None,
+            recently_signed_in: false,
+            provider_sign_out: None,
+        };
+        let providers = LinkedProviders::of(&me);
+        let listed: Vec<(&ProviderId, &str)> = providers.iter().collect();
+        assert_eq!(listed, [(&ProviderId::new("gh"), "GitHub"), (&ProviderId::new("g"), "Google")]);
+        assert_eq!(
+            ActionError::ProviderUnavailable(ProviderId::new("g")).message(Some(&providers)),
+            "Google could not be asked right now. Please try again in a moment."
+        );
+        assert_eq!(
+            ActionError::ProviderUnavailable(ProviderId::new("other")).message(Some(&providers)),
+            "That provider could not be asked right now. Please try again in a moment."
+        );
     }
 
     #[test]

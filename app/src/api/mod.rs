@@ -10,7 +10,7 @@ use leptos::prelude::*;
 
 pub use actions::*;
 pub use admin::*;
-pub use error::ActionError;
+pub use error::{ActionError, LinkedProviders};
 
 pub use latchkey_types::{
     ActivityEvent, ActivityKind, ActivityPage, AdminUserDetail, AdminUserPage, AdminUserSummary, Identity, Me,

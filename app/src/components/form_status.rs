@@ -3,7 +3,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::api::{ActionError, Me, routes};
+use crate::api::{ActionError, LinkedProviders, routes};
 
 /// One form's outcome: `Ok` once it did its work, or why it did not.
 pub type Outcome = Option<Result<(), ActionError>>;
@@ -12,10 +12,16 @@ pub type Outcome = Option<Result<(), ActionError>>;
 /// `?form=<form>&problem=…` (and `provider=…`). Read on the server, where the router runs, and
 /// handed to islands as a prop (the browser has no router in islands mode).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PostedOutcome {
+    // Mostly empty: an island's props then say nothing of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     done: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     form: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     problem: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     provider: Option<String>,
 }
 
@@ -41,12 +47,13 @@ impl PostedOutcome {
     }
 }
 
-/// What the forms of a page need to word their outcomes: the signed-in person (for the
-/// providers to sign in again with), the page's path, and what a plain post left in the query.
-/// Every form of a page reads it, so the person is shared, not copied.
+/// What the forms of a page need to word their outcomes: the providers of the signed-in
+/// person's linked accounts (to name them, and to sign in again with), the page's path, and
+/// what a plain post left in the query. Every form of a page reads it, so the providers are
+/// shared, not copied.
 #[derive(Clone, Debug)]
 pub struct FormContext {
-    pub me: Option<Arc<Me>>,
+    pub providers: Arc<LinkedProviders>,
     pub here: String,
     pub posted: PostedOutcome,
 }
@@ -76,22 +83,17 @@ pub fn FormStatus(
     let context = use_context::<FormContext>();
     move || match outcome.get() {
         Some(Err(error)) => {
-            let me = context.as_ref().and_then(|context| context.me.as_deref());
+            let providers = context.as_ref().map(|context| context.providers.as_ref());
             let sign_in_again = (error == ActionError::RecentSignInNeeded).then(|| {
-                let mut providers = Vec::new();
-                for identity in me.map(|me| me.identities.as_slice()).unwrap_or_default() {
-                    if !providers.iter().any(|(id, _)| id == &identity.provider) {
-                        providers.push((identity.provider.clone(), identity.provider_name.clone()));
-                    }
-                }
                 // The page itself is where to come back to.
                 let here = context.as_ref().map_or(routes::HOME, |context| context.here.as_str());
                 view! {
                     <span class="actions">
                         {providers
                             .into_iter()
+                            .flat_map(LinkedProviders::iter)
                             .map(|(id, name)| {
-                                let href = routes::login(&id, here);
+                                let href = routes::login(id, here);
                                 view! {
                                     " "
                                     <a class="button button--small" href=href rel="external">
@@ -103,7 +105,7 @@ pub fn FormStatus(
                     </span>
                 }
             });
-            view! { <p class="form-error" role="alert">{error.message(me)} {sign_in_again}</p> }.into_any()
+            view! { <p class="form-error" role="alert">{error.message(providers)} {sign_in_again}</p> }.into_any()
         }
         Some(Ok(())) => view! { <p class="form-success" role="status">{done}</p> }.into_any(),
         None => ().into_any(),

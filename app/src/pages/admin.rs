@@ -114,7 +114,7 @@ pub fn AdminUserPage() -> impl IntoView {
     let user_id = move || UserId::new(params.read().get("id").unwrap_or_default());
     let detail = Resource::new(user_id, admin_user);
     provide_context(FormContext {
-        me: None,
+        providers: Default::default(),
         here: routes::admin_user(&user_id()),
         posted: PostedOutcome::from_query(),
     });

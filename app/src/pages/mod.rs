@@ -19,7 +19,7 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect};
 use leptos_router::hooks::use_location;
 
-use crate::api::{Me, current_user, error_message, routes};
+use crate::api::{LinkedProviders, Me, current_user, error_message, routes};
 use crate::components::{AccountNav, Brand, FormContext, PostedOutcome};
 
 /// The signed-in person, as the account layout loaded them for the page inside it.
@@ -51,7 +51,7 @@ pub fn AccountLayout() -> impl IntoView {
                         Ok(Some(me)) => {
                             let me = Arc::new(me);
                             provide_context(FormContext {
-                                me: Some(Arc::clone(&me)),
+                                providers: Arc::new(LinkedProviders::of(&me)),
                                 here: here.get_untracked(),
                                 posted: PostedOutcome::from_query(),
                             });

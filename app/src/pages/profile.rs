@@ -2,9 +2,10 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use serde::{Deserialize, Serialize};
 
 use crate::{
-    api::{DeleteAccount, Identity, Me, UpdateDisplayName, UpdateProfile, routes},
+    api::{DeleteAccount, Identity, LinkedProviders, Me, UpdateDisplayName, UpdateProfile, routes},
     components::{Avatar, EmailWithBadge, FormContext, FormStatus, PostedOutcome, SignOutButton, form_outcome},
     pages::SignedIn,
 };
@@ -14,24 +15,101 @@ use crate::{
 /// header follows what they saved.
 #[component]
 pub fn ProfilePage() -> impl IntoView {
-    let me = SignedIn::get().me;
+    let profile = Profile::of(&SignedIn::get().me);
     // What a plain post left in the query, as the account layout read it.
     let posted = use_context::<FormContext>().map(|context| context.posted).unwrap_or_default();
     view! {
         <Title text="Your profile · latchkey"/>
-        <ProfileCard me=Me::clone(&me) posted/>
+        <ProfileCard profile posted/>
+    }
+}
+
+/// What the profile card shows and offers: all of the person that goes to the browser (as
+/// the island's props), so not their timestamps or token state, which the card does not show.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Profile {
+    /// The user id: the seed of the initials' colour.
+    user_id: String,
+    name: String,
+    email: Option<String>,
+    picture: Option<String>,
+    recently_signed_in: bool,
+    provider_sign_out: Option<String>,
+    this_session: Option<IdentityFacts>,
+    also_linked: Vec<IdentityFacts>,
+    /// The verified emails of the linked accounts, and which of them is the primary one.
+    email_choices: Vec<String>,
+    email_chosen: Option<usize>,
+    /// The linked accounts with a picture that would be shown (see `Avatar`): (identity id,
+    /// label), and which of them is the person's picture.
+    picture_choices: Vec<(String, String)>,
+    picture_chosen: Option<usize>,
+    providers: LinkedProviders,
+}
+
+/// What the card says of one linked account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct IdentityFacts {
+    provider_name: String,
+    issuer: String,
+    subject: String,
+    email: Option<String>,
+    email_verified: bool,
+}
+
+impl Profile {
+    fn of(me: &Me) -> Profile {
+        let facts = |identity: &Identity| IdentityFacts {
+            provider_name: identity.provider_name.clone(),
+            issuer: identity.issuer.clone(),
+            subject: identity.subject.clone(),
+            email: identity.email.clone(),
+            email_verified: identity.email_verified,
+        };
+        let this_session = me.session_identity();
+        let email_choices = me.verified_emails();
+        let email_chosen =
+            me.email.as_deref().and_then(|current| email_choices.iter().position(|e| e.eq_ignore_ascii_case(current)));
+        let with_picture: Vec<&Identity> = me
+            .identities
+            .iter()
+            .filter(|i| {
+                i.picture.as_deref().is_some_and(|p| {
+                    let p = p.trim_start().to_ascii_lowercase();
+                    p.starts_with("https://") || p.starts_with("http://")
+                })
+            })
+            .collect();
+        let picture_chosen = me
+            .picture
+            .as_deref()
+            .and_then(|current| with_picture.iter().position(|i| i.picture.as_deref() == Some(current)));
+        Profile {
+            user_id: me.id.to_string(),
+            name: me.name.clone(),
+            email: me.email.clone(),
+            picture: me.picture.clone(),
+            recently_signed_in: me.recently_signed_in,
+            provider_sign_out: me.provider_sign_out.clone(),
+            this_session: this_session.map(facts),
+            also_linked: me.identities.iter().filter(|i| this_session != Some(*i)).map(facts).collect(),
+            email_choices,
+            email_chosen,
+            picture_choices: with_picture.iter().map(|identity| (identity.id.to_string(), identity.label())).collect(),
+            picture_chosen,
+            providers: LinkedProviders::of(me),
+        }
     }
 }
 
 /// The profile card; `posted` is what a plain form post left in the page's query.
 #[island]
-fn ProfileCard(me: Me, posted: PostedOutcome) -> impl IntoView {
-    let me = Arc::new(me);
-    provide_context(FormContext { me: Some(Arc::clone(&me)), here: routes::PROFILE.to_string(), posted });
+fn ProfileCard(profile: Profile, posted: PostedOutcome) -> impl IntoView {
+    provide_context(FormContext { providers: Arc::new(profile.providers), here: routes::PROFILE.to_string(), posted });
     let update = ServerAction::<UpdateDisplayName>::new();
 
     // The name as stored: starts from the page's data, follows successful saves.
-    let name = RwSignal::new(me.name.clone());
+    let name = RwSignal::new(profile.name.clone());
     Effect::new(move |_| {
         if let Some(Ok(saved)) = update.value().get() {
             name.set(saved);
@@ -43,22 +121,25 @@ fn ProfileCard(me: Me, posted: PostedOutcome) -> impl IntoView {
 
     // The primary email and picture as stored: follow the other form's saves.
     let update_profile = ServerAction::<UpdateProfile>::new();
-    let email = RwSignal::new(me.email.clone());
-    let picture = RwSignal::new(me.picture.clone());
+    let email = RwSignal::new(profile.email);
+    let picture = RwSignal::new(profile.picture);
     Effect::new(move |_| {
         if let Some(Ok(saved)) = update_profile.value().get() {
             email.set(saved.email);
             picture.set(saved.picture);
         }
     });
-    let seed = me.id.to_string();
-    let choices = Arc::clone(&me);
+    let seed = profile.user_id;
+    let choices = Choices {
+        emails: profile.email_choices,
+        email_chosen: profile.email_chosen,
+        pictures: profile.picture_choices,
+        picture_chosen: profile.picture_chosen,
+    };
     let (stored_name, recently_signed_in, provider_sign_out) =
-        (me.name.clone(), me.recently_signed_in, me.provider_sign_out.clone());
-
-    let session_identity = me.session_identity().cloned();
-    let other_identities: Vec<Identity> =
-        me.identities.iter().filter(|i| session_identity.as_ref() != Some(*i)).cloned().collect();
+        (profile.name, profile.recently_signed_in, profile.provider_sign_out);
+    let session_identity = profile.this_session;
+    let other_identities = profile.also_linked;
 
     view! {
         <section class="card card--profile" aria-labelledby="profile-name">
@@ -118,7 +199,7 @@ fn ProfileCard(me: Me, posted: PostedOutcome) -> impl IntoView {
                 </ActionForm>
             </section>
 
-            <ProfileChoices me=choices action=update_profile/>
+            <ProfileChoices choices action=update_profile/>
 
             {(!other_identities.is_empty())
                 .then(|| {
@@ -146,36 +227,25 @@ fn ProfileCard(me: Me, posted: PostedOutcome) -> impl IntoView {
     .into_any()
 }
 
+/// The choices of primary email and picture, and the current ones (by index).
+struct Choices {
+    emails: Vec<String>,
+    email_chosen: Option<usize>,
+    pictures: Vec<(String, String)>,
+    picture_chosen: Option<usize>,
+}
+
 /// "Primary email" and "Picture": chosen among what the linked accounts share.
 #[component]
-fn ProfileChoices(me: Arc<Me>, action: ServerAction<UpdateProfile>) -> impl IntoView {
+fn ProfileChoices(choices: Choices, action: ServerAction<UpdateProfile>) -> impl IntoView {
     let outcome = form_outcome(move || action.value().get(), "profile");
     let pending = action.pending();
-
-    let emails = me.verified_emails();
-    let current_email =
-        me.email.as_deref().and_then(|current| emails.iter().position(|e| e.eq_ignore_ascii_case(current)));
-    let email_help = if emails.is_empty() {
+    let email_help = if choices.emails.is_empty() {
         "None of your linked accounts shares a verified email address."
     } else {
         "Only verified addresses of your linked accounts can be used."
     };
-
-    // Identities with a picture that would be shown (see `Avatar`).
-    let pictures: Vec<&Identity> = me
-        .identities
-        .iter()
-        .filter(|i| {
-            i.picture.as_deref().is_some_and(|p| {
-                let p = p.trim_start().to_ascii_lowercase();
-                p.starts_with("https://") || p.starts_with("http://")
-            })
-        })
-        .collect();
-    let current_picture =
-        me.picture.as_deref().and_then(|current| pictures.iter().position(|i| i.picture.as_deref() == Some(current)));
-    let picture_options = pictures.iter().map(|identity| (identity.id.to_string(), identity.label())).collect();
-    let email_options = emails.iter().map(|email| (email.clone(), email.clone())).collect();
+    let email_options = choices.emails.into_iter().map(|email| (email.clone(), email)).collect();
 
     view! {
         <section class="panel" aria-labelledby="choices-title">
@@ -187,7 +257,7 @@ fn ProfileChoices(me: Arc<Me>, action: ServerAction<UpdateProfile>) -> impl Into
                     label="Primary email"
                     help=email_help
                     options=email_options
-                    selected=current_email
+                    selected=choices.email_chosen
                     none="None"
                 />
                 <ChoiceField
@@ -195,8 +265,8 @@ fn ProfileChoices(me: Arc<Me>, action: ServerAction<UpdateProfile>) -> impl Into
                     name="picture_identity"
                     label="Picture"
                     help="Use the picture of one of your linked accounts, or your initials."
-                    options=picture_options
-                    selected=current_picture
+                    options=choices.pictures
+                    selected=choices.picture_chosen
                     none="Initials"
                 />
                 <div class="form__actions">
@@ -290,7 +360,7 @@ fn DeleteAccount(recently_signed_in: bool) -> impl IntoView {
 
 /// Provider, email (with its verification) and subject of one identity.
 #[component]
-fn IdentityDetails(identity: Identity) -> impl IntoView {
+fn IdentityDetails(identity: IdentityFacts) -> impl IntoView {
     let email = match identity.email {
         Some(email) => view! { <EmailWithBadge email verified=identity.email_verified/> }.into_any(),
         None => view! { <span class="muted">"Not shared"</span> }.into_any(),
