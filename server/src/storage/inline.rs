@@ -9,7 +9,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{LazyLock, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use latchkey_types::TokenStatus;
@@ -33,6 +33,28 @@ const IDENTITY_AFTER_USER: usize = 19;
 
 const IDENTITY_COLUMNS: &str = "i.id, i.user_id, i.provider_id, i.issuer, i.subject, i.name, i.email, \
      i.email_verified, i.picture, i.created_at, i.last_used_at";
+
+// The statements, written once. A person's identities come oldest first, in the order of
+// the index on (user_id, created_at): no sort.
+static SESSION_WITH_USER: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {SESSION_AND_USER_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1"
+    )
+});
+static SESSION_WITH_IDENTITIES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {SESSION_AND_USER_COLUMNS}, {IDENTITY_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id \
+         LEFT JOIN identities i ON i.user_id = u.id WHERE s.token_hash = ?1 ORDER BY i.created_at"
+    )
+});
+static IDENTITIES_OF: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {IDENTITY_COLUMNS} FROM identities i WHERE i.user_id = ?1 ORDER BY i.created_at"));
+static IDENTITIES_WITH_TOKENS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {IDENTITY_COLUMNS}, t.status, t.expires_at, t.scopes FROM identities i \
+         LEFT JOIN provider_tokens t ON t.identity_id = i.id WHERE i.user_id = ?1 ORDER BY i.created_at"
+    )
+});
 
 pub struct InlineReads {
     connections: Vec<Mutex<Connection>>,
@@ -76,11 +98,8 @@ impl InlineReads {
 
     /// The session whose token has this SHA-256, with its user.
     pub fn session_with_user(&self, token_hash: &str) -> Result<Option<(session::Model, user::Model)>, DbErr> {
-        let sql = format!(
-            "SELECT {SESSION_AND_USER_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1"
-        );
         self.with(|connection| {
-            let mut statement = connection.prepare_cached(&sql)?;
+            let mut statement = connection.prepare_cached(&SESSION_WITH_USER)?;
             statement.query_row([token_hash], session_and_user).optional()
         })
     }
@@ -88,12 +107,8 @@ impl InlineReads {
     /// The session whose token has this SHA-256, with its user and the user's identities
     /// (oldest first), in one statement.
     pub fn session_with_identities(&self, token_hash: &str) -> Result<Option<SessionWithIdentities>, DbErr> {
-        let sql = format!(
-            "SELECT {SESSION_AND_USER_COLUMNS}, {IDENTITY_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id \
-             LEFT JOIN identities i ON i.user_id = u.id WHERE s.token_hash = ?1 ORDER BY i.created_at"
-        );
         self.with(|connection| {
-            let mut statement = connection.prepare_cached(&sql)?;
+            let mut statement = connection.prepare_cached(&SESSION_WITH_IDENTITIES)?;
             let mut rows = statement.query([token_hash])?;
             let mut found = None;
             let mut identities = Vec::new();
@@ -112,21 +127,16 @@ impl InlineReads {
 
     /// A user's identities, oldest first.
     pub fn identities_of(&self, user_id: &str) -> Result<Vec<identity::Model>, DbErr> {
-        let sql = format!("SELECT {IDENTITY_COLUMNS} FROM identities i WHERE i.user_id = ?1 ORDER BY i.created_at");
         self.with(|connection| {
-            let mut statement = connection.prepare_cached(&sql)?;
+            let mut statement = connection.prepare_cached(&IDENTITIES_OF)?;
             statement.query_map([user_id], |row| identity_at(row, 0)).and_then(Iterator::collect)
         })
     }
 
     /// A user's identities, oldest first, each with the state of the tokens held for it.
     pub fn identities_with_tokens(&self, user_id: &str) -> Result<Vec<IdentityWithTokens>, DbErr> {
-        let sql = format!(
-            "SELECT {IDENTITY_COLUMNS}, t.status, t.expires_at, t.scopes FROM identities i \
-             LEFT JOIN provider_tokens t ON t.identity_id = i.id WHERE i.user_id = ?1 ORDER BY i.created_at"
-        );
         self.with(|connection| {
-            let mut statement = connection.prepare_cached(&sql)?;
+            let mut statement = connection.prepare_cached(&IDENTITIES_WITH_TOKENS)?;
             statement
                 .query_map([user_id], |row| {
                     let status = row
@@ -214,6 +224,22 @@ fn database_error(error: rusqlite::Error) -> DbErr {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_persons_identities_come_in_link_order_without_a_sort() {
+        let (database, dir) = crate::storage::tests::scratch_database().await;
+        let connection = Connection::open(dir.join("db.sqlite")).expect("opens");
+        for sql in [&*SESSION_WITH_IDENTITIES, &*IDENTITIES_OF, &*IDENTITIES_WITH_TOKENS] {
+            let mut explain = connection.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).expect("explains");
+            let plan: Vec<String> =
+                explain.query_map(["someone"], |row| row.get(3)).and_then(Iterator::collect).expect("the plan");
+            assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "a sort for {sql}: {plan:?}");
+        }
+        database.close().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     #[test]
     fn timestamps_read_as_sqlx_writes_them() {
         let expected = chrono::DateTime::from_timestamp(1_764_500_000, 123_456_000).expect("a time");
