@@ -64,7 +64,8 @@ fn hue_for(seed: &str) -> u32 {
     hash % 12
 }
 
-fn is_web_url(url: &str) -> bool {
+/// An http(s) URL: the only pictures shown.
+pub fn is_web_url(url: &str) -> bool {
     let lower = url.trim_start().to_ascii_lowercase();
     lower.starts_with("https://") || lower.starts_with("http://")
 }

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     api::{DeleteAccount, Identity, LinkedProviders, Me, UpdateDisplayName, UpdateProfile, routes},
-    components::{Avatar, EmailWithBadge, FormContext, FormStatus, PostedOutcome, SignOutButton, form_outcome},
+    components::{
+        Avatar, EmailWithBadge, FormContext, FormStatus, PostedOutcome, SignOutButton, avatar::is_web_url, form_outcome,
+    },
     pages::SignedIn,
 };
 
@@ -70,16 +72,8 @@ impl Profile {
         let email_choices = me.verified_emails();
         let email_chosen =
             me.email.as_deref().and_then(|current| email_choices.iter().position(|e| e.eq_ignore_ascii_case(current)));
-        let with_picture: Vec<&Identity> = me
-            .identities
-            .iter()
-            .filter(|i| {
-                i.picture.as_deref().is_some_and(|p| {
-                    let p = p.trim_start().to_ascii_lowercase();
-                    p.starts_with("https://") || p.starts_with("http://")
-                })
-            })
-            .collect();
+        let with_picture: Vec<&Identity> =
+            me.identities.iter().filter(|i| i.picture.as_deref().is_some_and(is_web_url)).collect();
         let picture_chosen = me
             .picture
             .as_deref()
