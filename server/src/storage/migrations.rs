@@ -136,6 +136,11 @@ fn index_on(name: &str, table: impl IntoTableRef, column: impl IntoIndexColumn) 
     Index::create().name(name).table(table).col(column).to_owned()
 }
 
+/// The index `name` of `table`, to drop.
+fn index_named(name: &str, table: impl IntoTableRef) -> IndexDropStatement {
+    Index::drop().name(name).table(table).to_owned()
+}
+
 fn timestamp(column: impl IntoIden) -> ColumnDef {
     ColumnDef::new(column).timestamp_with_time_zone().not_null().to_owned()
 }
@@ -417,7 +422,7 @@ impl MigrationTrait for IndexForCapsAndSweeps {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for (name, table, _) in caps_and_sweeps_indexes() {
-            manager.drop_index(Index::drop().name(name).table(table).to_owned()).await?;
+            manager.drop_index(index_named(name, table)).await?;
         }
         Ok(())
     }
@@ -447,7 +452,7 @@ impl MigrationTrait for KeepProviderSessionIds {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_index(Index::drop().name(SESSIONS_PROVIDER_SID_INDEX).table(Sessions::Table).to_owned()).await?;
+        manager.drop_index(index_named(SESSIONS_PROVIDER_SID_INDEX, Sessions::Table)).await?;
         manager.alter_table(Table::alter().table(Sessions::Table).drop_column(Sessions::ProviderSid).to_owned()).await
     }
 }
@@ -662,11 +667,11 @@ impl MigrationTrait for IndexIdentitiesInLinkOrder {
                     .to_owned(),
             )
             .await?;
-        manager.drop_index(Index::drop().name(IDENTITIES_BY_USER_INDEX).table(Identities::Table).to_owned()).await
+        manager.drop_index(index_named(IDENTITIES_BY_USER_INDEX, Identities::Table)).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.create_index(index_on(IDENTITIES_BY_USER_INDEX, Identities::Table, Identities::UserId)).await?;
-        manager.drop_index(Index::drop().name(IDENTITIES_IN_LINK_ORDER_INDEX).table(Identities::Table).to_owned()).await
+        manager.drop_index(index_named(IDENTITIES_IN_LINK_ORDER_INDEX, Identities::Table)).await
     }
 }
