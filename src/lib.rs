@@ -12,8 +12,8 @@ use latchkey_app::{App, shell};
 use latchkey_server::http::StaticFiles;
 use latchkey_server::http::operations::Readiness;
 use latchkey_server::http::{
-    CspNonce, RateLimits, SecurityHeaders, attach_request_context, limit_rates, log_request, protect,
-    reject_cross_origin_writes, security_headers,
+    CspNonce, RateLimits, SecurityHeaders, attach_request_context, limit_rates, load_signed_in_person, log_request,
+    protect, reject_cross_origin_writes, security_headers,
 };
 use latchkey_server::types::SiteFiles;
 use latchkey_server::{Config, Latchkey, StartupError};
@@ -80,7 +80,8 @@ impl Application {
             .fallback(leptos_axum::file_and_error_handler_with_context::<PagesState, _>(render_context, |options| {
                 shell(&options)
             }))
-            .with_state(pages_state);
+            .with_state(pages_state)
+            .layer(axum::middleware::from_fn(load_signed_in_person));
         let router = latchkey_server::http::router(latchkey.clone())
             .merge(pages)
             .layer(axum::middleware::from_fn_with_state(latchkey.clone(), reject_cross_origin_writes));

@@ -21,6 +21,9 @@ pub const PROFILE: &str = "/profile";
 pub const ACCOUNTS: &str = "/accounts";
 pub const SESSIONS: &str = "/sessions";
 pub const ACTIVITY: &str = "/activity";
+/// The signed-in person's own pages (inside the account layout): the edge loads the person
+/// before one of them renders.
+pub const ACCOUNT_PAGES: [&str; 4] = [PROFILE, ACCOUNTS, SESSIONS, ACTIVITY];
 /// The admin's list of accounts (search and pages in the query); anyone else gets a 404.
 pub const ADMIN_USERS: &str = "/admin/users";
 

@@ -14,14 +14,14 @@ use latchkey_server::AppError;
 #[server(endpoint = "admin_users")]
 pub async fn admin_users(query: String, page: u64) -> Result<Option<AdminUserPage>, ServerFnError> {
     let Some((latchkey, admin)) = admin().await? else { return Ok(None) };
-    latchkey.admins().search(&admin, &query, page).await.map(Some).map_err(|e| super::failed(e.into()))
+    latchkey.admins().search(&admin, &query, page).await.map(Some).map_err(|e| super::failed(&e.into()))
 }
 
 /// One account in full; `None` unless an admin asks and the account exists.
 #[server(endpoint = "admin_user")]
 pub async fn admin_user(user: UserId) -> Result<Option<AdminUserDetail>, ServerFnError> {
     let Some((latchkey, admin)) = admin().await? else { return Ok(None) };
-    latchkey.admins().user(&admin, user.as_str()).await.map_err(|e| super::failed(e.into()))
+    latchkey.admins().user(&admin, user.as_str()).await.map_err(|e| super::failed(&e.into()))
 }
 
 /// Ends every session of the account.
@@ -56,7 +56,7 @@ pub async fn admin_enable_user(user: UserId) -> Result<(), ActionError> {
 async fn admin() -> Result<Option<(latchkey_server::Latchkey, latchkey_server::admin::Admin)>, ServerFnError> {
     let latchkey = super::latchkey()?;
     let Some(session) = super::session().await? else { return Ok(None) };
-    let admin = latchkey.admins().authorize(&session).await.map_err(|e| super::failed(e.into()))?;
+    let admin = latchkey.admins().authorize(&session).await.map_err(|e| super::failed(&e.into()))?;
     Ok(admin.map(|admin| (latchkey, admin)))
 }
 

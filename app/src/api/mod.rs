@@ -21,7 +21,7 @@ pub use latchkey_types::{
 #[server(endpoint = "current_user")]
 pub async fn current_user() -> Result<Option<Me>, ServerFnError> {
     let Some(session) = session().await? else { return Ok(None) };
-    latchkey()?.accounts().me(&session).await.map(Some).map_err(|e| failed(e.into()))
+    latchkey()?.accounts().me(&session).await.map(Some).map_err(|e| failed(&e.into()))
 }
 
 /// The providers people can sign in with, in configuration order.
@@ -35,7 +35,7 @@ pub async fn sign_in_providers() -> Result<Vec<ProviderSummary>, ServerFnError> 
 pub async fn pending_link() -> Result<Option<PendingLinkInfo>, ServerFnError> {
     let Some(session) = session().await? else { return Ok(None) };
     let latchkey_server::http::extract::BrowserBinding(browser) = leptos_axum::extract().await?;
-    latchkey()?.accounts().pending_link(&session, browser.as_deref()).await.map_err(|e| failed(e.into()))
+    latchkey()?.accounts().pending_link(&session, browser.as_deref()).await.map_err(|e| failed(&e.into()))
 }
 
 /// The signed-in person's sessions, most recently used first; `None` when
@@ -43,7 +43,7 @@ pub async fn pending_link() -> Result<Option<PendingLinkInfo>, ServerFnError> {
 #[server(endpoint = "my_sessions")]
 pub async fn my_sessions() -> Result<Option<Vec<SessionInfo>>, ServerFnError> {
     let Some(session) = session().await? else { return Ok(None) };
-    latchkey()?.sessions().list(&session).await.map(Some).map_err(|e| failed(e.into()))
+    latchkey()?.sessions().list(&session).await.map(Some).map_err(|e| failed(&e.into()))
 }
 
 /// A page (zero-based) of the signed-in person's security activity, newest
@@ -51,7 +51,7 @@ pub async fn my_sessions() -> Result<Option<Vec<SessionInfo>>, ServerFnError> {
 #[server(endpoint = "security_activity")]
 pub async fn security_activity(page: u64) -> Result<Option<ActivityPage>, ServerFnError> {
     let Some(session) = session().await? else { return Ok(None) };
-    latchkey()?.activity().page(&session, page).await.map(Some).map_err(|e| failed(e.into()))
+    latchkey()?.activity().page(&session, page).await.map(Some).map_err(|e| failed(&e.into()))
 }
 
 /// The message to show people for a failed server function.
@@ -78,8 +78,24 @@ pub(crate) async fn session() -> Result<Option<latchkey_server::session::Session
     // would cost more than the lookup itself.
     let lookup = with_context::<http::request::Parts, _>(SessionLookup::of)
         .ok_or_else(|| ServerFnError::new("no request to serve"))?
-        .map_err(failed)?;
-    lookup.session().await.map_err(failed)
+        .map_err(|e| failed(&e))?;
+    lookup.session().await.map_err(|e| failed(&e))
+}
+
+/// The signed-in person, as the edge loaded them before this page's render (for the person's
+/// own pages, `routes::ACCOUNT_PAGES`); `None` for any other page.
+#[cfg(feature = "ssr")]
+pub fn preloaded_person() -> Option<Result<Option<std::sync::Arc<Me>>, ServerFnError>> {
+    use latchkey_server::http::extract::SignedInPerson;
+    let SignedInPerson(person) =
+        with_context::<http::request::Parts, _>(|parts| parts.extensions.get::<SignedInPerson>().cloned()).flatten()?;
+    Some(person.map_err(|error| failed(&error)))
+}
+
+/// The browser renders no page (islands mode): nothing is loaded there.
+#[cfg(not(feature = "ssr"))]
+pub fn preloaded_person() -> Option<Result<Option<std::sync::Arc<Me>>, ServerFnError>> {
+    None
 }
 
 /// Logs what is latchkey's fault with the request's id (a resource may resolve on a task
@@ -92,8 +108,8 @@ pub(crate) fn log_error(error: &latchkey_server::AppError) {
 
 /// A failed query as the page shows it, with its HTTP status.
 #[cfg(feature = "ssr")]
-fn failed(error: latchkey_server::AppError) -> ServerFnError {
-    log_error(&error);
+fn failed(error: &latchkey_server::AppError) -> ServerFnError {
+    log_error(error);
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(error.status());
     }

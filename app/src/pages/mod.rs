@@ -19,7 +19,7 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect};
 use leptos_router::hooks::use_location;
 
-use crate::api::{LinkedProviders, Me, current_user, error_message, routes};
+use crate::api::{LinkedProviders, Me, current_user, error_message, preloaded_person, routes};
 use crate::components::{AccountNav, Brand, FormContext, PostedOutcome};
 
 /// The signed-in person, as the account layout loaded them for the page inside it.
@@ -36,39 +36,40 @@ impl SignedIn {
 }
 
 /// The frame of the signed-in person's pages (`/profile`, `/accounts`, `/sessions`,
-/// `/activity`): loads the person once, sends signed-out visitors home, shows a load error,
-/// and otherwise renders the page (`<Outlet/>`) with the person in its context.
+/// `/activity`): sends signed-out visitors home, shows a load error, and otherwise renders the
+/// page (`<Outlet/>`) with the person in its context. The edge loads the person before the
+/// render (`preloaded_person`), so the page renders in one pass; a render without that (another
+/// composition of the app) loads them itself, under `Suspense`.
 #[component]
 pub fn AccountLayout() -> impl IntoView {
-    let here = use_location().pathname;
-    view! {
-        <PageFrame account_nav=true>
+    let here = use_location().pathname.get_untracked();
+    let page = match preloaded_person() {
+        Some(person) => account_page(person, here),
+        None => view! {
             <Suspense fallback=Loading>
-                {Suspend::new(async move {
-                    // Awaited in place: a `Resource` would add a reactive node, a spawned task
-                    // and copies of this future, with nothing to serialize in islands mode.
-                    match current_user().await {
-                        Ok(Some(me)) => {
-                            let me = Arc::new(me);
-                            provide_context(FormContext {
-                                providers: Arc::new(LinkedProviders::of(&me)),
-                                here: here.get_untracked(),
-                                posted: PostedOutcome::from_query(),
-                            });
-                            provide_context(SignedIn { me });
-                            view! { <Outlet/> }.into_any()
-                        }
-                        Ok(None) => signed_out_redirect(),
-                        Err(e) => view! {
-                            <LoadError message=error_message(&e) retry_href=here.get_untracked()/>
-                        }
-                        .into_any(),
-                    }
-                })}
+                {Suspend::new(async move { account_page(current_user().await.map(|me| me.map(Arc::new)), here) })}
             </Suspense>
-        </PageFrame>
+        }
+        .into_any(),
+    };
+    view! { <PageFrame account_nav=true>{page}</PageFrame> }.into_any()
+}
+
+/// The page for the person loaded (or not), with the person and the page's forms' context.
+fn account_page(person: Result<Option<Arc<Me>>, ServerFnError>, here: String) -> AnyView {
+    match person {
+        Ok(Some(me)) => {
+            provide_context(FormContext {
+                providers: Arc::new(LinkedProviders::of(&me)),
+                here,
+                posted: PostedOutcome::from_query(),
+            });
+            provide_context(SignedIn { me });
+            view! { <Outlet/> }.into_any()
+        }
+        Ok(None) => signed_out_redirect(),
+        Err(e) => view! { <LoadError message=error_message(&e) retry_href=here/> }.into_any(),
     }
-    .into_any()
 }
 
 /// The frame shared by every page: a slim header and the main column.

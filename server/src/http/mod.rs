@@ -25,7 +25,7 @@ use latchkey_types::routes;
 
 pub use error::AppError;
 pub use error_page::ErrorPage;
-pub use extract::attach_request_context;
+pub use extract::{attach_request_context, load_signed_in_person};
 pub use guard::reject_cross_origin_writes;
 pub use headers::{CspNonce, SecurityHeaders, security_headers};
 pub use inbound::{MAX_BODY_BYTES, protect};
