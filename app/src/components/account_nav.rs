@@ -23,5 +23,4 @@ pub fn AccountNav() -> impl IntoView {
             </ul>
         </nav>
     }
-    .into_any()
 }

@@ -1,3 +1,4 @@
+use leptos::either::Either;
 use leptos::prelude::*;
 
 /// A round profile picture, or the person's initials when there is none.
@@ -13,7 +14,7 @@ pub fn Avatar(
     seed: String,
 ) -> impl IntoView {
     match picture.filter(|p| is_web_url(p)) {
-        Some(src) => view! {
+        Some(src) => Either::Left(view! {
             <img
                 class="avatar"
                 src=src
@@ -23,12 +24,11 @@ pub fn Avatar(
                 referrerpolicy="no-referrer"
                 decoding="async"
             />
-        }
-        .into_any(),
+        }),
         None => {
             // A class, not a `style` attribute: the Content-Security-Policy allows no inline style.
             let hue = hue_for(if seed.is_empty() { "latchkey" } else { &seed });
-            view! {
+            Either::Right(view! {
                 <span
                     class=format!("avatar avatar--initials avatar--hue-{hue}")
                     role="img"
@@ -36,8 +36,7 @@ pub fn Avatar(
                 >
                     <span aria-hidden="true">{move || initials(&name.get())}</span>
                 </span>
-            }
-            .into_any()
+            })
         }
     }
 }

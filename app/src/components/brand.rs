@@ -11,20 +11,18 @@ pub fn Logo(#[prop(default = 40)] size: u32) -> impl IntoView {
             viewBox="0 0 48 48"
             aria-hidden="true"
             focusable="false"
-        >
-            <rect width="48" height="48" rx="12" fill="currentColor"></rect>
-            <circle cx="18" cy="24" r="7" fill="none" stroke="var(--logo-ink, #fff)" stroke-width="4"></circle>
-            <path
-                d="M25 24h15m-5 0v6m-5-6v4"
-                fill="none"
-                stroke="var(--logo-ink, #fff)"
-                stroke-width="4"
-                stroke-linecap="round"
-                stroke-linejoin="round"
-            ></path>
-        </svg>
+            inner_html=LOGO_SHAPES
+        ></svg>
     }
 }
+
+/// The mark's shapes: one fixed string, rather than elements rendered one by one on every page.
+const LOGO_SHAPES: &str = concat!(
+    r#"<rect width="48" height="48" rx="12" fill="currentColor"></rect>"#,
+    r#"<circle cx="18" cy="24" r="7" fill="none" stroke="var(--logo-ink, #fff)" stroke-width="4"></circle>"#,
+    r#"<path d="M25 24h15m-5 0v6m-5-6v4" fill="none" stroke="var(--logo-ink, #fff)" stroke-width="4" "#,
+    r#"stroke-linecap="round" stroke-linejoin="round"></path>"#,
+);
 
 /// The product's name with its mark, linking home.
 #[component]

@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -105,9 +106,9 @@ pub fn FormStatus(
                     </span>
                 }
             });
-            view! { <p class="form-error" role="alert">{error.message(providers)} {sign_in_again}</p> }.into_any()
+            EitherOf3::A(view! { <p class="form-error" role="alert">{error.message(providers)} {sign_in_again}</p> })
         }
-        Some(Ok(())) => view! { <p class="form-success" role="status">{done}</p> }.into_any(),
-        None => ().into_any(),
+        Some(Ok(())) => EitherOf3::B(view! { <p class="form-success" role="status">{done}</p> }),
+        None => EitherOf3::C(()),
     }
 }

@@ -52,7 +52,7 @@ pub fn AccountLayout() -> impl IntoView {
         }
         .into_any(),
     };
-    view! { <PageFrame account_nav=true>{page}</PageFrame> }.into_any()
+    view! { <PageFrame account_nav=true>{page}</PageFrame> }
 }
 
 /// The page for the person loaded (or not), with the person and the page's forms' context.
@@ -87,7 +87,6 @@ pub fn PageFrame(#[prop(optional)] account_nav: bool, children: Children) -> imp
             {children()}
         </main>
     }
-    .into_any()
 }
 
 /// A card telling people something went wrong while loading a page.
@@ -104,7 +103,6 @@ pub fn LoadError(message: String, #[prop(into)] retry_href: String) -> impl Into
             </p>
         </section>
     }
-    .into_any()
 }
 
 /// Placeholder while a page's data loads (pages are sent once their data is there, so
@@ -116,7 +114,6 @@ pub fn Loading() -> impl IntoView {
             <p class="muted">"Loading…"</p>
         </section>
     }
-    .into_any()
 }
 
 /// What a signed-in-only page shows a signed-out visitor: a redirect home
