@@ -29,8 +29,9 @@ pub async fn me(State(latchkey): State<Latchkey>, headers: HeaderMap) -> Respons
         },
         None => {
             // The session and the identities in one read: nothing else here needs the session.
-            let jar = axum_extra::extract::CookieJar::from_headers(&headers);
-            let Some(token) = super::cookies::session_token(latchkey.config(), &jar) else { return unauthenticated() };
+            let Some(token) = super::cookies::session_token(latchkey.config(), &headers) else {
+                return unauthenticated();
+            };
             match latchkey.sessions().authenticate_with_identities(&token).await {
                 Ok(Some((session, identities))) => Ok((session.user, identities)),
                 Ok(None) => return unauthenticated(),

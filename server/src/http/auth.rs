@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use latchkey_types::routes::SignedOut;
@@ -88,6 +88,7 @@ pub async fn callback(
     Path(provider_id): Path<String>,
     Query(params): Query<CallbackParams>,
     Client(client): Client,
+    headers: HeaderMap,
     jar: CookieJar,
 ) -> Response {
     let config = latchkey.config();
@@ -97,7 +98,7 @@ pub async fn callback(
             &provider_id,
             &params,
             cookies::login_token(config, &jar).as_deref(),
-            cookies::session_token(config, &jar).as_deref(),
+            cookies::session_token(config, &headers).as_deref(),
             &client,
         )
         .await;

@@ -76,7 +76,7 @@ impl SessionLookup {
 
     fn from_head(extensions: &Extensions, headers: &HeaderMap) -> Result<SessionLookup, AppError> {
         let context = context(extensions)?;
-        let token = cookies::session_token(context.latchkey.config(), &CookieJar::from_headers(headers));
+        let token = cookies::session_token(context.latchkey.config(), headers);
         Ok(SessionLookup { context, token })
     }
 
