@@ -1,4 +1,3 @@
-use leptos::either::Either;
 use leptos::prelude::*;
 
 /// A round profile picture, or the person's initials when there is none.
@@ -14,7 +13,7 @@ pub fn Avatar(
     seed: String,
 ) -> impl IntoView {
     match picture.filter(|p| is_web_url(p)) {
-        Some(src) => Either::Left(view! {
+        Some(src) => view! {
             <img
                 class="avatar"
                 src=src
@@ -24,11 +23,12 @@ pub fn Avatar(
                 referrerpolicy="no-referrer"
                 decoding="async"
             />
-        }),
+        }
+        .into_any(),
         None => {
             // A class, not a `style` attribute: the Content-Security-Policy allows no inline style.
             let hue = hue_for(if seed.is_empty() { "latchkey" } else { &seed });
-            Either::Right(view! {
+            view! {
                 <span
                     class=format!("avatar avatar--initials avatar--hue-{hue}")
                     role="img"
@@ -36,7 +36,8 @@ pub fn Avatar(
                 >
                     <span aria-hidden="true">{move || initials(&name.get())}</span>
                 </span>
-            })
+            }
+            .into_any()
         }
     }
 }

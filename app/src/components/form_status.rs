@@ -1,6 +1,5 @@
 use std::sync::Arc;
 
-use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -106,9 +105,9 @@ pub fn FormStatus(
                     </span>
                 }
             });
-            EitherOf3::A(view! { <p class="form-error" role="alert">{error.message(providers)} {sign_in_again}</p> })
+            view! { <p class="form-error" role="alert">{error.message(providers)} {sign_in_again}</p> }.into_any()
         }
-        Some(Ok(())) => EitherOf3::B(view! { <p class="form-success" role="status">{done}</p> }),
-        None => EitherOf3::C(()),
+        Some(Ok(())) => view! { <p class="form-success" role="status">{done}</p> }.into_any(),
+        None => ().into_any(),
     }
 }

@@ -1,6 +1,5 @@
 use std::sync::Arc;
 
-use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
@@ -145,8 +144,8 @@ fn ProfileCard(profile: Profile, posted: PostedOutcome) -> impl IntoView {
                 <div class="profile-header__text">
                     <h1 id="profile-name" class="profile-name">{move || name.get()}</h1>
                     {move || match email.get() {
-                        Some(email) => Either::Left(view! { <p class="profile-email">{email}</p> }),
-                        None => Either::Right(view! { <p class="profile-email muted">"No email address"</p> }),
+                        Some(email) => view! { <p class="profile-email">{email}</p> }.into_any(),
+                        None => view! { <p class="profile-email muted">"No email address"</p> }.into_any(),
                     }}
                 </div>
             </header>
@@ -154,8 +153,8 @@ fn ProfileCard(profile: Profile, posted: PostedOutcome) -> impl IntoView {
             <section class="panel" aria-labelledby="session-title">
                 <h2 id="session-title">"This session"</h2>
                 {match session_identity {
-                    Some(identity) => Either::Left(view! { <IdentityDetails identity/> }),
-                    None => Either::Right(view! { <p class="muted">"Signed in."</p> }),
+                    Some(identity) => view! { <IdentityDetails identity/> }.into_any(),
+                    None => view! { <p class="muted">"Signed in."</p> }.into_any(),
                 }}
             </section>
 
@@ -279,6 +278,7 @@ fn ProfileChoices(choices: Choices, action: ServerAction<UpdateProfile>) -> impl
             </ActionForm>
         </section>
     }
+    .into_any()
 }
 
 /// A labelled choice among `options` (value, label), with a last option `none` (value "").
@@ -349,14 +349,15 @@ fn DeleteAccount(recently_signed_in: bool) -> impl IntoView {
             </ActionForm>
         </section>
     }
+    .into_any()
 }
 
 /// Provider, email (with its verification) and subject of one identity.
 #[component]
 fn IdentityDetails(identity: IdentityFacts) -> impl IntoView {
     let email = match identity.email {
-        Some(email) => Either::Left(view! { <EmailWithBadge email verified=identity.email_verified/> }),
-        None => Either::Right(view! { <span class="muted">"Not shared"</span> }),
+        Some(email) => view! { <EmailWithBadge email verified=identity.email_verified/> }.into_any(),
+        None => view! { <span class="muted">"Not shared"</span> }.into_any(),
     };
 
     view! {
@@ -377,4 +378,5 @@ fn IdentityDetails(identity: IdentityFacts) -> impl IntoView {
             </div>
         </dl>
     }
+    .into_any()
 }
