@@ -7,13 +7,14 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::serve::ListenerExt;
 use latchkey_app::{App, shell};
 use latchkey_server::http::StaticFiles;
 use latchkey_server::http::operations::Readiness;
 use latchkey_server::http::{
-    CspNonce, RateLimits, SecurityHeaders, attach_request_context, limit_rates, load_signed_in_person, log_request,
-    protect, reject_cross_origin_writes, security_headers,
+    CspNonce, RateLimits, SecurityHeaders, attach_request_context, limit_bodies, limit_rates, load_signed_in_person,
+    log_request, protect, reject_cross_origin_writes, security_headers,
 };
 use latchkey_server::types::SiteFiles;
 use latchkey_server::{Config, Latchkey, StartupError};
@@ -21,6 +22,7 @@ use leptos::config::LeptosOptions;
 use leptos::prelude::{provide_context, with_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use latchkey_server;
@@ -80,22 +82,21 @@ impl Application {
             .fallback(leptos_axum::file_and_error_handler_with_context::<PagesState, _>(render_context, |options| {
                 shell(&options)
             }))
-            .with_state(pages_state)
-            .layer(axum::middleware::from_fn(load_signed_in_person));
-        let router = latchkey_server::http::router(latchkey.clone())
-            .merge(pages)
-            .layer(axum::middleware::from_fn_with_state(latchkey.clone(), reject_cross_origin_writes));
-        let router = router
-            .layer(axum::middleware::from_fn_with_state(rate_limits, limit_rates))
-            .layer(axum::middleware::from_fn_with_state(latchkey.clone(), attach_request_context));
-        let router = protect(router, &latchkey.config().inbound)
-            .layer(axum::middleware::from_fn_with_state(
-                SecurityHeaders::new(latchkey.clone(), live_reload),
-                security_headers,
-            ))
+            .with_state(pages_state);
+        // latchkey's own rules, outermost first, as one stack (see `protect`).
+        let layers = ServiceBuilder::new()
             .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
-            .layer(security_header(header::REFERRER_POLICY, "same-origin"));
+            .layer(security_header(header::REFERRER_POLICY, "same-origin"))
+            .layer(from_fn_with_state(SecurityHeaders::new(latchkey.clone(), live_reload), security_headers));
+        let layers = protect(layers, &latchkey.config().inbound)
+            .layer(from_fn_with_state(latchkey.clone(), attach_request_context))
+            .layer(from_fn_with_state(rate_limits, limit_rates))
+            .layer(from_fn_with_state(latchkey.clone(), reject_cross_origin_writes))
+            // Only acts on the signed-in person's pages.
+            .layer(from_fn(load_signed_in_person))
+            .layer(limit_bodies());
+        let router = latchkey_server::http::router(latchkey.clone()).merge(pages).layer(layers);
         let readiness = Readiness::default();
         let router = router
             .merge(built_site(&leptos_site_pkg, site.hashed))
@@ -104,7 +105,7 @@ impl Application {
         // same-site guard, rate limits, its headers) apply to them.
         #[cfg(feature = "dev-idp")]
         let router = router.merge(dev_idp::router(&dev_idps));
-        let router = router.layer(axum::middleware::from_fn(log_request));
+        let router = router.layer(from_fn(log_request));
         Ok(Application {
             latchkey,
             router,

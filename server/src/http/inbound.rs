@@ -6,14 +6,17 @@
 //! `/readyz`) are outside all of it, so probes still answer under load.
 
 use std::convert::Infallible;
+use std::future::{Ready, ready};
 
 use axum::Json;
-use axum::Router;
 use axum::error_handling::HandleErrorLayer;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_types::ApiRefusal;
+use tower::layer::util::Stack;
 use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::load_shed::LoadShedLayer;
+use tower::timeout::TimeoutLayer;
 use tower::{BoxError, ServiceBuilder};
 use tower_http::limit::RequestBodyLimitLayer;
 
@@ -23,21 +26,38 @@ use crate::config::InboundSettings;
 /// Forms and JSON bodies are a few hundred bytes; nothing latchkey takes comes near this.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Wraps `router` in the body limit, the request timeout and the concurrency limit.
-pub fn protect(router: Router, settings: &InboundSettings) -> Router {
-    router
-        .layer(
-            ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(refuse_overload))
-                .load_shed()
-                // One limit shared by every route (the plain layer would count per route).
-                .layer(GlobalConcurrencyLimitLayer::new(settings.max_concurrent_requests))
-                .timeout(settings.request_timeout),
-        )
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+/// How an overloaded, timed-out or failed request is answered (a plain function type, so that
+/// the layers' type can be written down).
+type RefuseOverload = fn(Uri, HeaderMap, BoxError) -> Ready<Result<Response, Infallible>>;
+
+/// The layers of [`protect`], inside the ones given.
+pub type Protected<L> = Stack<
+    TimeoutLayer,
+    Stack<
+        GlobalConcurrencyLimitLayer,
+        Stack<LoadShedLayer, Stack<HandleErrorLayer<RefuseOverload, (Uri, HeaderMap)>, L>>,
+    >,
+>;
+
+/// Adds the request timeout and the concurrency limit inside `layers`. One stack of layers for
+/// the whole application: applied layer by layer, every route would be wrapped (and cloned for
+/// every request) once per layer.
+pub fn protect<L>(layers: ServiceBuilder<L>, settings: &InboundSettings) -> ServiceBuilder<Protected<L>> {
+    layers
+        .layer(HandleErrorLayer::new(refuse_overload as RefuseOverload))
+        .load_shed()
+        // One limit shared by every route (the plain layer would count per route).
+        .layer(GlobalConcurrencyLimitLayer::new(settings.max_concurrent_requests))
+        .timeout(settings.request_timeout)
 }
 
-async fn refuse_overload(uri: Uri, headers: HeaderMap, error: BoxError) -> Result<Response, Infallible> {
+/// The body limit: innermost, as the request's body becomes a limited one that only the
+/// routes (not the middleware functions) take.
+pub fn limit_bodies() -> RequestBodyLimitLayer {
+    RequestBodyLimitLayer::new(MAX_BODY_BYTES)
+}
+
+fn refuse_overload(uri: Uri, headers: HeaderMap, error: BoxError) -> Ready<Result<Response, Infallible>> {
     let refusal = if error.is::<tower::load_shed::error::Overloaded>() {
         crate::metrics::load_shed();
         Refusal {
@@ -63,7 +83,7 @@ async fn refuse_overload(uri: Uri, headers: HeaderMap, error: BoxError) -> Resul
             retry_after: 1,
         }
     };
-    Ok(refusal.for_request(uri.path(), &headers))
+    ready(Ok(refusal.for_request(uri.path(), &headers)))
 }
 
 /// A request latchkey will not serve now, and when to try again: a page for people, JSON for

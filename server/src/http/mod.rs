@@ -28,7 +28,7 @@ pub use error_page::ErrorPage;
 pub use extract::{attach_request_context, load_signed_in_person};
 pub use guard::reject_cross_origin_writes;
 pub use headers::{CspNonce, SecurityHeaders, security_headers};
-pub use inbound::{MAX_BODY_BYTES, protect};
+pub use inbound::{MAX_BODY_BYTES, Protected, limit_bodies, protect};
 pub use rate_limit::{RateLimits, limit_rates};
 pub use request_log::{RequestId, log_request};
 pub use site::use_stylesheet;
