@@ -8,8 +8,8 @@ use latchkey_types::{SessionId, SessionInfo};
 use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, SelectTwoModel,
-    Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, SelectTwoModel, Set,
 };
 
 use crate::account;
@@ -19,9 +19,13 @@ use crate::provider::logout_token::LogoutRequest;
 use crate::provider::{ProviderSession, Providers};
 use crate::storage::entities::{identity, logout_token, session, user};
 use crate::storage::prepared::{self, SqlText};
-use crate::storage::{self, Database, retry};
+use crate::storage::{self, Database, IdentityWithTokens, InlineReads, SessionWith, retry};
 use crate::tokens::{Sealed, TokenCipher, TokenColumn};
 use crate::util::{later, random_token, sha256_hex, to_delta};
+
+/// A read of a session (by its token's hash) with something of each of its user's identities,
+/// in one statement on the inline SQLite readers.
+type InlineRead<I> = fn(&InlineReads, &str) -> Result<Option<SessionWith<I>>, DbErr>;
 
 /// How recent a sign-in must be for linking, unlinking or deleting the account.
 pub const RECENT_SIGN_IN: TimeDelta = TimeDelta::minutes(10);
@@ -154,15 +158,44 @@ impl Sessions {
         &self,
         token: &str,
     ) -> Result<Option<(Session, Vec<identity::Model>)>, DbErr> {
-        let Some(inline) = self.db.inline() else {
+        self.authenticate_with(token, InlineReads::session_with_identities, |db, user_id| async move {
+            account::identities_of(&db, &user_id).await
+        })
+        .await
+    }
+
+    /// Like [`Sessions::authenticate_with_identities`], each identity with the state of the
+    /// tokens held for it: all the pages show of the person.
+    pub async fn authenticate_with_identities_and_tokens(
+        &self,
+        token: &str,
+    ) -> Result<Option<(Session, Vec<IdentityWithTokens>)>, DbErr> {
+        self.authenticate_with(token, InlineReads::session_with_identities_and_tokens, |db, user_id| async move {
+            account::identities_with_tokens(&db, &user_id).await
+        })
+        .await
+    }
+
+    /// The session with what `inline` reads in the same statement where SQLite is read
+    /// inline; elsewhere the session, then what `read` reads for its user.
+    async fn authenticate_with<I, Read>(
+        &self,
+        token: &str,
+        inline: InlineRead<I>,
+        read: impl FnOnce(DatabaseConnection, String) -> Read,
+    ) -> Result<Option<(Session, Vec<I>)>, DbErr>
+    where
+        Read: Future<Output = Result<Vec<I>, DbErr>>,
+    {
+        let Some(reads) = self.db.inline() else {
             let Some(session) = self.authenticate(token).await? else { return Ok(None) };
-            let identities = account::identities_of(self.db.reads(), session.user_id()).await?;
+            let identities = read(self.db.reads().clone(), session.user_id().to_string()).await?;
             return Ok(Some((session, identities)));
         };
         if !is_plausible(token) {
             return Ok(None);
         }
-        let Some((session, user, identities)) = inline.session_with_identities(&sha256_hex(token))? else {
+        let Some((session, user, identities)) = inline(reads, &sha256_hex(token))? else {
             return Ok(None);
         };
         let found = Some((session, user)).filter(is_enabled);

@@ -20,8 +20,7 @@ pub use latchkey_types::{
 /// The person signed in in this browser, if any.
 #[server(endpoint = "current_user")]
 pub async fn current_user() -> Result<Option<Me>, ServerFnError> {
-    let Some(session) = session().await? else { return Ok(None) };
-    latchkey()?.accounts().me(&session).await.map(Some).map_err(|e| failed(&e.into()))
+    session_lookup()?.person().await.map_err(|e| failed(&e))
 }
 
 /// The providers people can sign in with, in configuration order.
@@ -73,13 +72,16 @@ pub(crate) fn latchkey() -> Result<latchkey_server::Latchkey, ServerFnError> {
 /// that fails answers 503, logged with the request's id.
 #[cfg(feature = "ssr")]
 pub(crate) async fn session() -> Result<Option<latchkey_server::session::Session>, ServerFnError> {
-    use latchkey_server::http::extract::SessionLookup;
-    // The request's parts are read in place: a copy of them (every header) for each call
-    // would cost more than the lookup itself.
-    let lookup = with_context::<http::request::Parts, _>(SessionLookup::of)
+    session_lookup()?.session().await.map_err(|e| failed(&e))
+}
+
+/// This request's session lookup. The request's parts are read in place: a copy of them
+/// (every header) for each call would cost more than the lookup itself.
+#[cfg(feature = "ssr")]
+fn session_lookup() -> Result<latchkey_server::http::extract::SessionLookup, ServerFnError> {
+    with_context::<http::request::Parts, _>(latchkey_server::http::extract::SessionLookup::of)
         .ok_or_else(|| ServerFnError::new("no request to serve"))?
-        .map_err(|e| failed(&e))?;
-    lookup.session().await.map_err(|e| failed(&e))
+        .map_err(|e| failed(&e))
 }
 
 /// The signed-in person, as the edge loaded them before this page's render (for the person's

@@ -11,18 +11,14 @@ mod profile;
 mod records;
 
 use latchkey_types::{DisplayNameError, Identity, IdentityId, Me, ProviderId, TokenStatus, UserId};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect,
-    RelationTrait, SelectModel,
-};
+use sea_orm::{DbErr, EntityTrait};
 
 pub use records::*;
 
 use crate::provider::Providers;
 use crate::session::Session;
-use crate::storage::Database;
-use crate::storage::entities::{identity, provider_token, user};
-use crate::storage::prepared::{self, SqlText};
+use crate::storage::entities::{identity, user};
+use crate::storage::{Database, IdentityWithTokens};
 use crate::tokens::Tokens;
 
 /// Why an account change was refused. The edge words it for people.
@@ -89,7 +85,16 @@ impl Accounts {
     /// The signed-in person as the pages show them: profile, identities and the state of
     /// the provider tokens held for each (one query: the sealed tokens themselves stay put).
     pub async fn me(&self, session: &Session) -> Result<Me, DbErr> {
-        let identities = self.identities_shown(session.user_id()).await?;
+        let identities = self.identities_with_tokens(session.user_id()).await?;
+        Ok(self.me_with(session, identities))
+    }
+
+    /// The signed-in person as the pages show them, their identities already read (as
+    /// [`Sessions::authenticate_with_identities_and_tokens`] reads them with the session).
+    ///
+    /// [`Sessions::authenticate_with_identities_and_tokens`]: crate::session::Sessions::authenticate_with_identities_and_tokens
+    pub fn me_with(&self, session: &Session, identities: Vec<IdentityWithTokens>) -> Me {
+        let identities = self.shown(identities);
         let user = &session.user;
         let signed_in_with = session.record.identity_id.clone().map(IdentityId::new);
         let provider_sign_out = identities
@@ -98,7 +103,7 @@ impl Accounts {
             .and_then(|identity| self.providers.get(identity.provider.as_str()))
             .filter(|provider| provider.offers_sign_out())
             .map(|provider| provider.name().to_string());
-        Ok(Me {
+        Me {
             id: UserId::new(&user.id),
             name: user.display_name.clone(),
             email: user.email.clone(),
@@ -107,36 +112,27 @@ impl Accounts {
             signed_in_with,
             recently_signed_in: session.is_recent(),
             provider_sign_out,
-        })
+        }
     }
 
     /// A user's identities as the pages show them, with the state of the provider tokens held
     /// for each (one query: the sealed tokens themselves stay put).
     pub async fn identities_shown(&self, user_id: &str) -> Result<Vec<Identity>, DbErr> {
-        let rows = match self.db.inline() {
-            Some(inline) => inline.identities_with_tokens(user_id)?,
-            None => {
-                static TEXT: SqlText = SqlText::new();
-                let backend = self.db.reads().get_database_backend();
-                let statement = TEXT.statement(backend, vec![user_id.into()], || {
-                    identity::Entity::find()
-                        .filter(identity::Column::UserId.eq(user_id))
-                        .order_by_asc(identity::Column::CreatedAt)
-                        .join(JoinType::LeftJoin, identity::Relation::Tokens.def())
-                        .column_as(provider_token::Column::Status, "token_status")
-                        .column_as(provider_token::Column::ExpiresAt, "token_expires_at")
-                        .column_as(provider_token::Column::Scopes, "token_scopes")
-                });
-                prepared::all::<SelectModel<IdentityWithTokenState>>(self.db.reads(), statement)
-                    .await?
-                    .into_iter()
-                    .map(|row| (row.identity, row.token_status, row.token_expires_at, row.token_scopes))
-                    .collect()
-            }
-        };
+        Ok(self.shown(self.identities_with_tokens(user_id).await?))
+    }
+
+    async fn identities_with_tokens(&self, user_id: &str) -> Result<Vec<IdentityWithTokens>, DbErr> {
+        match self.db.inline() {
+            Some(inline) => inline.identities_with_tokens(user_id),
+            None => identities_with_tokens(self.db.reads(), user_id).await,
+        }
+    }
+
+    /// Identities as the pages show them: with their provider's name, and tokens past their
+    /// expiry shown as expired.
+    fn shown(&self, rows: Vec<IdentityWithTokens>) -> Vec<Identity> {
         let now = chrono::Utc::now();
-        let identities: Vec<Identity> = rows
-            .into_iter()
+        rows.into_iter()
             .map(|(identity, token_status, token_expires_at, token_scopes)| Identity {
                 provider_name: self.providers.name_of(&identity.provider_id),
                 id: IdentityId::new(identity.id),
@@ -157,19 +153,8 @@ impl Accounts {
                     .map(|scopes| scopes.split_whitespace().map(str::to_string).collect())
                     .unwrap_or_default(),
             })
-            .collect();
-        Ok(identities)
+            .collect()
     }
-}
-
-/// An identity and what the pages show of the tokens held for it.
-#[derive(FromQueryResult)]
-struct IdentityWithTokenState {
-    #[sea_orm(nested)]
-    identity: identity::Model,
-    token_status: Option<TokenStatus>,
-    token_expires_at: Option<chrono::DateTime<chrono::Utc>>,
-    token_scopes: Option<String>,
 }
 
 /// Sensitive changes (linking, unlinking, deleting) need a recent sign-in.

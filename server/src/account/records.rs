@@ -1,14 +1,15 @@
 //! Users and their identities: provisioning by `(issuer, subject)`, never by email.
 
 use chrono::Utc;
-use latchkey_types::DisplayName;
+use latchkey_types::{DisplayName, TokenStatus};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, SelectModel,
-    SelectTwoModel, Set, SqlErr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType, QueryFilter,
+    QueryOrder, QuerySelect, RelationTrait, SelectModel, SelectTwoModel, Set, SqlErr,
 };
 
 use crate::provider::VerifiedIdentity;
-use crate::storage::entities::{identity, user};
+use crate::storage::IdentityWithTokens;
+use crate::storage::entities::{identity, provider_token, user};
 use crate::storage::prepared::{self, SqlText};
 
 pub use crate::storage::entities::user::Model as User;
@@ -251,6 +252,36 @@ pub async fn set_identity_profile(
     active.name = Set(name);
     active.picture = Set(picture);
     active.update(db).await
+}
+
+/// A user's identities, oldest first, each with the state of the tokens held for it (not the
+/// sealed tokens themselves).
+pub async fn identities_with_tokens(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+) -> Result<Vec<IdentityWithTokens>, DbErr> {
+    static TEXT: SqlText = SqlText::new();
+    let statement = TEXT.statement(db.get_database_backend(), vec![user_id.into()], || {
+        identity::Entity::find()
+            .filter(identity::Column::UserId.eq(user_id))
+            .order_by_asc(identity::Column::CreatedAt)
+            .join(JoinType::LeftJoin, identity::Relation::Tokens.def())
+            .column_as(provider_token::Column::Status, "token_status")
+            .column_as(provider_token::Column::ExpiresAt, "token_expires_at")
+            .column_as(provider_token::Column::Scopes, "token_scopes")
+    });
+    let rows = prepared::all::<SelectModel<IdentityWithTokenState>>(db, statement).await?;
+    Ok(rows.into_iter().map(|row| (row.identity, row.token_status, row.token_expires_at, row.token_scopes)).collect())
+}
+
+/// An identity and what the pages show of the tokens held for it.
+#[derive(FromQueryResult)]
+struct IdentityWithTokenState {
+    #[sea_orm(nested)]
+    identity: identity::Model,
+    token_status: Option<TokenStatus>,
+    token_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    token_scopes: Option<String>,
 }
 
 /// A user's identities, oldest first.

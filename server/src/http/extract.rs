@@ -86,6 +86,31 @@ impl SessionLookup {
         let Some(token) = token else { return Ok(None) };
         Ok(context.session.get_or_try_init(|| context.latchkey.sessions().authenticate(&token)).await?.clone())
     }
+
+    /// The signed-in person as the pages show them, if the request has a live session: read
+    /// with the session in one statement where SQLite is read inline, unless the request's
+    /// session is known already. The session is kept for the rest of the request.
+    pub async fn person(self) -> Result<Option<Me>, AppError> {
+        let SessionLookup { context, token } = self;
+        let Some(token) = token else { return Ok(None) };
+        let latchkey = &context.latchkey;
+        if let Some(known) = context.session.get() {
+            let Some(session) = known else { return Ok(None) };
+            return Ok(Some(latchkey.accounts().me(session).await?));
+        }
+        let found = latchkey.sessions().authenticate_with_identities_and_tokens(&token).await?;
+        let (session, me) = match found {
+            Some((session, identities)) => {
+                let me = latchkey.accounts().me_with(&session, identities);
+                (Some(session), Some(me))
+            }
+            None => (None, None),
+        };
+        // Another task of this request may have looked the session up meanwhile: either
+        // answer is the same session.
+        let _ = context.session.set(session);
+        Ok(me)
+    }
 }
 
 /// The signed-in person of a request for one of their own pages ([`routes::ACCOUNT_PAGES`]),
@@ -108,10 +133,7 @@ pub async fn load_signed_in_person(mut request: Request, next: Next) -> Response
 }
 
 async fn signed_in_person(lookup: Result<SessionLookup, AppError>) -> Result<Option<Arc<Me>>, AppError> {
-    let lookup = lookup?;
-    let latchkey = lookup.context.latchkey.clone();
-    let Some(session) = lookup.session().await? else { return Ok(None) };
-    Ok(Some(Arc::new(latchkey.accounts().me(&session).await?)))
+    Ok(lookup?.person().await?.map(Arc::new))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for MaybeSession {

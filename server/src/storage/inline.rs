@@ -18,8 +18,11 @@ use sea_orm::{ActiveEnum, DbErr, RuntimeErr};
 
 use super::entities::{identity, session, user};
 
+/// A session, its user, and what was read of each of the user's identities.
+pub type SessionWith<I> = (session::Model, user::Model, Vec<I>);
+
 /// A session, its user, and the user's identities.
-pub type SessionWithIdentities = (session::Model, user::Model, Vec<identity::Model>);
+pub type SessionWithIdentities = SessionWith<identity::Model>;
 
 /// An identity and the state of the provider tokens held for it: status, expiry, scopes.
 pub type IdentityWithTokens = (identity::Model, Option<TokenStatus>, Option<DateTime<Utc>>, Option<String>);
@@ -45,6 +48,13 @@ static SESSION_WITH_IDENTITIES: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {SESSION_AND_USER_COLUMNS}, {IDENTITY_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id \
          LEFT JOIN identities i ON i.user_id = u.id WHERE s.token_hash = ?1 ORDER BY i.created_at"
+    )
+});
+static SESSION_WITH_IDENTITIES_AND_TOKENS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {SESSION_AND_USER_COLUMNS}, {IDENTITY_COLUMNS}, t.status, t.expires_at, t.scopes FROM sessions s \
+         JOIN users u ON u.id = s.user_id LEFT JOIN identities i ON i.user_id = u.id \
+         LEFT JOIN provider_tokens t ON t.identity_id = i.id WHERE s.token_hash = ?1 ORDER BY i.created_at"
     )
 });
 static IDENTITIES_OF: LazyLock<String> =
@@ -107,8 +117,30 @@ impl InlineReads {
     /// The session whose token has this SHA-256, with its user and the user's identities
     /// (oldest first), in one statement.
     pub fn session_with_identities(&self, token_hash: &str) -> Result<Option<SessionWithIdentities>, DbErr> {
+        self.session_with(&SESSION_WITH_IDENTITIES, token_hash, identity_at)
+    }
+
+    /// The session whose token has this SHA-256, with its user and the user's identities
+    /// (oldest first), each with the state of the tokens held for it: all a page shows of the
+    /// person, in one statement (one read transaction, where two would each take SQLite's
+    /// shared-memory lock twice, on which the threads serving requests then wait).
+    pub fn session_with_identities_and_tokens(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<SessionWith<IdentityWithTokens>>, DbErr> {
+        self.session_with(&SESSION_WITH_IDENTITIES_AND_TOKENS, token_hash, identity_with_tokens_at)
+    }
+
+    /// Runs `sql` (the session's and user's columns, then an identity's from
+    /// [`IDENTITY_AFTER_USER`], read by `identity`) for the session whose token has this SHA-256.
+    fn session_with<I>(
+        &self,
+        sql: &str,
+        token_hash: &str,
+        identity: fn(&Row<'_>, usize) -> rusqlite::Result<I>,
+    ) -> Result<Option<SessionWith<I>>, DbErr> {
         self.with(|connection| {
-            let mut statement = connection.prepare_cached(&SESSION_WITH_IDENTITIES)?;
+            let mut statement = connection.prepare_cached(sql)?;
             let mut rows = statement.query([token_hash])?;
             let mut found = None;
             let mut identities = Vec::new();
@@ -118,7 +150,7 @@ impl InlineReads {
                 }
                 // A user without identities still has its one row, with NULL identity columns.
                 if row.get_ref(IDENTITY_AFTER_USER)?.data_type() != rusqlite::types::Type::Null {
-                    identities.push(identity_at(row, IDENTITY_AFTER_USER)?);
+                    identities.push(identity(row, IDENTITY_AFTER_USER)?);
                 }
             }
             Ok(found.map(|(session, user)| (session, user, identities)))
@@ -137,15 +169,7 @@ impl InlineReads {
     pub fn identities_with_tokens(&self, user_id: &str) -> Result<Vec<IdentityWithTokens>, DbErr> {
         self.with(|connection| {
             let mut statement = connection.prepare_cached(&IDENTITIES_WITH_TOKENS)?;
-            statement
-                .query_map([user_id], |row| {
-                    let status = row
-                        .get::<_, Option<String>>(11)?
-                        .map(|status| TokenStatus::try_from_value(&status).map_err(|e| conversion(11, e)))
-                        .transpose()?;
-                    Ok((identity_at(row, 0)?, status, optional_time(row, 12)?, row.get(13)?))
-                })
-                .and_then(Iterator::collect)
+            statement.query_map([user_id], |row| identity_with_tokens_at(row, 0)).and_then(Iterator::collect)
         })
     }
 }
@@ -195,6 +219,16 @@ fn identity_at(row: &Row<'_>, at: usize) -> rusqlite::Result<identity::Model> {
     })
 }
 
+/// The [`IDENTITY_COLUMNS`] from column `at`, then the token's status, expiry and scopes.
+fn identity_with_tokens_at(row: &Row<'_>, at: usize) -> rusqlite::Result<IdentityWithTokens> {
+    let status_at = at + 11;
+    let status = row
+        .get::<_, Option<String>>(status_at)?
+        .map(|status| TokenStatus::try_from_value(&status).map_err(|e| conversion(status_at, e)))
+        .transpose()?;
+    Ok((identity_at(row, at)?, status, optional_time(row, status_at + 1)?, row.get(status_at + 2)?))
+}
+
 /// A timestamp as sqlx stores it in SQLite (RFC 3339 text, `T` or space between date and time).
 fn time(row: &Row<'_>, index: usize) -> rusqlite::Result<DateTime<Utc>> {
     optional_time(row, index)?.ok_or_else(|| conversion(index, "a timestamp is missing"))
@@ -230,7 +264,9 @@ mod tests {
     async fn a_persons_identities_come_in_link_order_without_a_sort() {
         let (database, dir) = crate::storage::tests::scratch_database().await;
         let connection = Connection::open(dir.join("db.sqlite")).expect("opens");
-        for sql in [&*SESSION_WITH_IDENTITIES, &*IDENTITIES_OF, &*IDENTITIES_WITH_TOKENS] {
+        for sql in
+            [&*SESSION_WITH_IDENTITIES, &*SESSION_WITH_IDENTITIES_AND_TOKENS, &*IDENTITIES_OF, &*IDENTITIES_WITH_TOKENS]
+        {
             let mut explain = connection.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).expect("explains");
             let plan: Vec<String> =
                 explain.query_map(["someone"], |row| row.get(3)).and_then(Iterator::collect).expect("the plan");

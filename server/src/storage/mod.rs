@@ -27,7 +27,7 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait;
 
-pub use inline::{IdentityWithTokens, InlineReads};
+pub use inline::{IdentityWithTokens, InlineReads, SessionWith};
 pub use migrations::Migrator;
 
 /// How long a SQLite statement waits for a lock held by another process before it fails.
