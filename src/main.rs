@@ -1,3 +1,6 @@
+// The pages' view types nest deeply; their layouts are computed where the binary links them.
+#![recursion_limit = "256"]
+
 use std::process::ExitCode;
 
 use latchkey::Application;

@@ -16,7 +16,7 @@ pub mod sessions;
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use leptos_router::components::{Outlet, Redirect};
+use leptos_router::components::Redirect;
 use leptos_router::hooks::use_location;
 
 use crate::api::{LinkedProviders, Me, current_user, error_message, preloaded_person, routes};
@@ -37,17 +37,19 @@ impl SignedIn {
 
 /// The frame of the signed-in person's pages (`/profile`, `/accounts`, `/sessions`,
 /// `/activity`): sends signed-out visitors home, shows a load error, and otherwise renders the
-/// page (`<Outlet/>`) with the person in its context. The edge loads the person before the
+/// page (`children`) with the person in its context. The edge loads the person before the
 /// render (`preloaded_person`), so the page renders in one pass; a render without that (another
 /// composition of the app) loads them itself, under `Suspense`.
 #[component]
-pub fn AccountLayout() -> impl IntoView {
+pub fn AccountLayout(children: ChildrenFn) -> impl IntoView {
     let here = use_location().pathname.get_untracked();
     let page = match preloaded_person() {
-        Some(person) => account_page(person, here),
+        Some(person) => account_page(person, here, children),
         None => view! {
             <Suspense fallback=Loading>
-                {Suspend::new(async move { account_page(current_user().await.map(|me| me.map(Arc::new)), here) })}
+                {Suspend::new(async move {
+                    account_page(current_user().await.map(|me| me.map(Arc::new)), here, children)
+                })}
             </Suspense>
         }
         .into_any(),
@@ -56,7 +58,7 @@ pub fn AccountLayout() -> impl IntoView {
 }
 
 /// The page for the person loaded (or not), with the person and the page's forms' context.
-fn account_page(person: Result<Option<Arc<Me>>, ServerFnError>, here: String) -> AnyView {
+fn account_page(person: Result<Option<Arc<Me>>, ServerFnError>, here: String, page: ChildrenFn) -> AnyView {
     match person {
         Ok(Some(me)) => {
             provide_context(FormContext {
@@ -65,7 +67,7 @@ fn account_page(person: Result<Option<Arc<Me>>, ServerFnError>, here: String) ->
                 posted: PostedOutcome::from_query(),
             });
             provide_context(SignedIn { me });
-            view! { <Outlet/> }.into_any()
+            page().into_any()
         }
         Ok(None) => signed_out_redirect(),
         Err(e) => view! { <LoadError message=error_message(&e) retry_href=here/> }.into_any(),
