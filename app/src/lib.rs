@@ -5,6 +5,9 @@
 //! everything that touches the sign-in core (`latchkey-server`) lives behind
 //! `feature = "ssr"`.
 
+// The pages' view types nest deeply (their layouts are computed where they are boxed).
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod components;
 pub mod format;
@@ -18,6 +21,7 @@ use leptos_router::{
 };
 
 use crate::api::routes::segment;
+use crate::components::OnePass;
 use crate::pages::{
     AccountLayout,
     accounts::AccountsPage,
@@ -37,20 +41,23 @@ pub fn shell(options: &LeptosOptions) -> impl IntoView + use<> {
     view! {
         <!DOCTYPE html>
         <html lang="en">
-            <head>
-                <meta charset="utf-8"/>
-                <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <meta name="color-scheme" content="light dark"/>
-                <meta
-                    name="description"
-                    content="latchkey: sign in with the accounts you already have."
-                />
-                <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
-                {auto_reload}
-                <link rel="stylesheet" id="leptos" href=site.stylesheet.clone()/>
-                <Hydration site/>
-                <MetaTags/>
-            </head>
+            // Waits for nothing (see `OnePass`).
+            {OnePass(view! {
+                <head>
+                    <meta charset="utf-8"/>
+                    <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                    <meta name="color-scheme" content="light dark"/>
+                    <meta
+                        name="description"
+                        content="latchkey: sign in with the accounts you already have."
+                    />
+                    <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
+                    {auto_reload}
+                    <link rel="stylesheet" id="leptos" href=site.stylesheet.clone()/>
+                    <Hydration site/>
+                    <MetaTags/>
+                </head>
+            })}
             <body>
                 <App/>
             </body>

@@ -20,7 +20,7 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::use_location;
 
 use crate::api::{LinkedProviders, Me, current_user, error_message, preloaded_person, routes};
-use crate::components::{AccountNav, Brand, FormContext, PostedOutcome};
+use crate::components::{AccountNav, Brand, FormContext, OnePass, PostedOutcome};
 
 /// The signed-in person, as the account layout loaded them for the page inside it.
 #[derive(Clone)]
@@ -81,10 +81,14 @@ fn account_page(person: Result<Option<Arc<Me>>, ServerFnError>, here: String, pa
 #[component]
 pub fn PageFrame(#[prop(optional)] account_nav: bool, children: Children) -> impl IntoView {
     view! {
-        <header class="site-header">
-            <Brand/>
-            {account_nav.then(|| view! { <AccountNav/> })}
-        </header>
+        {OnePass(
+            view! {
+                <header class="site-header">
+                    <Brand/>
+                    {account_nav.then(|| view! { <AccountNav/> })}
+                </header>
+            },
+        )}
         <main class="page" id="main">
             {children()}
         </main>

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::{
     api::{DeleteAccount, Identity, LinkedProviders, Me, UpdateDisplayName, UpdateProfile, routes},
     components::{
-        Avatar, EmailWithBadge, FormContext, FormStatus, PostedOutcome, SignOutButton, avatar::is_web_url, form_outcome,
+        Avatar, EmailWithBadge, FormContext, FormStatus, OnePass, PostedOutcome, SignOutButton, avatar::is_web_url,
+        form_outcome,
     },
     pages::SignedIn,
 };
@@ -20,10 +21,11 @@ pub fn ProfilePage() -> impl IntoView {
     let profile = Profile::of(&SignedIn::get().me);
     // What a plain post left in the query, as the account layout read it.
     let posted = use_context::<FormContext>().map(|context| context.posted).unwrap_or_default();
-    view! {
+    // Waits for nothing: the account layout loaded the person.
+    OnePass(view! {
         <Title text="Your profile · latchkey"/>
         <ProfileCard profile posted/>
-    }
+    })
 }
 
 /// What the profile card shows and offers: all of the person that goes to the browser (as
