@@ -84,3 +84,34 @@ impl<V: RenderHtml> RenderHtml for OnePass<V> {
         OnePass(self.0.into_owned())
     }
 }
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use futures::StreamExt as _;
+    use leptos::prelude::*;
+
+    use super::OnePass;
+
+    fn card(name: &'static str) -> impl IntoView + use<> {
+        view! {
+            <section class="card" aria-label="a card">
+                <h1>{name}</h1>
+                <p class="muted">"Plain " <strong>"text"</strong> " & an <escaped> one"</p>
+                {move || (!name.is_empty()).then(|| view! { <a href="/">"Home"</a> })}
+            </section>
+        }
+    }
+
+    /// What the page stream writes for `view`.
+    async fn streamed(view: impl IntoView + 'static) -> String {
+        let owner = Owner::new();
+        owner.with(|| view.into_view().to_html_stream_in_order()).collect::<String>().await
+    }
+
+    #[tokio::test]
+    async fn a_part_rendered_in_one_pass_is_the_html_the_stream_writes() {
+        let plain = streamed(card("Ada")).await;
+        assert!(plain.contains("<h1>Ada"), "{plain}");
+        assert_eq!(streamed(OnePass(card("Ada"))).await, plain);
+    }
+}
