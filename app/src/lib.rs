@@ -151,12 +151,12 @@ pub fn App() -> impl IntoView {
                     view=AdminUserPage
                     ssr=SsrMode::Async
                 />
-                <Route path=StaticSegment(segment::PROFILE) view=|| account_page(ProfilePage) ssr=SsrMode::Async/>
-                <Route path=StaticSegment(segment::ACCOUNTS) view=|| account_page(AccountsPage) ssr=SsrMode::Async/>
-                <Route path=StaticSegment(segment::SESSIONS) view=|| account_page(SessionsPage) ssr=SsrMode::Async/>
+                <Route path=StaticSegment(segment::PROFILE) view=|| in_account_layout(ProfilePage) ssr=SsrMode::Async/>
+                <Route path=StaticSegment(segment::ACCOUNTS) view=|| in_account_layout(AccountsPage) ssr=SsrMode::Async/>
+                <Route path=StaticSegment(segment::SESSIONS) view=|| in_account_layout(SessionsPage) ssr=SsrMode::Async/>
                 <Route
                     path=StaticSegment(segment::ACTIVITY)
-                    view=|| account_page(SecurityActivityPage)
+                    view=|| in_account_layout(SecurityActivityPage)
                     ssr=SsrMode::Async
                 />
             </FlatRoutes>
@@ -165,7 +165,7 @@ pub fn App() -> impl IntoView {
 }
 
 /// One of the signed-in person's pages, in the account layout.
-fn account_page<Page: IntoView + 'static>(page: fn() -> Page) -> AnyView {
+fn in_account_layout<Page: IntoView + 'static>(page: fn() -> Page) -> AnyView {
     view! { <AccountLayout>{page()}</AccountLayout> }.into_any()
 }
 
