@@ -4,8 +4,8 @@
 //! The pages are rendered as a stream (they may wait for data under `Suspense`), and in a stream
 //! every element is written through two strings of its own (its opening and its closing tag)
 //! before it reaches the page. A part that waits for nothing can be written straight into the
-//! page instead: `/profile`'s card cost a third less that way. In the browser it is the view
-//! itself.
+//! page instead: `/profile` cost 6 % fewer instructions so for its card alone, 8 % with the
+//! document head and the page header. In the browser it is the view itself.
 
 use leptos::tachys::html::attribute::Attribute;
 use leptos::tachys::html::attribute::any_attribute::AnyAttribute;

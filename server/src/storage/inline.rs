@@ -36,6 +36,8 @@ const IDENTITY_AFTER_USER: usize = 19;
 
 const IDENTITY_COLUMNS: &str = "i.id, i.user_id, i.provider_id, i.issuer, i.subject, i.name, i.email, \
      i.email_verified, i.picture, i.created_at, i.last_used_at";
+/// How many columns [`IDENTITY_COLUMNS`] names.
+const IDENTITY_COLUMN_COUNT: usize = 11;
 
 // The statements, written once. A person's identities come oldest first, in the order of
 // the index on (user_id, created_at): no sort.
@@ -221,7 +223,7 @@ fn identity_at(row: &Row<'_>, at: usize) -> rusqlite::Result<identity::Model> {
 
 /// The [`IDENTITY_COLUMNS`] from column `at`, then the token's status, expiry and scopes.
 fn identity_with_tokens_at(row: &Row<'_>, at: usize) -> rusqlite::Result<IdentityWithTokens> {
-    let status_at = at + 11;
+    let status_at = at + IDENTITY_COLUMN_COUNT;
     let status = row
         .get::<_, Option<String>>(status_at)?
         .map(|status| TokenStatus::try_from_value(&status).map_err(|e| conversion(status_at, e)))
@@ -274,6 +276,12 @@ mod tests {
         }
         database.close().await;
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_column_offsets_match_the_column_lists() {
+        assert_eq!(SESSION_AND_USER_COLUMNS.split(',').count(), IDENTITY_AFTER_USER);
+        assert_eq!(IDENTITY_COLUMNS.split(',').count(), IDENTITY_COLUMN_COUNT);
     }
 
     #[test]
