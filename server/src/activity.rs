@@ -9,7 +9,7 @@ use crate::provider::Providers;
 use crate::session::{ClientInfo, Session};
 use crate::storage::Database;
 use crate::storage::entities::activity_event;
-use crate::storage::prepared::{self, SqlText};
+use crate::storage::prepared::{Batch, SqlText};
 
 /// Events per page of the log.
 const PER_PAGE: u64 = 20;
@@ -52,6 +52,13 @@ impl<'a> Event<'a> {
 }
 
 pub async fn record(db: &impl ConnectionTrait, event: Event<'_>) -> Result<(), DbErr> {
+    let mut writes = Batch::new(db);
+    record_in(&mut writes, event)?;
+    writes.run(db).await
+}
+
+/// Like [`record`], added to `writes`.
+pub fn record_in(writes: &mut Batch, event: Event<'_>) -> Result<(), DbErr> {
     static TEXT: SqlText = SqlText::new();
     let row = activity_event::ActiveModel {
         id: Set(uuid::Uuid::new_v4().to_string()),
@@ -63,7 +70,7 @@ pub async fn record(db: &impl ConnectionTrait, event: Event<'_>) -> Result<(), D
         user_agent: Set(event.client.and_then(ClientInfo::stored_user_agent)),
         created_at: Set(Utc::now()),
     };
-    prepared::insert(db, &TEXT, row).await?;
+    writes.insert(&TEXT, row)?;
     Ok(())
 }
 

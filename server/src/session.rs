@@ -18,7 +18,7 @@ use crate::config::SessionSettings;
 use crate::provider::logout_token::LogoutRequest;
 use crate::provider::{ProviderSession, Providers};
 use crate::storage::entities::{identity, logout_token, session, user};
-use crate::storage::prepared::{self, SqlText};
+use crate::storage::prepared::{self, Batch, SqlText};
 use crate::storage::{self, Database, IdentityWithTokens, InlineReads, SessionWith, retry};
 use crate::tokens::{Sealed, TokenCipher, TokenColumn};
 use crate::util::{later, random_token, sha256_hex, to_delta};
@@ -102,10 +102,11 @@ impl Sessions {
 
     /// Starts a new session for a user who has just authenticated, or (`renewing`) a new
     /// token for a session that linked an identity: it keeps that session's sign-in time and
-    /// absolute expiry, so linking never makes a sign-in recent again.
-    pub async fn issue(
+    /// absolute expiry, so linking never makes a sign-in recent again. The row is added to
+    /// `writes`: the session exists once they ran.
+    pub fn issue(
         &self,
-        db: &impl sea_orm::ConnectionTrait,
+        writes: &mut Batch,
         user_id: &str,
         identity_id: Option<&str>,
         provider_session: &ProviderSession,
@@ -136,7 +137,7 @@ impl Sessions {
             id_token: Set(id_token.map(|sealed| sealed.ciphertext)),
         };
         static TEXT: SqlText = SqlText::new();
-        let session = prepared::insert(db, &TEXT, session).await?;
+        let session = writes.insert(&TEXT, session)?;
         Ok(IssuedSession { token, session })
     }
 

@@ -10,7 +10,7 @@ use sea_orm::{
 use crate::provider::VerifiedIdentity;
 use crate::storage::IdentityWithTokens;
 use crate::storage::entities::{identity, provider_token, user};
-use crate::storage::prepared::{self, SqlText};
+use crate::storage::prepared::{self, Batch, SqlText};
 
 pub use crate::storage::entities::user::Model as User;
 
@@ -28,6 +28,18 @@ pub enum ProvisionError {
     Conflict,
     #[error(transparent)]
     Database(#[from] DbErr),
+}
+
+impl ProvisionError {
+    /// What the failure of writes creating an identity means: a unique-key violation is the
+    /// key on `(issuer, subject)` (every other key is a fresh UUID or token hash), so another
+    /// request created the same identity at the same moment.
+    pub fn of_insert(e: DbErr) -> Self {
+        match e.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => ProvisionError::Conflict,
+            _ => ProvisionError::Database(e),
+        }
+    }
 }
 
 /// The identity for `(issuer, subject)` and its owner, if it exists.
@@ -95,6 +107,20 @@ pub async fn attach_identity(
     provider_id: &str,
     verified: &VerifiedIdentity,
 ) -> Result<identity::Model, ProvisionError> {
+    let mut writes = Batch::new(db);
+    let identity = attach_identity_in(&mut writes, user_id, provider_id, verified)?;
+    writes.run(db).await.map_err(ProvisionError::of_insert)?;
+    Ok(identity)
+}
+
+/// Adds the creation of the identity `(issuer, subject)` for `user_id` to `writes`; see
+/// [`ProvisionError::of_insert`] for what their failure means.
+pub fn attach_identity_in(
+    writes: &mut Batch,
+    user_id: &str,
+    provider_id: &str,
+    verified: &VerifiedIdentity,
+) -> Result<identity::Model, DbErr> {
     let now = Utc::now();
     let identity = identity::ActiveModel {
         id: Set(uuid::Uuid::new_v4().to_string()),
@@ -110,18 +136,15 @@ pub async fn attach_identity(
         last_used_at: Set(now),
     };
     static TEXT: SqlText = SqlText::new();
-    prepared::insert(db, &TEXT, identity).await.map_err(|e| match e.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => ProvisionError::Conflict,
-        _ => ProvisionError::Database(e),
-    })
+    writes.insert(&TEXT, identity)
 }
 
-/// Creates a new user whose first identity is `verified`.
-pub async fn create_user_with_identity(
-    db: &impl ConnectionTrait,
+/// Adds the creation of a new user whose first identity is `verified` to `writes`.
+pub fn create_user_with_identity(
+    writes: &mut Batch,
     provider_id: &str,
     verified: &VerifiedIdentity,
-) -> Result<Provisioned, ProvisionError> {
+) -> Result<Provisioned, DbErr> {
     let now = Utc::now();
     let user = user::ActiveModel {
         id: Set(uuid::Uuid::new_v4().to_string()),
@@ -133,8 +156,8 @@ pub async fn create_user_with_identity(
         disabled_at: Set(None),
     };
     static TEXT: SqlText = SqlText::new();
-    let user = prepared::insert(db, &TEXT, user).await?;
-    let identity = attach_identity(db, &user.id, provider_id, verified).await?;
+    let user = writes.insert(&TEXT, user)?;
+    let identity = attach_identity_in(writes, &user.id, provider_id, verified)?;
     Ok(Provisioned { user, identity, created_user: true })
 }
 

@@ -23,7 +23,7 @@ use crate::provider::VerifiedIdentity;
 use crate::provider::{ProviderError, Providers};
 use crate::session::{ClientInfo, Sessions};
 use crate::storage::entities::{SecretText, pending_link, pending_login, session};
-use crate::storage::prepared::{self, SqlText};
+use crate::storage::prepared::{self, Batch, SqlText};
 use crate::storage::{self, Database, Transient};
 use crate::tokens::{self, TokenCipher};
 use crate::util::{random_token, sha256_hex};
@@ -179,31 +179,29 @@ impl LoginFlow {
         };
         let (pending, browser_hash) = (&pending, &browser_hash);
         // The browser's newest attempts are kept, up to the cap, the new one always; expired
-        // ones are the sweeper's. Two statements in one transaction: a sign-in's start is one
-        // of its three writes, so each round trip here is felt.
-        let newest = Query::select()
+        // ones are the sweeper's. A sign-in's start is one of its three writes: one batch, the
+        // trim first (room for the new attempt), so running it again is harmless.
+        let newest_others = Query::select()
             .column(pending_login::Column::StateHash)
             .from(pending_login::Entity)
             .and_where(pending_login::Column::BrowserHash.eq(browser_hash))
             .order_by(pending_login::Column::CreatedAt, Order::Desc)
-            .limit(PENDING_LOGINS_PER_BROWSER)
+            .limit(PENDING_LOGINS_PER_BROWSER - 1)
             .to_owned();
-        let (newest, state_hash) = (&newest, &state_hash);
+        let newest_others = &newest_others;
         storage::retry(|| async move {
-            let txn = self.db.begin().await?;
-            static INSERT: SqlText = SqlText::new();
-            prepared::insert(&txn, &INSERT, pending.clone()).await?;
+            let db = self.db.writes();
+            let mut writes = Batch::new(db);
             static TRIM: SqlText = SqlText::new();
-            let values =
-                vec![browser_hash.into(), state_hash.into(), browser_hash.into(), PENDING_LOGINS_PER_BROWSER.into()];
-            let trim = TRIM.statement(txn.get_database_backend(), values, || {
+            let values = vec![browser_hash.into(), browser_hash.into(), (PENDING_LOGINS_PER_BROWSER - 1).into()];
+            writes.push(TRIM.statement(writes.backend(), values, || {
                 pending_login::Entity::delete_many()
                     .filter(pending_login::Column::BrowserHash.eq(browser_hash))
-                    .filter(pending_login::Column::StateHash.ne(state_hash))
-                    .filter(pending_login::Column::StateHash.not_in_subquery(newest.clone()))
-            });
-            txn.execute(trim).await?;
-            txn.commit().await
+                    .filter(pending_login::Column::StateHash.not_in_subquery(newest_others.clone()))
+            }));
+            static INSERT: SqlText = SqlText::new();
+            writes.insert(&INSERT, pending.clone())?;
+            writes.run(db).await
         })
         .await?;
         Ok(LoginStart { redirect_to: request.url, browser_token })
@@ -257,6 +255,8 @@ impl LoginFlow {
     /// Provisioning (or linking), the activity event and the session land together or not at all.
     async fn complete(&self, c: &Completion<'_>) -> Result<CallbackOutcome, Failure> {
         let txn = self.db.begin().await?;
+        // What is decided below is written in one batch at the end.
+        let mut writes = Batch::new(&txn);
         let existing = account::find_identity(&txn, &c.verified.issuer, &c.verified.subject).await?;
         // The session that started a link: the one issued at its end renews it, keeping its
         // sign-in time and absolute expiry (linking is no fresh sign-in).
@@ -335,7 +335,8 @@ impl LoginFlow {
                             return Err(self.refuse_disabled(c, &owner.id).await);
                         }
                         Some(owner) if c.trusts_email && vouched_for_by_trusted(&owner) => {
-                            let identity = account::attach_identity(&txn, &owner.id, c.provider_id, c.verified).await?;
+                            let identity =
+                                account::attach_identity_in(&mut writes, &owner.id, c.provider_id, c.verified)?;
                             (owner.id, identity.id, false, true)
                         }
                         Some(owner) => {
@@ -349,29 +350,34 @@ impl LoginFlow {
                         }
                         None => {
                             let provisioned =
-                                account::create_user_with_identity(&txn, c.provider_id, c.verified).await?;
+                                account::create_user_with_identity(&mut writes, c.provider_id, c.verified)?;
                             (provisioned.user.id, provisioned.identity.id, true, false)
                         }
                     }
                 }
             },
         };
-        tokens::store(&txn, &self.cipher, &identity_id, &c.verified.tokens).await?;
+        tokens::store_in(&mut writes, &self.cipher, &identity_id, &c.verified.tokens);
         if let Some(previous) = c.previous_session_token {
             // Never keep a session that existed before authentication (fixation); linking
             // rotates the session too.
-            session::Entity::delete_many()
-                .filter(session::Column::TokenHash.eq(sha256_hex(previous)))
-                .exec(&txn)
-                .await?;
+            writes.push(
+                session::Entity::delete_many()
+                    .filter(session::Column::TokenHash.eq(sha256_hex(previous)))
+                    .build(writes.backend()),
+            );
         }
-        let issued = self
-            .sessions
-            .issue(&txn, &user_id, Some(&identity_id), &c.verified.provider_session, c.client, renewing.as_ref())
-            .await?;
+        let issued = self.sessions.issue(
+            &mut writes,
+            &user_id,
+            Some(&identity_id),
+            &c.verified.provider_session,
+            c.client,
+            renewing.as_ref(),
+        )?;
         if linked {
-            activity::record(
-                &txn,
+            activity::record_in(
+                &mut writes,
                 Event {
                     user_id: Some(&user_id),
                     kind: ActivityKind::IdentityLinked,
@@ -379,11 +385,10 @@ impl LoginFlow {
                     detail: c.verified.email.clone(),
                     client: Some(c.client),
                 },
-            )
-            .await?;
+            )?;
         }
-        activity::record(
-            &txn,
+        activity::record_in(
+            &mut writes,
             Event {
                 user_id: Some(&user_id),
                 kind: ActivityKind::SignedIn,
@@ -391,8 +396,9 @@ impl LoginFlow {
                 detail: None,
                 client: Some(c.client),
             },
-        )
-        .await?;
+        )?;
+        // A new identity's unique key is the one a concurrent sign-in can collide with.
+        writes.run(&txn).await.map_err(ProvisionError::of_insert)?;
         txn.commit().await?;
         tracing::info!(provider = c.provider_id, user = %user_id, new_user = created_user, linked, "signed in");
         Ok(CallbackOutcome::SignedIn(SignedIn {

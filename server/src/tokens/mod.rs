@@ -19,7 +19,7 @@ use std::sync::Arc;
 use crate::provider::{ProviderTokens, Providers};
 use crate::storage::Database;
 use crate::storage::entities::{identity, provider_token};
-use crate::storage::prepared::{self, SqlText};
+use crate::storage::prepared::{Batch, SqlText};
 
 /// The provider tokens latchkey holds: sealed at rest, refreshed one at a time, revoked
 /// when an identity goes. Cheap to clone.
@@ -85,7 +85,14 @@ pub async fn store(
     identity_id: &str,
     tokens: &ProviderTokens,
 ) -> Result<(), DbErr> {
-    let Some(access_token) = &tokens.access_token else { return Ok(()) };
+    let mut writes = Batch::new(db);
+    store_in(&mut writes, cipher, identity_id, tokens);
+    writes.run(db).await
+}
+
+/// Like [`store`], added to `writes`.
+pub fn store_in(writes: &mut Batch, cipher: &TokenCipher, identity_id: &str, tokens: &ProviderTokens) {
+    let Some(access_token) = &tokens.access_token else { return };
     let access = cipher.seal(access_token.expose(), identity_id, TokenColumn::Access);
     let refresh =
         tokens.refresh_token.as_ref().map(|t| cipher.seal(t.expose(), identity_id, TokenColumn::Refresh).ciphertext);
@@ -118,7 +125,7 @@ pub async fn store(
             .to_owned()
     };
     static TEXT: SqlText = SqlText::new();
-    prepared::upsert(db, &TEXT, row, replace_all).await
+    writes.upsert(&TEXT, row, replace_all);
 }
 
 /// The stored access token of an identity, opened; `None` when there is none.
