@@ -350,10 +350,11 @@ async fn a_sign_up_that_loses_the_race_for_its_identity_signs_in_to_the_winners_
         let browser = browser.clone();
         async move { browser.follow(&callback).await }
     });
-    // Until this server's insert of the same identity waits on the other's uncommitted row.
+    // Until this server's insert of the same identity (one of the sign-up's writes, sent as
+    // one statement) waits on the other's uncommitted row.
     let waiting = Statement::from_string(
         sea_orm::DatabaseBackend::Postgres,
-        "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO \"identities\"%'",
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO \"identities\"%'",
     );
     let mut waited = 0;
     loop {

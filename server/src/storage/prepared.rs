@@ -138,22 +138,87 @@ impl Batch {
 
     /// Runs the statements, in order; the first failure stops them.
     pub async fn run(self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
-        let Batch { backend, mut statements } = self;
-        if backend != DbBackend::Sqlite || statements.len() < 2 {
-            for statement in statements {
-                db.execute(statement).await?;
+        let Batch { backend, statements } = self;
+        let together = match backend {
+            _ if statements.len() < 2 => None,
+            DbBackend::Sqlite => Some(one_text(statements.iter())),
+            DbBackend::Postgres => one_postgres_statement(&statements),
+            _ => None,
+        };
+        match together {
+            Some((sql, values)) => {
+                db.execute(Statement::from_sql_and_values(backend, sql, values)).await?;
             }
-            return Ok(());
+            None => {
+                for statement in statements {
+                    db.execute(statement).await?;
+                }
+            }
         }
-        let (mut sql, mut values) = (String::new(), Vec::new());
-        for statement in statements.drain(..) {
-            sql.push_str(&statement.sql);
-            sql.push_str(";\n");
-            values.extend(statement.values.map(|v| v.0).unwrap_or_default());
-        }
-        db.execute(Statement::from_sql_and_values(backend, sql, values)).await?;
         Ok(())
     }
+}
+
+/// SQLite's texts one after another: sqlx runs them in turn, each binding its `?`s from the
+/// values in order.
+fn one_text<'a>(statements: impl Iterator<Item = &'a Statement>) -> (String, Vec<Value>) {
+    let (mut sql, mut values) = (String::new(), Vec::new());
+    for statement in statements {
+        sql.push_str(&statement.sql);
+        sql.push_str(";\n");
+        values.extend(statement.values.iter().flat_map(|v| v.0.iter().cloned()));
+    }
+    (sql, values)
+}
+
+/// PostgreSQL's writes as one statement, one round trip: all but the last in its `WITH`, each
+/// with its `$n` numbered after the values of those before it. They see one snapshot and
+/// foreign keys are checked at the statement's end, so the batch must not touch a row twice
+/// (a sign-in's writes do not). `None` (run them one by one) for a text this cannot renumber
+/// with certainty.
+fn one_postgres_statement(statements: &[Statement]) -> Option<(String, Vec<Value>)> {
+    let (mut sql, mut values) = (String::from("WITH "), Vec::new());
+    for (index, statement) in statements.iter().enumerate() {
+        let text = renumbered(&statement.sql, values.len())?;
+        if index + 1 < statements.len() {
+            sql.push_str(&format!("w{index} AS ({text}), "));
+        } else {
+            sql.truncate(sql.len() - 2);
+            sql.push(' ');
+            sql.push_str(&text);
+        }
+        values.extend(statement.values.iter().flat_map(|v| v.0.iter().cloned()));
+    }
+    Some((sql, values))
+}
+
+/// `sql` with each parameter `$n` made `$(n + offset)`; quoted names and strings are copied as
+/// they are. `None` for a backslash (an escape string) or a `$` that is no parameter (dollar
+/// quoting), which sea-query does not write for statements whose values are all parameters.
+fn renumbered(sql: &str, offset: usize) -> Option<String> {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut quote = None;
+    let mut chars = sql.char_indices();
+    while let Some((at, c)) = chars.next() {
+        match (quote, c) {
+            (_, '\\') => return None,
+            (Some(open), c) if c == open => quote = None,
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '$') => {
+                let digits = sql[at + 1..].find(|c: char| !c.is_ascii_digit()).unwrap_or(sql.len() - at - 1);
+                let n: usize = sql[at + 1..at + 1 + digits].parse().ok()?;
+                out.push('$');
+                out.push_str(&(n + offset).to_string());
+                for _ in 0..digits {
+                    chars.next();
+                }
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    Some(out)
 }
 
 /// A `RETURNING` of every column of `E`, read back as sea-orm reads a model.
@@ -287,6 +352,36 @@ mod tests {
         assert!(user::Entity::find().all(database.reads()).await.expect("reads").is_empty(), "nothing kept");
         database.close().await;
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn postgres_runs_a_batch_as_one_statement_with_its_parameters_numbered_in_turn() {
+        let statement =
+            |sql: &str, values: Vec<Value>| Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
+        let batch = [
+            statement("INSERT INTO a VALUES ($1, $2)", vec![1.into(), 2.into()]),
+            statement("DELETE FROM b WHERE x = $1", vec![3.into()]),
+            statement("INSERT INTO c VALUES ($1, $2, $10)", vec![4.into(), 5.into(), 6.into()]),
+        ];
+
+        let (sql, values) = one_postgres_statement(&batch).expect("one statement");
+
+        assert_eq!(
+            sql,
+            "WITH w0 AS (INSERT INTO a VALUES ($1, $2)), w1 AS (DELETE FROM b WHERE x = $3) \
+             INSERT INTO c VALUES ($4, $5, $13)"
+        );
+        assert_eq!(values, [1, 2, 3, 4, 5, 6].map(Value::from));
+    }
+
+    #[test]
+    fn quoted_names_and_strings_keep_their_dollars_and_dollar_quoting_is_not_renumbered() {
+        assert_eq!(
+            renumbered(r#"INSERT INTO "a$1" VALUES ($1, 'it''s $2', $2)"#, 5).as_deref(),
+            Some(r#"INSERT INTO "a$1" VALUES ($6, 'it''s $2', $7)"#)
+        );
+        assert_eq!(renumbered("SELECT $$text$$", 1), None);
+        assert_eq!(renumbered(r"SELECT E'\x', $1", 1), None);
     }
 
     #[test]
