@@ -90,7 +90,10 @@ impl Application {
             .layer(security_header(header::REFERRER_POLICY, "same-origin"))
             .layer(from_fn_with_state(SecurityHeaders::new(latchkey.clone(), live_reload), security_headers));
         let layers = protect(layers, &latchkey.config().inbound)
-            .layer(from_fn_with_state(latchkey.clone(), attach_request_context))
+            .map_request({
+                let latchkey = latchkey.clone();
+                move |request| attach_request_context(&latchkey, request)
+            })
             .layer(from_fn_with_state(rate_limits, limit_rates))
             .layer(from_fn_with_state(latchkey.clone(), reject_cross_origin_writes))
             // Only acts on the signed-in person's pages.

@@ -31,16 +31,13 @@ struct RequestContext {
     session: Arc<OnceCell<Option<Session>>>,
 }
 
-/// Middleware: attaches the per-request context the extractors read.
-pub async fn attach_request_context(
-    axum::extract::State(latchkey): axum::extract::State<Latchkey>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// Attaches the per-request context the extractors read (a `map_request` layer: it waits for
+/// nothing, and a plain function layer costs less than a middleware future per request).
+pub fn attach_request_context(latchkey: &Latchkey, mut request: Request) -> Request {
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
     let client_ip = peer.map(|peer| client_address(peer, request.headers(), &latchkey.config().trusted_proxies));
-    request.extensions_mut().insert(RequestContext { latchkey, client_ip, session: Arc::default() });
-    next.run(request).await
+    request.extensions_mut().insert(RequestContext { latchkey: latchkey.clone(), client_ip, session: Arc::default() });
+    request
 }
 
 /// The client's address (see [`client_address`]), once [`attach_request_context`] has run.
