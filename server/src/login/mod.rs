@@ -160,7 +160,7 @@ impl LoginFlow {
         let browser_hash = sha256_hex(&browser_token);
         let state_hash = sha256_hex(&request.state);
         let pending = pending_login::ActiveModel {
-            state_hash: Set(state_hash.clone()),
+            state_hash: Set(state_hash),
             browser_hash: Set(browser_hash.clone()),
             purpose: Set(match &purpose {
                 Purpose::SignIn => LoginPurpose::SignIn,

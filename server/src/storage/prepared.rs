@@ -1,14 +1,15 @@
-//! Hot statements whose SQL text is rendered once per backend. sea-query renders a statement's
-//! text again on every call, and that rendering cost more instructions than sending the query
-//! and reading its answer (`bench/instructions.sh`: 44 % of a PostgreSQL `/api/me`; the
-//! inserts were a fifth of a sign-in).
+//! Hot statements whose SQL text is rendered once per backend, and writes sent together
+//! ([`Batch`]). sea-query renders a statement's text again on every call, and that rendering
+//! cost more instructions than sending the query and reading its answer
+//! (`bench/instructions.sh`: 44 % of a PostgreSQL `/api/me`; the inserts were a fifth of a
+//! sign-in).
 
 use std::sync::OnceLock;
 
 use sea_orm::sea_query::{OnConflict, Query, ReturningClause};
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait,
-    IntoActiveModel, Iterable, QueryTrait, SelectorTrait, Statement, TryIntoModel, Value,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, Iterable, QueryTrait, SelectorTrait,
+    Statement, TryIntoModel, Value,
 };
 
 /// The text of one query, per backend, kept after its first rendering.
@@ -55,34 +56,6 @@ pub async fn all<S: SelectorTrait>(db: &impl ConnectionTrait, statement: Stateme
 }
 
 type ModelOf<A> = <<A as ActiveModelTrait>::Entity as EntityTrait>::Model;
-
-/// Inserts `row` and answers it. When every column is set (which columns are set shapes the
-/// INSERT) its text comes from `text`, and no `RETURNING` is asked for: the row already holds
-/// every value (timestamps as given; PostgreSQL keeps them to the microsecond). Otherwise
-/// sea-orm inserts it.
-pub async fn insert<A>(db: &impl ConnectionTrait, text: &SqlText, row: A) -> Result<ModelOf<A>, DbErr>
-where
-    A: ActiveModelTrait + ActiveModelBehavior + TryIntoModel<ModelOf<A>> + Send,
-    ModelOf<A>: IntoActiveModel<A>,
-{
-    let Some(values) = every_value(&row) else { return row.insert(db).await };
-    let mut batch = Batch::new(db);
-    let model = batch.insert_values(text, row, values)?;
-    batch.run(db).await?;
-    Ok(model)
-}
-
-/// Inserts `row`, or on `conflict` does what it says (an upsert).
-pub async fn upsert<A: ActiveModelTrait>(
-    db: &impl ConnectionTrait,
-    text: &SqlText,
-    row: A,
-    conflict: impl FnOnce() -> OnConflict,
-) -> Result<(), DbErr> {
-    let mut batch = Batch::new(db);
-    batch.upsert(text, row, conflict);
-    batch.run(db).await
-}
 
 /// Writes whose answers nobody reads, sent together. On SQLite every call is a trip to the
 /// writer connection's thread and back, which costs more CPU than the statement itself (eight
@@ -281,13 +254,21 @@ mod tests {
         }
     }
 
+    /// Runs `row`'s insert alone, as its own batch.
+    async fn insert_alone(db: &impl ConnectionTrait, text: &SqlText, row: user::ActiveModel) -> user::Model {
+        let mut batch = Batch::new(db);
+        let model = batch.insert(text, row).expect("every column set");
+        batch.run(db).await.expect("inserts");
+        model
+    }
+
     #[tokio::test]
     async fn inserts_through_one_text_store_each_rows_own_values() {
         let (database, dir) = scratch_database().await;
         let text = SqlText::new();
 
-        let ada = insert(database.writes(), &text, new_user("u-ada", "Ada")).await.expect("inserts");
-        let grace = insert(database.writes(), &text, new_user("u-grace", "Grace")).await.expect("inserts");
+        let ada = insert_alone(database.writes(), &text, new_user("u-ada", "Ada")).await;
+        let grace = insert_alone(database.writes(), &text, new_user("u-grace", "Grace")).await;
 
         assert!(matches!(text.sqlite.get(), Some(Some(_))), "the text was kept");
         let stored = user::Entity::find().order_by_asc(user::Column::Id).all(database.reads()).await.expect("reads");
@@ -296,20 +277,6 @@ mod tests {
             [("u-ada", "Ada"), ("u-grace", "Grace")]
         );
         assert_eq!((ada.display_name.as_str(), grace.display_name.as_str()), ("Ada", "Grace"));
-        database.close().await;
-        let _ = std::fs::remove_dir_all(dir);
-    }
-
-    #[tokio::test]
-    async fn a_row_with_a_column_not_set_is_inserted_by_sea_orm_and_its_text_not_kept() {
-        let (database, dir) = scratch_database().await;
-        let text = SqlText::new();
-        let row = user::ActiveModel { disabled_at: NotSet, ..new_user("u-ada", "Ada") };
-
-        let stored = insert(database.writes(), &text, row).await.expect("inserts");
-
-        assert_eq!((stored.id.as_str(), stored.disabled_at), ("u-ada", None), "read back from the database");
-        assert!(text.sqlite.get().is_none(), "no text kept");
         database.close().await;
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -400,8 +367,11 @@ mod tests {
         let text = SqlText::new();
         let rename = || OnConflict::column(user::Column::Id).update_column(user::Column::DisplayName).to_owned();
 
-        upsert(database.writes(), &text, new_user("u-ada", "Ada"), rename).await.expect("inserts");
-        upsert(database.writes(), &text, new_user("u-ada", "Ada Lovelace"), rename).await.expect("updates");
+        for name in ["Ada", "Ada Lovelace"] {
+            let mut batch = Batch::new(database.writes());
+            batch.upsert(&text, new_user("u-ada", name), rename);
+            batch.run(database.writes()).await.expect("runs");
+        }
 
         let stored = user::Entity::find().all(database.reads()).await.expect("reads");
         assert_eq!(stored.iter().map(|u| u.display_name.as_str()).collect::<Vec<_>>(), ["Ada Lovelace"]);
