@@ -61,8 +61,9 @@ type ModelOf<A> = <<A as ActiveModelTrait>::Entity as EntityTrait>::Model;
 /// writer connection's thread and back, which costs more CPU than the statement itself (eight
 /// more trips added a third of a millisecond to a sign-in on the benchmark machine): a batch
 /// is one trip, its statements one text, which sqlx runs statement by statement, each binding
-/// its own `?`s in turn from the values. PostgreSQL runs them one after another. Outside a
-/// transaction each statement commits on its own.
+/// its own `?`s in turn from the values. PostgreSQL gets them as one statement, one round trip
+/// (`one_postgres_statement`). Outside a transaction each statement commits on its own
+/// on SQLite; on PostgreSQL the one statement commits them together.
 pub struct Batch {
     backend: DbBackend,
     statements: Vec<Statement>,
@@ -82,19 +83,14 @@ impl Batch {
     }
 
     /// Adds the INSERT of `row` (text from `text`) and answers the row it stores. Every column
-    /// must be set: nothing is read back.
+    /// must be set (which columns are set shapes the INSERT): nothing is read back, the row
+    /// already holds every value (timestamps as given; PostgreSQL keeps them to the
+    /// microsecond).
     pub fn insert<A>(&mut self, text: &SqlText, row: A) -> Result<ModelOf<A>, DbErr>
     where
         A: ActiveModelTrait + TryIntoModel<ModelOf<A>>,
     {
         let values = every_value(&row).ok_or_else(|| DbErr::Custom("a batched insert must set every column".into()))?;
-        self.insert_values(text, row, values)
-    }
-
-    fn insert_values<A>(&mut self, text: &SqlText, row: A, values: Vec<Value>) -> Result<ModelOf<A>, DbErr>
-    where
-        A: ActiveModelTrait + TryIntoModel<ModelOf<A>>,
-    {
         self.push(text.statement(self.backend, values, || A::Entity::insert(row.clone())));
         row.try_into_model()
     }
