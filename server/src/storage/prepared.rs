@@ -62,8 +62,9 @@ type ModelOf<A> = <<A as ActiveModelTrait>::Entity as EntityTrait>::Model;
 /// more trips added a third of a millisecond to a sign-in on the benchmark machine): a batch
 /// is one trip, its statements one text, which sqlx runs statement by statement, each binding
 /// its own `?`s in turn from the values. PostgreSQL gets them as one statement, one round trip
-/// (`one_postgres_text`). Outside a transaction each statement commits on its own
-/// on SQLite; on PostgreSQL the one statement commits them together.
+/// (`one_postgres_text`), whose parts see one snapshot and run in no set order: a batch must
+/// not write one row twice. Outside a transaction each statement commits on its own on
+/// SQLite; on PostgreSQL the one statement commits them together.
 pub struct Batch {
     backend: DbBackend,
     statements: Vec<Statement>,
@@ -105,7 +106,8 @@ impl Batch {
         self.push(statement);
     }
 
-    /// Runs the statements, in order; the first failure stops them.
+    /// Runs the statements (in order on SQLite, as one on PostgreSQL); the first failure stops
+    /// them.
     pub async fn run(self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
         let Batch { backend, statements } = self;
         let together = match backend {
