@@ -52,7 +52,7 @@ impl Application {
         }
         let leptos_options = leptos_options(&config);
         let live_reload = live_reload_socket(&leptos_options);
-        let site = site_files(&leptos_options);
+        let site = Arc::new(site_files(&leptos_options));
         latchkey_server::http::use_stylesheet(&site.stylesheet);
         let leptos_site_pkg = (
             format!("/{}", leptos_options.site_pkg_dir),
@@ -63,13 +63,15 @@ impl Application {
         let routes = generate_route_list(App);
         // What every render gets, the not-found page's too: the core, and the response's nonce.
         let render_context = {
-            let (latchkey, site, options) = (latchkey.clone(), site.clone(), leptos_options.clone());
+            // One `Arc`: leptos_axum clones this closure for every request.
+            let shared = Arc::new((latchkey.clone(), site.clone(), leptos_options.clone()));
             // `cargo leptos watch` renames the files at every rebuild, restarting the server only
             // for Rust changes: it reads the names again for every page.
             let watching = std::env::var_os("LEPTOS_WATCH").is_some();
             move || {
+                let (latchkey, site, options) = &*shared;
                 provide_context(latchkey.clone());
-                provide_context(if watching { site_files(&options) } else { site.clone() });
+                provide_context(if watching { Arc::new(site_files(options)) } else { site.clone() });
                 use_response_nonce();
             }
         };

@@ -33,6 +33,7 @@ use crate::pages::{
     sessions::SessionsPage,
 };
 use latchkey_types::SiteFiles;
+use std::sync::Arc;
 
 /// The HTML document around the app, rendered on the server for every page.
 pub fn shell(options: &LeptosOptions) -> impl IntoView + use<> {
@@ -77,7 +78,7 @@ fn watching() -> bool {
 /// Leptos's `HydrationScripts` puts the nonce of its module preload into `crossorigin` (so
 /// the Content-Security-Policy blocks the preload); this is its islands mode, written out.
 #[component]
-fn Hydration(site: SiteFiles) -> impl IntoView {
+fn Hydration(site: Arc<SiteFiles>) -> impl IntoView {
     // Only islands hydrate: nothing outside them is serialized for the browser.
     #[cfg(feature = "ssr")]
     if let Some(context) = Owner::current_shared_context() {
@@ -111,8 +112,8 @@ const ISLANDS: &str = r#"function hydrateIslands(bundle) {
 
 /// The built site's file names for this response, as the server found them at start-up (or,
 /// without that, the plain names).
-fn site_files(options: &LeptosOptions) -> SiteFiles {
-    use_context::<SiteFiles>().unwrap_or_else(|| site_files_of(options, None))
+fn site_files(options: &LeptosOptions) -> Arc<SiteFiles> {
+    use_context::<Arc<SiteFiles>>().unwrap_or_else(|| Arc::new(site_files_of(options, None)))
 }
 
 /// The built site's file names: hashed as `hashes` (cargo-leptos's hash file) says, else plain.

@@ -8,7 +8,7 @@ use crate::{
         ActionError, ConfirmPendingLink, DismissPendingLink, Identity, Me, PendingLinkInfo, ProviderSummary,
         RefreshIdentityProfile, TokenStatus, UnlinkIdentity, error_message, pending_link, routes, sign_in_providers,
     },
-    components::{EmailWithBadge, FormStatus, ProviderLinkForm, Timestamp, form_outcome},
+    components::{EmailWithBadge, FormStatus, PostForm, ProviderLinkForm, Timestamp, form_outcome},
     pages::{LoadError, Loading, SignedIn},
 };
 
@@ -156,12 +156,12 @@ fn PendingLinkBanner(pending: PendingLinkInfo, actions: Actions) -> impl IntoVie
             <h2 id="pending-title" class="banner__title">{question}</h2>
             <p class="banner__text">{explanation}</p>
             <div class="banner__actions">
-                <ActionForm action=actions.confirm attr:class="inline-form">
+                <PostForm action=actions.confirm class="inline-form">
                     <button type="submit" class="button">"Link it"</button>
-                </ActionForm>
-                <ActionForm action=actions.dismiss attr:class="inline-form">
+                </PostForm>
+                <PostForm action=actions.dismiss class="inline-form">
                     <button type="submit" class="button button--secondary">"Not now"</button>
-                </ActionForm>
+                </PostForm>
             </div>
         </section>
     }
@@ -229,10 +229,10 @@ fn LinkedIdentity(identity: Identity, index: usize, only_one: bool, actions: Act
                 </p>
                 {access}
             </div>
-            <ActionForm action=actions.unlink attr:class="linked__action">
+            <PostForm action=actions.unlink class="linked__action">
                 <input type="hidden" name="identity" value=identity_id/>
                 {unlink}
-            </ActionForm>
+            </PostForm>
         </article>
     }
     .into_any()
@@ -262,7 +262,7 @@ fn ProviderAccess(identity: Identity, state: TokenStatus, title_id: String, acti
 
     let follow_up = match state {
         TokenStatus::Ok | TokenStatus::Expired => view! {
-            <ActionForm action=actions.refresh attr:class="access__form">
+            <PostForm action=actions.refresh class="access__form">
                 <input type="hidden" name="identity" value=identity.id.to_string()/>
                 <button
                     type="submit"
@@ -271,7 +271,7 @@ fn ProviderAccess(identity: Identity, state: TokenStatus, title_id: String, acti
                 >
                     "Refresh profile from provider"
                 </button>
-            </ActionForm>
+            </PostForm>
         }
         .into_any(),
         TokenStatus::ReconnectNeeded => {

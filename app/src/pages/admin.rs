@@ -11,7 +11,7 @@ use crate::{
         AdminDisableUser, AdminEnableUser, AdminEndSessions, AdminUserDetail, AdminUserPage, AdminUserSummary,
         admin_user, admin_users, error_message, routes,
     },
-    components::{FormContext, FormStatus, PostedOutcome, Timestamp, form_outcome},
+    components::{FormContext, FormStatus, PostForm, PostedOutcome, Timestamp, form_outcome},
     format::browser_summary,
     pages::{LoadError, Loading, PageFrame, activity::ActivityTable, activity::zero_based_page, not_found::NotFound},
 };
@@ -147,18 +147,18 @@ fn UserDetail(detail: AdminUserDetail) -> impl IntoView {
     let toggle_id = id.clone();
     let toggle = if user.disabled_at.is_some() {
         view! {
-            <ActionForm action=enable attr:class="inline-form">
+            <PostForm action=enable class="inline-form">
                 <input type="hidden" name="user" value=toggle_id/>
                 <button type="submit" class="button">"Enable this account"</button>
-            </ActionForm>
+            </PostForm>
         }
         .into_any()
     } else {
         view! {
-            <ActionForm action=disable attr:class="inline-form">
+            <PostForm action=disable class="inline-form">
                 <input type="hidden" name="user" value=toggle_id/>
                 <button type="submit" class="button button--danger">"Disable this account"</button>
-            </ActionForm>
+            </PostForm>
         }
         .into_any()
     };
@@ -176,10 +176,10 @@ fn UserDetail(detail: AdminUserDetail) -> impl IntoView {
                 </ul>
                 {state}
                 <div class="actions">
-                    <ActionForm action=end_sessions attr:class="inline-form">
+                    <PostForm action=end_sessions class="inline-form">
                         <input type="hidden" name="user" value=id/>
                         <button type="submit" class="button button--secondary">"End all sessions"</button>
-                    </ActionForm>
+                    </PostForm>
                     {toggle}
                 </div>
                 <div aria-live="polite">

@@ -5,10 +5,13 @@ use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    api::{DeleteAccount, Identity, LinkedProviders, Me, UpdateDisplayName, UpdateProfile, routes},
+    api::{
+        ActionError, DeleteAccount, Identity, LinkedProviders, Me, SavedProfile, UpdateDisplayName, UpdateProfile,
+        routes,
+    },
     components::{
-        Avatar, EmailWithBadge, FormContext, FormStatus, OnePass, PostedOutcome, SignOutButton, avatar::is_web_url,
-        form_outcome,
+        Avatar, EmailWithBadge, FormContext, FormStatus, OnePass, PostForm, PostedOutcome, SignOutButton,
+        avatar::is_web_url, form_outcome,
     },
     pages::SignedIn,
 };
@@ -103,24 +106,27 @@ impl Profile {
 fn ProfileCard(profile: Profile, posted: PostedOutcome) -> impl IntoView {
     provide_context(FormContext { providers: Arc::new(profile.providers), here: routes::PROFILE.to_string(), posted });
     let update = ServerAction::<UpdateDisplayName>::new();
+    // One view of the latest result for everything that reads it (each `value()` is a new one).
+    let updated = update.value();
 
     // The name as stored: starts from the page's data, follows successful saves.
     let name = RwSignal::new(profile.name.clone());
     Effect::new(move |_| {
-        if let Some(Ok(saved)) = update.value().get() {
+        if let Some(Ok(saved)) = updated.get() {
             name.set(saved);
         }
     });
-    let outcome = form_outcome(move || update.value().get(), "name");
+    let outcome = form_outcome(move || updated.get(), "name");
     let invalid = move || matches!(outcome.get(), Some(Err(_)));
     let pending = update.pending();
 
     // The primary email and picture as stored: follow the other form's saves.
     let update_profile = ServerAction::<UpdateProfile>::new();
+    let profile_updated = update_profile.value();
     let email = RwSignal::new(profile.email);
     let picture = RwSignal::new(profile.picture);
     Effect::new(move |_| {
-        if let Some(Ok(saved)) = update_profile.value().get() {
+        if let Some(Ok(saved)) = profile_updated.get() {
             email.set(saved.email);
             picture.set(saved.picture);
         }
@@ -162,7 +168,7 @@ fn ProfileCard(profile: Profile, posted: PostedOutcome) -> impl IntoView {
 
             <section class="panel" aria-labelledby="edit-title">
                 <h2 id="edit-title">"Your profile"</h2>
-                <ActionForm action=update attr:class="form">
+                <PostForm action=update class="form">
                     <div class="field">
                         <label for="display-name">"Display name"</label>
                         <div class="field__row">
@@ -192,10 +198,10 @@ fn ProfileCard(profile: Profile, posted: PostedOutcome) -> impl IntoView {
                             <FormStatus outcome/>
                         </div>
                     </div>
-                </ActionForm>
+                </PostForm>
             </section>
 
-            <ProfileChoices choices action=update_profile/>
+            <ProfileChoices choices action=update_profile updated=profile_updated/>
 
             {(!other_identities.is_empty())
                 .then(|| {
@@ -233,8 +239,12 @@ struct Choices {
 
 /// "Primary email" and "Picture": chosen among what the linked accounts share.
 #[component]
-fn ProfileChoices(choices: Choices, action: ServerAction<UpdateProfile>) -> impl IntoView {
-    let outcome = form_outcome(move || action.value().get(), "profile");
+fn ProfileChoices(
+    choices: Choices,
+    action: ServerAction<UpdateProfile>,
+    updated: MappedSignal<Option<Result<SavedProfile, ActionError>>>,
+) -> impl IntoView {
+    let outcome = form_outcome(move || updated.get(), "profile");
     let pending = action.pending();
     let email_help = if choices.emails.is_empty() {
         "None of your linked accounts shares a verified email address."
@@ -246,7 +256,7 @@ fn ProfileChoices(choices: Choices, action: ServerAction<UpdateProfile>) -> impl
     view! {
         <section class="panel" aria-labelledby="choices-title">
             <h2 id="choices-title">"Email and picture"</h2>
-            <ActionForm action=action attr:class="form form--stack">
+            <PostForm action=action class="form form--stack">
                 <ChoiceField
                     id="primary-email"
                     name="primary_email"
@@ -277,7 +287,7 @@ fn ProfileChoices(choices: Choices, action: ServerAction<UpdateProfile>) -> impl
                 <div class="field__message" aria-live="polite">
                     <FormStatus outcome/>
                 </div>
-            </ActionForm>
+            </PostForm>
         </section>
     }
     .into_any()
@@ -317,10 +327,11 @@ fn ChoiceField(
 #[component]
 fn DeleteAccount(recently_signed_in: bool) -> impl IntoView {
     let delete = ServerAction::<DeleteAccount>::new();
-    let outcome = form_outcome(move || delete.value().get(), "deleted");
+    let deleted = delete.value();
+    let outcome = form_outcome(move || deleted.get(), "deleted");
     // Deleted: the session cookie is gone; the home page says so.
     Effect::new(move |_| {
-        if let Some(Ok(())) = delete.value().get() {
+        if let Some(Ok(())) = deleted.get() {
             let _ = window().location().set_href(routes::HOME);
         }
     });
@@ -339,7 +350,7 @@ fn DeleteAccount(recently_signed_in: bool) -> impl IntoView {
                         </p>
                     }
                 })}
-            <ActionForm action=delete attr:class="delete-form">
+            <PostForm action=delete class="delete-form">
                 <label class="checkbox">
                     <input type="checkbox" name="confirm" value="yes" required/>
                     <span>"I understand that my account will be deleted for good."</span>
@@ -348,7 +359,7 @@ fn DeleteAccount(recently_signed_in: bool) -> impl IntoView {
                 <div class="field__message" aria-live="polite">
                     <FormStatus outcome done="Deleted."/>
                 </div>
-            </ActionForm>
+            </PostForm>
         </section>
     }
     .into_any()

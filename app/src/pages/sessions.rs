@@ -3,7 +3,7 @@ use leptos_meta::Title;
 
 use crate::{
     api::{EndOtherSessions, RevokeSession, SessionInfo, error_message, my_sessions, routes},
-    components::{FormStatus, SignOutButton, Timestamp, form_outcome},
+    components::{FormStatus, PostForm, SignOutButton, Timestamp, form_outcome},
     format::browser_summary,
     pages::{LoadError, Loading, SignedIn, signed_out_redirect},
 };
@@ -80,9 +80,9 @@ fn SignOutEverywhereElse(others: usize) -> impl IntoView {
     let outcome = form_outcome(move || end_others.value().get(), "ended_others");
     view! {
         {(others > 0).then(|| view! {
-            <ActionForm action=end_others attr:class="inline-form">
+            <PostForm action=end_others class="inline-form">
                 <button type="submit" class="button button--secondary">"Sign out everywhere else"</button>
-            </ActionForm>
+            </PostForm>
         })}
         <div aria-live="polite">
             <FormStatus outcome done="Every other session was signed out."/>
@@ -112,12 +112,12 @@ fn SessionItem(session: SessionInfo, index: usize, revoke: ServerAction<RevokeSe
         let describedby = title_id.clone();
         let session_id = session.id.to_string();
         view! {
-            <ActionForm action=revoke attr:class="inline-form">
+            <PostForm action=revoke class="inline-form">
                 <input type="hidden" name="session_id" value=session_id.clone()/>
                 <button type="submit" class="button button--secondary" aria-describedby=describedby.clone()>
                     "Sign out this session"
                 </button>
-            </ActionForm>
+            </PostForm>
         }
         .into_any()
     };
