@@ -58,6 +58,31 @@ async fn google_accepts_both_spellings_of_its_issuer_as_one_identity() {
     google.problems().assert_none();
 }
 
+/// Userinfo only fills gaps in the ID token: with the name, the email and the picture in it
+/// (Google's, with the `profile` scope) the provider is not asked; without the picture it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn userinfo_is_asked_only_for_what_the_id_token_lacks() {
+    let (google, app) = google(&[]).await;
+    let issuer = google.issuer();
+    google.next_sign_in(json!({
+        "iss": issuer, "sub": "1089", "email": "ada@gmail.test", "email_verified": true, "name": "Ada",
+        "picture": "https://pictures.test/ada.png",
+    }));
+    let ada = app.browser();
+    assert_signed_in(&ada, ada.sign_in("google").await).await;
+    let pictures: Vec<_> = app.identities().await.into_iter().map(|identity| identity.picture).collect();
+    assert_eq!(pictures, [Some("https://pictures.test/ada.png".to_string())]);
+    assert_eq!(google.userinfo_requests(), 0, "the ID token said everything");
+
+    google.next_sign_in(
+        json!({"iss": issuer, "sub": "1090", "email": "bob@gmail.test", "email_verified": true, "name": "Bob"}),
+    );
+    let bob = app.browser();
+    assert_signed_in(&bob, bob.sign_in("google").await).await;
+    assert_eq!(google.userinfo_requests(), 1, "asked for the picture the ID token lacks");
+    google.problems().assert_none();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn google_refuses_tokens_from_another_issuer() {
     let (google, app) = google(&[]).await;

@@ -4,6 +4,7 @@
 //! the test asked for with [`FakeOidc::next_sign_in`].
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -35,6 +36,7 @@ struct Inner {
     codes: Codes<Grant>,
     /// Access token → the `sub` it was issued for.
     access_tokens: Mutex<HashMap<String, String>>,
+    userinfo_requests: AtomicUsize,
     problems: Problems,
 }
 
@@ -66,6 +68,7 @@ impl FakeOidc {
                 next: Mutex::new(json!({})),
                 codes: Codes::default(),
                 access_tokens: Mutex::default(),
+                userinfo_requests: AtomicUsize::new(0),
                 problems: Problems::default(),
             }),
         };
@@ -94,6 +97,11 @@ impl FakeOidc {
     /// discovery issuer, `sub`, `aud`, `iat`, `exp`, `nonce`); `null` removes a default.
     pub fn next_sign_in(&self, claims: Value) {
         *self.inner.next.lock().expect("next") = claims;
+    }
+
+    /// How many times latchkey asked the userinfo endpoint.
+    pub fn userinfo_requests(&self) -> usize {
+        self.inner.userinfo_requests.load(Ordering::SeqCst)
     }
 
     pub fn problems(&self) -> &Problems {
@@ -189,6 +197,7 @@ async fn token(
 }
 
 async fn userinfo(State(fake): State<FakeOidc>, headers: HeaderMap) -> Response {
+    fake.inner.userinfo_requests.fetch_add(1, Ordering::SeqCst);
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())

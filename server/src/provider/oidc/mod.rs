@@ -422,7 +422,10 @@ impl OidcProvider {
             .map_err(|detail| ProviderError::InvalidIdToken { rule: IdTokenRule::Claims, detail })?;
 
         let client = self.client(&metadata);
-        if client.user_info_url().is_some() {
+        // Userinfo only fills gaps: an ID token with the name, the email and the picture (Google's,
+        // with the `profile` scope) spares the sign-in a round trip to the provider.
+        let has_gaps = identity.name.is_none() || identity.email.is_none() || identity.picture.is_none();
+        if has_gaps && client.user_info_url().is_some() {
             let userinfo: openidconnect::core::CoreUserInfoClaims = client
                 .user_info(token_response.access_token().clone(), Some(claims.subject().clone()))
                 .map_err(|e| ProviderError::InvalidUserInfo(e.to_string()))?
