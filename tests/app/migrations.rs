@@ -48,15 +48,17 @@ async fn instances_starting_at_once_on_an_empty_postgres_database_migrate_it_onc
     instances_start_at_once(&url, 4).await;
 }
 
-/// The query plan of the lookup by verified email, on a migrated database at `url`.
-async fn plan_of_the_lookup_by_email(url: &str) -> String {
-    use latchkey::latchkey_server::account::identities_with_verified_email_query;
+/// The query plan of a sign-in's lookup (its identity, or others with its verified email), on a
+/// migrated database at `url`.
+async fn plan_of_a_sign_ins_lookup(url: &str) -> String {
+    use latchkey::latchkey_server::account::identity_or_verified_email_query;
     use sea_orm::{QueryTrait, TransactionTrait};
 
     let database = Database::connect(url).await.expect("connects and migrates");
     let txn = database.writes().begin().await.expect("a transaction");
     let backend = txn.get_database_backend();
-    let query = identities_with_verified_email_query("Someone@Example.test").build(backend);
+    let query =
+        identity_or_verified_email_query("https://issuer.test", "someone", "Someone@Example.test").build(backend);
     // The explaining statement, and the column of its answer that describes each step.
     let (explain, detail_column) = match backend {
         sea_orm::DbBackend::Postgres => {
@@ -84,18 +86,23 @@ async fn plan_of_the_lookup_by_email(url: &str) -> String {
 }
 
 #[tokio::test]
-async fn finding_accounts_by_verified_email_uses_the_index_on_sqlite() {
+async fn a_sign_ins_lookup_uses_the_indexes_on_sqlite() {
     let directory = tempfile::tempdir().expect("a directory");
     let url = format!("sqlite://{}?mode=rwc", directory.path().join("latchkey.db").display());
-    let plan = plan_of_the_lookup_by_email(&url).await;
-    assert!(plan.contains("identities_email_lower_idx"), "a scan of every identity:\n{plan}");
+    uses_both_indexes(&plan_of_a_sign_ins_lookup(&url).await);
+}
+
+/// The identity by its key, the others by `lower(email)`: no scan of every identity.
+fn uses_both_indexes(plan: &str) {
+    for index in ["identities_issuer_subject_key", "identities_email_lower_idx"] {
+        assert!(plan.contains(index), "{index} unused:\n{plan}");
+    }
 }
 
 #[tokio::test]
-async fn finding_accounts_by_verified_email_uses_the_index_on_postgres() {
+async fn a_sign_ins_lookup_uses_the_indexes_on_postgres() {
     let Some(url) = fresh_postgres_database().await else {
-        return skip_postgres("migrations::finding_accounts_by_verified_email_uses_the_index_on_postgres");
+        return skip_postgres("migrations::a_sign_ins_lookup_uses_the_indexes_on_postgres");
     };
-    let plan = plan_of_the_lookup_by_email(&url).await;
-    assert!(plan.contains("identities_email_lower_idx"), "a scan of every identity:\n{plan}");
+    uses_both_indexes(&plan_of_a_sign_ins_lookup(&url).await);
 }

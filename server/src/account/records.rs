@@ -161,29 +161,63 @@ pub fn create_user_with_identity(
     Ok(Provisioned { user, identity, created_user: true })
 }
 
-/// The identities with this **verified** email and their owners, oldest first. Unverified
-/// emails never match anything.
-pub async fn identities_with_verified_email(
+/// What a sign-in needs to know of the accounts: the identity for `(issuer, subject)` and its
+/// owner, if it exists, and the other identities whose **verified** email is `verified_email`
+/// (with their owners, oldest first). Unverified emails never match anything. One query: a
+/// sign-in asks in its transaction, where each query is a trip to the writer and back.
+pub async fn identity_and_verified_email_matches(
     db: &impl ConnectionTrait,
-    email: &str,
-) -> Result<Vec<(identity::Model, user::Model)>, DbErr> {
+    issuer: &str,
+    subject: &str,
+    verified_email: Option<&str>,
+) -> Result<IdentityAndEmailMatches, DbErr> {
+    let Some(email) = verified_email else {
+        return Ok(IdentityAndEmailMatches {
+            identity: find_identity(db, issuer, subject).await?,
+            same_email: Vec::new(),
+        });
+    };
     static TEXT: SqlText = SqlText::new();
-    let lowered = email.to_lowercase();
-    let statement = TEXT.statement(db.get_database_backend(), vec![true.into(), lowered.into()], || {
-        identities_with_verified_email_query(email)
-    });
+    let values = vec![issuer.into(), subject.into(), true.into(), email.to_lowercase().into()];
+    let statement =
+        TEXT.statement(db.get_database_backend(), values, || identity_or_verified_email_query(issuer, subject, email));
     let found = prepared::all::<SelectTwoModel<identity::Model, user::Model>>(db, statement).await?;
-    Ok(found.into_iter().filter_map(|(identity, owner)| Some((identity, owner?))).collect())
+    let mut matches = IdentityAndEmailMatches { identity: None, same_email: Vec::new() };
+    for (identity, owner) in found {
+        let Some(owner) = owner else { continue };
+        // Split by the key, compared as the database compares it (byte for byte).
+        if identity.issuer == issuer && identity.subject == subject {
+            matches.identity = Some((identity, owner));
+        } else {
+            matches.same_email.push((identity, owner));
+        }
+    }
+    Ok(matches)
 }
 
-/// The query behind [`identities_with_verified_email`] (its plan is tested: it must use the
-/// index on `lower(email)`).
-pub fn identities_with_verified_email_query(email: &str) -> sea_orm::SelectTwo<identity::Entity, user::Entity> {
+/// What [`identity_and_verified_email_matches`] found.
+pub struct IdentityAndEmailMatches {
+    pub identity: Option<(identity::Model, user::Model)>,
+    pub same_email: Vec<(identity::Model, user::Model)>,
+}
+
+/// The query behind [`identity_and_verified_email_matches`] (its plan is tested: it must use
+/// the key on `(issuer, subject)` and the index on `lower(email)`).
+pub fn identity_or_verified_email_query(
+    issuer: &str,
+    subject: &str,
+    email: &str,
+) -> sea_orm::SelectTwo<identity::Entity, user::Entity> {
+    use sea_orm::Condition;
     use sea_orm::sea_query::{Expr, Func};
     identity::Entity::find()
-        .filter(identity::Column::EmailVerified.eq(true))
         .filter(
-            Expr::expr(Func::lower(Expr::col((identity::Entity, identity::Column::Email)))).eq(email.to_lowercase()),
+            Condition::any().add(identity::Column::Issuer.eq(issuer).and(identity::Column::Subject.eq(subject))).add(
+                identity::Column::EmailVerified.eq(true).and(
+                    Expr::expr(Func::lower(Expr::col((identity::Entity, identity::Column::Email))))
+                        .eq(email.to_lowercase()),
+                ),
+            ),
         )
         .order_by_asc(identity::Column::CreatedAt)
         .find_also_related(user::Entity)

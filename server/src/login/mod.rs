@@ -257,7 +257,10 @@ impl LoginFlow {
         let txn = self.db.begin().await?;
         // What is decided below is written in one batch at the end.
         let mut writes = Batch::new(&txn);
-        let existing = account::find_identity(&txn, &c.verified.issuer, &c.verified.subject).await?;
+        let verified_email = c.verified.email.as_deref().filter(|_| c.verified.email_verified);
+        let account::IdentityAndEmailMatches { identity: existing, same_email } =
+            account::identity_and_verified_email_matches(&txn, &c.verified.issuer, &c.verified.subject, verified_email)
+                .await?;
         // The session that started a link: the one issued at its end renews it, keeping its
         // sign-in time and absolute expiry (linking is no fresh sign-in).
         let mut renewing = None;
@@ -314,10 +317,6 @@ impl LoginFlow {
                     (owner.id, identity.id, false, false)
                 }
                 None => {
-                    let same_email = match (&c.verified.email, c.verified.email_verified) {
-                        (Some(email), true) => account::identities_with_verified_email(&txn, email).await?,
-                        _ => Vec::new(),
-                    };
                     let owner = same_email.first().map(|(_, owner)| owner.clone());
                     // Auto-linking needs trust on both sides: this provider vouches for the
                     // email, and so did the provider of the account's matching identity.
