@@ -2,13 +2,14 @@
 //! exports them in Prometheus's text format on `LATCHKEY_METRICS_ADDR`; without it they are
 //! recorded nowhere (the `metrics` crate's default) and cost next to nothing.
 
+use std::future::Future;
 use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
-use crate::storage::Database;
 use crate::storage::entities::session;
+use crate::storage::{Database, Writer};
 
 /// How often the gauges (pools, live sessions) are sampled.
 const SAMPLE_EVERY: Duration = Duration::from_secs(15);
@@ -64,13 +65,18 @@ pub fn spawn_sampler(db: Database) {
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            for (name, pool) in [("reads", db.reads()), ("writes", db.writes())] {
-                let (size, idle) = pool_sizes(pool);
-                metrics::gauge!("latchkey_db_pool_connections", "pool" => name, "state" => "open").set(size);
-                metrics::gauge!("latchkey_db_pool_connections", "pool" => name, "state" => "idle").set(idle);
-                // How long a request would wait for a connection now: measured by taking one.
-                if let Some(wait) = acquire_wait(pool).await {
-                    metrics::gauge!("latchkey_db_pool_wait_seconds", "pool" => name).set(wait.as_secs_f64());
+            sample_pool("reads", pool_sizes(db.reads()), acquire_wait(db.reads())).await;
+            match db.writes() {
+                Writer::Pool(pool) => sample_pool("writes", pool_sizes(pool), acquire_wait(pool)).await,
+                // SQLite's writer is one connection of latchkey's own, free or taken.
+                Writer::Inline(writer) => {
+                    let idle = if writer.is_free() { 1.0 } else { 0.0 };
+                    sample_pool("writes", (1.0, idle), async {
+                        let started = std::time::Instant::now();
+                        writer.wait_for_turn().await;
+                        Some(started.elapsed())
+                    })
+                    .await;
                 }
             }
             let live =
@@ -80,6 +86,16 @@ pub fn spawn_sampler(db: Database) {
             }
         }
     });
+}
+
+/// Sets the gauges of the pool called `name`: its `(open, idle)` connections, and how long a
+/// request would wait for one now (`wait`, measured by taking one; `None` if none came).
+async fn sample_pool(name: &'static str, (size, idle): (f64, f64), wait: impl Future<Output = Option<Duration>>) {
+    metrics::gauge!("latchkey_db_pool_connections", "pool" => name, "state" => "open").set(size);
+    metrics::gauge!("latchkey_db_pool_connections", "pool" => name, "state" => "idle").set(idle);
+    if let Some(wait) = wait.await {
+        metrics::gauge!("latchkey_db_pool_wait_seconds", "pool" => name).set(wait.as_secs_f64());
+    }
 }
 
 /// The time to take a connection from `pool` and give it back; `None` if none came.

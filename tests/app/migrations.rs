@@ -52,10 +52,10 @@ async fn instances_starting_at_once_on_an_empty_postgres_database_migrate_it_onc
 /// migrated database at `url`.
 async fn plan_of_a_sign_ins_lookup(url: &str) -> String {
     use latchkey::latchkey_server::account::identity_or_verified_email_query;
-    use sea_orm::{QueryTrait, TransactionTrait};
+    use sea_orm::QueryTrait;
 
     let database = Database::connect(url).await.expect("connects and migrates");
-    let txn = database.writes().begin().await.expect("a transaction");
+    let txn = database.begin().await.expect("a transaction");
     let backend = txn.get_database_backend();
     let query =
         identity_or_verified_email_query("https://issuer.test", "someone", "Someone@Example.test").build(backend);
@@ -64,9 +64,9 @@ async fn plan_of_a_sign_ins_lookup(url: &str) -> String {
         sea_orm::DbBackend::Postgres => {
             // An empty table is cheapest to scan; ask whether the index can serve the query.
             txn.execute_unprepared("SET LOCAL enable_seqscan = off").await.expect("set");
-            ("EXPLAIN", 0)
+            ("EXPLAIN", "QUERY PLAN")
         }
-        _ => ("EXPLAIN QUERY PLAN", 3),
+        _ => ("EXPLAIN QUERY PLAN", "detail"),
     };
     let statement = Statement::from_sql_and_values(
         backend,
@@ -76,11 +76,11 @@ async fn plan_of_a_sign_ins_lookup(url: &str) -> String {
     let rows = txn.query_all(statement).await.expect("the plan");
     let plan = rows
         .iter()
-        .map(|row| row.try_get_by_index::<String>(detail_column))
+        .map(|row| row.try_get::<String>("", detail_column))
         .collect::<Result<Vec<_>, _>>()
         .expect("plan lines")
         .join("\n");
-    txn.rollback().await.expect("rollback");
+    drop(txn);
     database.close().await;
     plan
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use latchkey::Application;
 use latchkey::latchkey_dev_idp::{DevIdp, Misbehaviour};
 use latchkey::latchkey_server::session::Session;
+use latchkey::latchkey_server::storage::Writer;
 use latchkey::latchkey_server::storage::entities::{identity, pending_login, session, user};
 use latchkey::latchkey_server::types::{ActivityPage, Me};
 use latchkey::latchkey_server::{Config, Latchkey};
@@ -90,7 +91,7 @@ pub struct Options {
 pub struct TestApp {
     pub base: Url,
     pub latchkey: Latchkey,
-    pub db: DatabaseConnection,
+    pub db: Writer,
     pub database_url: String,
     /// "dev" and "dev2".
     pub dev_idps: Vec<DevIdp>,

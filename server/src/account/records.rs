@@ -4,7 +4,7 @@ use chrono::Utc;
 use latchkey_types::{DisplayName, TokenStatus};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType, QueryFilter,
-    QueryOrder, QuerySelect, RelationTrait, SelectModel, SelectTwoModel, Set, SqlErr,
+    QueryOrder, QuerySelect, RelationTrait, SelectModel, SelectTwoModel, Set,
 };
 
 use crate::provider::VerifiedIdentity;
@@ -35,10 +35,7 @@ impl ProvisionError {
     /// key on `(issuer, subject)` (every other key is a fresh UUID or token hash), so another
     /// request created the same identity at the same moment.
     pub fn of_insert(e: DbErr) -> Self {
-        match e.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => ProvisionError::Conflict,
-            _ => ProvisionError::Database(e),
-        }
+        if crate::storage::is_unique_violation(&e) { ProvisionError::Conflict } else { ProvisionError::Database(e) }
     }
 }
 

@@ -242,7 +242,7 @@ fn optional_time(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<DateTim
 }
 
 /// Read in place: no copy of the text.
-fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+pub(super) fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     let parsed = match text.as_bytes().get(10) {
         Some(b'T') => DateTime::parse_from_rfc3339(text).ok(),
         _ => DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%:z").ok(),

@@ -3,15 +3,16 @@
 //!
 //! SQLite lets one connection write at a time, and a deferred transaction that read first
 //! cannot take the write lock after another connection committed (`SQLITE_BUSY_SNAPSHOT`,
-//! which no busy timeout cures). So latchkey gives SQLite exactly one writer: every write
-//! goes through a pool of one connection, where writers queue inside the process instead of
-//! failing, while reads use a pool of query-only connections that WAL lets run during a
-//! write. PostgreSQL uses one pool for both.
+//! which no busy timeout cures). So latchkey gives SQLite exactly one writer connection
+//! ([`Writer`]; on a file, used on the calling thread), where writers take turns inside the
+//! process instead of failing, while reads use query-only connections that WAL lets run
+//! during a write. PostgreSQL uses one pool for both.
 
 pub mod entities;
 mod inline;
 mod migrations;
 pub mod prepared;
+mod writer;
 
 use std::future::Future;
 use std::str::FromStr;
@@ -21,14 +22,12 @@ use rand::Rng;
 use sea_orm::sqlx::ConnectOptions as _;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr, SqlxPostgresConnector, SqlxSqliteConnector,
-    TransactionTrait,
-};
+use sea_orm::{DatabaseConnection, DbErr, RuntimeErr, SqlxPostgresConnector, SqlxSqliteConnector, TransactionTrait};
 use sea_orm_migration::MigratorTrait;
 
 pub use inline::{IdentityWithTokens, InlineReads, SessionWith};
 pub use migrations::Migrator;
+pub use writer::{InlineWriter, SqliteFailure, Transaction, Writer};
 
 /// How long a SQLite statement waits for a lock held by another process before it fails.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -36,7 +35,7 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const SQLITE_READERS: u32 = 4;
 const POSTGRES_CONNECTIONS: u32 = 16;
 /// A write waits this long for the writer connection; writes take milliseconds, so only a
-/// database that has stopped answering gets near it.
+/// database that has stopped answering (or a writer left holding its turn) gets near it.
 const WRITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -47,7 +46,7 @@ const CHECK_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 #[derive(Clone, Debug)]
 pub struct Database {
     reads: DatabaseConnection,
-    writes: DatabaseConnection,
+    writes: Writer,
     /// SQLite files: the hot reads, run inline (see [`InlineReads`]).
     inline: Option<std::sync::Arc<InlineReads>>,
 }
@@ -78,18 +77,18 @@ impl Database {
     }
 
     /// For every insert, update and delete, and for transactions that make them.
-    pub fn writes(&self) -> &DatabaseConnection {
+    pub fn writes(&self) -> &Writer {
         &self.writes
     }
 
     /// Begins a transaction on the writer.
-    pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+    pub async fn begin(&self) -> Result<Transaction, DbErr> {
         self.writes.begin().await
     }
 
     pub async fn close(self) {
         let _ = self.reads.close().await;
-        let _ = self.writes.close().await;
+        self.writes.close().await;
     }
 }
 
@@ -122,8 +121,11 @@ async fn connect_sqlite(database_url: &str) -> Result<Database, DbErr> {
     migrate_sqlite(&writes).await?;
     if in_memory {
         // Each connection to `:memory:` would be a database of its own.
-        return Ok(Database { reads: writes.clone(), writes, inline: None });
+        return Ok(Database { reads: writes.clone(), writes: Writer::Pool(writes), inline: None });
     }
+    // The sqlx writer created and migrated the file; from here on the inline one writes.
+    let _ = writes.close().await;
+    let writer = InlineWriter::open(options.get_filename(), SQLITE_BUSY_TIMEOUT, WRITE_ACQUIRE_TIMEOUT)?;
     let inline = InlineReads::open(options.get_filename(), SQLITE_READERS as usize, SQLITE_BUSY_TIMEOUT)?;
     let readers = SqlitePoolOptions::new()
         .max_connections(SQLITE_READERS)
@@ -134,7 +136,7 @@ async fn connect_sqlite(database_url: &str) -> Result<Database, DbErr> {
         .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(e)))?;
     Ok(Database {
         reads: SqlxSqliteConnector::from_sqlx_sqlite_pool(readers),
-        writes,
+        writes: Writer::Inline(std::sync::Arc::new(writer)),
         inline: Some(std::sync::Arc::new(inline)),
     })
 }
@@ -164,7 +166,7 @@ async fn connect_postgres(database_url: &str) -> Result<Database, DbErr> {
         .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(e)))?;
     let pool = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
     migrate_postgres(&pool).await?;
-    Ok(Database { reads: pool.clone(), writes: pool, inline: None })
+    Ok(Database { reads: pool.clone(), writes: Writer::Pool(pool), inline: None })
 }
 
 /// Any advisory lock id, as long as it is latchkey's own: "latchkey" in ASCII.
@@ -206,13 +208,7 @@ impl Transient for DbErr {
     /// Lock contention: SQLite's busy and locked codes (another process holds the lock),
     /// PostgreSQL's serialization failure and deadlock (one side is rolled back to retry).
     fn is_transient(&self) -> bool {
-        let (DbErr::Exec(RuntimeErr::SqlxError(error))
-        | DbErr::Query(RuntimeErr::SqlxError(error))
-        | DbErr::Conn(RuntimeErr::SqlxError(error))) = self
-        else {
-            return false;
-        };
-        let Some(code) = error.as_database_error().and_then(|e| e.code()) else { return false };
+        let Some(code) = database_error(self).and_then(|e| e.code()) else { return false };
         matches!(
             code.as_ref(),
             // SQLITE_BUSY, _LOCKED, _BUSY_RECOVERY, _LOCKED_SHAREDCACHE, _BUSY_SNAPSHOT, _BUSY_TIMEOUT
@@ -221,6 +217,23 @@ impl Transient for DbErr {
             | "40001" | "40P01"
         )
     }
+}
+
+/// Whether `error` is a unique key already taken. (sea-orm's `sql_err` knows sqlx's own
+/// SQLite errors only, not the [`InlineWriter`]'s.)
+pub fn is_unique_violation(error: &DbErr) -> bool {
+    database_error(error).is_some_and(|e| e.kind() == sea_orm::sqlx::error::ErrorKind::UniqueViolation)
+}
+
+/// The database's own report inside `error`, if it carries one.
+fn database_error(error: &DbErr) -> Option<&dyn sea_orm::sqlx::error::DatabaseError> {
+    let (DbErr::Exec(RuntimeErr::SqlxError(error))
+    | DbErr::Query(RuntimeErr::SqlxError(error))
+    | DbErr::Conn(RuntimeErr::SqlxError(error))) = error
+    else {
+        return None;
+    };
+    error.as_database_error()
 }
 
 /// How many times a unit of work runs at most.

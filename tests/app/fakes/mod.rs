@@ -17,8 +17,9 @@ use base64::Engine as _;
 use latchkey::Application;
 use latchkey::latchkey_dev_idp::pkce_challenge;
 use latchkey::latchkey_server::Config;
+use latchkey::latchkey_server::storage::Writer;
 use latchkey::latchkey_server::storage::entities::{identity, session, user};
-use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
+use sea_orm::{EntityTrait, PaginatorTrait};
 use url::Url;
 
 use crate::support::location;
@@ -173,7 +174,7 @@ impl<T> Codes<T> {
 /// (`("LATCHKEY_PROVIDER_…", value)` pairs) and no development provider.
 pub struct ProviderApp {
     pub base: Url,
-    pub db: DatabaseConnection,
+    pub db: Writer,
     _data_dir: tempfile::TempDir,
     _one_app_at_a_time: tokio::sync::OwnedMutexGuard<()>,
 }
