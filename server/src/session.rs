@@ -8,8 +8,8 @@ use latchkey_types::{SessionId, SessionInfo};
 use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, SelectTwoModel, Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, IdenStatic, Iterable, JoinType, QueryFilter,
+    QueryOrder, QueryResult, QuerySelect, QueryTrait, RelationTrait, SelectTwoModel, Set,
 };
 
 use crate::account;
@@ -17,7 +17,7 @@ use crate::activity::{self, ActivityKind};
 use crate::config::SessionSettings;
 use crate::provider::logout_token::LogoutRequest;
 use crate::provider::{ProviderSession, Providers};
-use crate::storage::entities::{identity, logout_token, session, user};
+use crate::storage::entities::{identity, logout_token, provider_token, session, user};
 use crate::storage::prepared::{self, Batch, SqlText};
 use crate::storage::{self, Database, IdentityWithTokens, InlineReads, SessionWith, retry};
 use crate::tokens::{Sealed, TokenCipher, TokenColumn};
@@ -159,10 +159,9 @@ impl Sessions {
         &self,
         token: &str,
     ) -> Result<Option<(Session, Vec<identity::Model>)>, DbErr> {
-        self.authenticate_with(token, InlineReads::session_with_identities, |db, user_id| async move {
-            account::identities_of(&db, &user_id).await
-        })
-        .await
+        static POOLED: PooledRead<identity::Model> =
+            PooledRead { text: SqlText::new(), with_tokens: false, identity: identity_in };
+        self.authenticate_with(token, InlineReads::session_with_identities, &POOLED).await
     }
 
     /// Like [`Sessions::authenticate_with_identities`], each identity with the state of the
@@ -171,34 +170,28 @@ impl Sessions {
         &self,
         token: &str,
     ) -> Result<Option<(Session, Vec<IdentityWithTokens>)>, DbErr> {
-        self.authenticate_with(token, InlineReads::session_with_identities_and_tokens, |db, user_id| async move {
-            account::identities_with_tokens(&db, &user_id).await
-        })
-        .await
+        static POOLED: PooledRead<IdentityWithTokens> =
+            PooledRead { text: SqlText::new(), with_tokens: true, identity: identity_with_tokens_in };
+        self.authenticate_with(token, InlineReads::session_with_identities_and_tokens, &POOLED).await
     }
 
-    /// The session with what `inline` reads in the same statement where SQLite is read
-    /// inline; elsewhere the session, then what `read` reads for its user.
-    async fn authenticate_with<I, Read>(
+    /// The session, its user and something of each of the user's identities, in one
+    /// statement: `inline` where SQLite is read inline, `pooled` elsewhere.
+    async fn authenticate_with<I>(
         &self,
         token: &str,
         inline: InlineRead<I>,
-        read: impl FnOnce(DatabaseConnection, String) -> Read,
-    ) -> Result<Option<(Session, Vec<I>)>, DbErr>
-    where
-        Read: Future<Output = Result<Vec<I>, DbErr>>,
-    {
-        let Some(reads) = self.db.inline() else {
-            let Some(session) = self.authenticate(token).await? else { return Ok(None) };
-            let identities = read(self.db.reads().clone(), session.user_id().to_string()).await?;
-            return Ok(Some((session, identities)));
-        };
+        pooled: &PooledRead<I>,
+    ) -> Result<Option<(Session, Vec<I>)>, DbErr> {
         if !is_plausible(token) {
             return Ok(None);
         }
-        let Some((session, user, identities)) = inline(reads, &sha256_hex(token))? else {
-            return Ok(None);
+        let token_hash = sha256_hex(token);
+        let found = match self.db.inline() {
+            Some(reads) => inline(reads, &token_hash)?,
+            None => pooled.read(self.db.reads(), &token_hash).await?,
         };
+        let Some((session, user, identities)) = found else { return Ok(None) };
         let found = Some((session, user)).filter(is_enabled);
         Ok(self.admit(found).await.map(|session| (session, identities)))
     }
@@ -434,6 +427,61 @@ impl Sessions {
     pub fn is_expired(&self, session: &session::Model, now: DateTime<Utc>) -> bool {
         now >= session.expires_at || now - session.last_seen_at >= to_delta(self.settings.idle_timeout)
     }
+}
+
+/// A read of a session (by its token's hash), its user and something of each of the user's
+/// identities, in one statement through a pool (PostgreSQL): each statement costs a round trip
+/// there, and sqlx one more as it checks the connection handed back. The session's columns
+/// come as `A_…`, the user's as `B_…` (sea-orm's names for two models), an identity's as
+/// `C_…`, with the state of its tokens as `token_…` where asked.
+struct PooledRead<I> {
+    text: SqlText,
+    with_tokens: bool,
+    /// What of the identity a row holds (`None`: the user has none).
+    identity: fn(&QueryResult) -> Result<Option<I>, DbErr>,
+}
+
+impl<I> PooledRead<I> {
+    async fn read(&self, db: &impl ConnectionTrait, token_hash: &str) -> Result<Option<SessionWith<I>>, DbErr> {
+        let statement = self.text.statement(db.get_database_backend(), vec![token_hash.into()], || {
+            let mut select = session::Entity::find()
+                .filter(session::Column::TokenHash.eq(token_hash))
+                .find_also_related(user::Entity)
+                .join(JoinType::LeftJoin, user::Relation::Identity.def())
+                .order_by_asc(identity::Column::CreatedAt);
+            for column in identity::Column::iter() {
+                select = select.column_as(Expr::col((identity::Entity, column)), format!("C_{}", column.as_str()));
+            }
+            if self.with_tokens {
+                select = select
+                    .join(JoinType::LeftJoin, identity::Relation::Tokens.def())
+                    .column_as(provider_token::Column::Status, "token_status")
+                    .column_as(provider_token::Column::ExpiresAt, "token_expires_at")
+                    .column_as(provider_token::Column::Scopes, "token_scopes");
+            }
+            select
+        });
+        let rows = db.query_all(statement).await?;
+        let Some(first) = rows.first() else { return Ok(None) };
+        let (session, user) =
+            (session::Model::from_query_result(first, "A_")?, user::Model::from_query_result(first, "B_")?);
+        let identities = rows.iter().map(self.identity).filter_map(Result::transpose).collect::<Result<_, _>>()?;
+        Ok(Some((session, user, identities)))
+    }
+}
+
+fn identity_in(row: &QueryResult) -> Result<Option<identity::Model>, DbErr> {
+    // A user without identities still has its one row, with NULL identity columns.
+    if row.try_get::<Option<String>>("C_", "id")?.is_none() {
+        return Ok(None);
+    }
+    identity::Model::from_query_result(row, "C_").map(Some)
+}
+
+fn identity_with_tokens_in(row: &QueryResult) -> Result<Option<IdentityWithTokens>, DbErr> {
+    let Some(identity) = identity_in(row)? else { return Ok(None) };
+    let status = row.try_get("", "token_status")?;
+    Ok(Some((identity, status, row.try_get("", "token_expires_at")?, row.try_get("", "token_scopes")?)))
 }
 
 /// A cookie value that could be a session token (anything else is not looked up).
