@@ -1,14 +1,13 @@
 use leptos::prelude::*;
-use leptos_router::hooks::use_location;
 
 use crate::api::routes;
 
-/// The signed-in person's pages, the current one marked with `aria-current="page"`.
-/// Plain links: in islands mode the browser has no router to follow them, and the server
-/// renders each page once, so router links (`<A>`, a memo and effects each) would only cost.
+/// The signed-in person's pages, the current one (`here`, a path) marked with
+/// `aria-current="page"`. Plain links: in islands mode the browser has no router to follow
+/// them, and the server renders each page once, so router links (`<A>`, a memo and effects
+/// each) would only cost.
 #[component]
-pub fn AccountNav() -> impl IntoView {
-    let here = use_location().pathname.get_untracked();
+pub fn AccountNav(here: &'static str) -> impl IntoView {
     let link = |href: &'static str, label: &'static str| {
         let current = (here == href).then_some("page");
         view! { <li><a href=href aria-current=current>{label}</a></li> }

@@ -20,7 +20,8 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::use_location;
 
 use crate::api::{LinkedProviders, Me, current_user, error_message, preloaded_person, routes};
-use crate::components::{AccountNav, Brand, FormContext, OnePass, PostedOutcome};
+use crate::components::{AccountNav, Brand, FormContext, PostedOutcome};
+use leptos::tachys::html::InertElement;
 
 /// The signed-in person, as the account layout loaded them for the page inside it.
 #[derive(Clone)]
@@ -80,19 +81,42 @@ fn account_page(person: Result<Option<Arc<Me>>, ServerFnError>, here: String, pa
 /// between them in the header.
 #[component]
 pub fn PageFrame(#[prop(optional)] account_nav: bool, children: Children) -> impl IntoView {
+    let current = account_nav.then(|| use_location().pathname.get_untracked());
     view! {
-        {OnePass(
-            view! {
-                <header class="site-header">
-                    <Brand/>
-                    {account_nav.then(|| view! { <AccountNav/> })}
-                </header>
-            },
-        )}
+        {InertElement::new(site_header(current.as_deref()))}
         <main class="page" id="main">
             {children()}
         </main>
     }
+}
+
+/// The page header's HTML: the brand, and on the signed-in person's pages (`current`: the page's
+/// path) the navigation between them. It is the same for everyone, so each variant is rendered
+/// once, when first asked for, and written as it is from then on (rendered for every page it
+/// cost about a twentieth of `/profile`); it is outside every island, so no browser hydrates it.
+fn site_header(current: Option<&str>) -> &'static str {
+    use std::sync::OnceLock;
+    const VARIANTS: usize = routes::ACCOUNT_PAGES.len() + 2;
+    static RENDERED: [OnceLock<String>; VARIANTS] = [const { OnceLock::new() }; VARIANTS];
+    // 0: no navigation; 1: navigation with no current page; then one per account page.
+    let (variant, here) = match current {
+        None => (0, None),
+        Some(path) => match routes::ACCOUNT_PAGES.iter().position(|page| *page == path) {
+            Some(index) => (index + 2, Some(routes::ACCOUNT_PAGES[index])),
+            None => (1, Some("")),
+        },
+    };
+    RENDERED[variant].get_or_init(|| {
+        Owner::new().with(|| {
+            view! {
+                <header class="site-header">
+                    <Brand/>
+                    {here.map(|here| view! { <AccountNav here/> })}
+                </header>
+            }
+            .to_html()
+        })
+    })
 }
 
 /// A card telling people something went wrong while loading a page.
