@@ -93,7 +93,8 @@ pub fn PageFrame(#[prop(optional)] account_nav: bool, children: Children) -> imp
 /// The page header's HTML: the brand, and on the signed-in person's pages (`current`: the page's
 /// path) the navigation between them. It is the same for everyone, so each variant is rendered
 /// once, when first asked for, and written as it is from then on (rendered for every page it
-/// cost about a twentieth of `/profile`); it is outside every island, so no browser hydrates it.
+/// cost `/profile` 13,900 instructions of 384,000); it is outside every island, so no browser
+/// hydrates it.
 fn site_header(current: Option<&str>) -> &'static str {
     use std::sync::OnceLock;
     const VARIANTS: usize = routes::ACCOUNT_PAGES.len() + 2;
