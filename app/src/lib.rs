@@ -82,55 +82,51 @@ fn DocumentHead(site: Arc<SiteFiles>) -> impl IntoView {
         context.set_is_hydrating(false);
     }
     let nonce = leptos::nonce::use_nonce().map(|nonce| nonce.to_string());
-    let [before, between, after] = &*HeadParts::of(&site);
+    let [before, between, after] = &*head_parts(&site);
     let nonce = nonce.map(|nonce| format!(r#" nonce="{}""#, escape_attribute(&nonce))).unwrap_or_default();
     leptos::tachys::html::InertElement::new(format!("{before}{nonce}{between}{nonce}{after}"))
 }
 
 /// The document head's HTML for one build's files, in three parts: the nonce attribute goes
-/// between them.
-struct HeadParts;
-
-impl HeadParts {
-    fn of(site: &SiteFiles) -> Arc<[String; 3]> {
-        static WRITTEN: std::sync::Mutex<Option<(SiteFiles, Arc<[String; 3]>)>> = std::sync::Mutex::new(None);
-        let mut written = WRITTEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match &*written {
-            Some((for_site, parts)) if for_site == site => parts.clone(),
-            _ => {
-                let parts = Arc::new(Self::write(site));
-                *written = Some((site.clone(), parts.clone()));
-                parts
-            }
+/// between them. Written for the first page of a build and kept.
+fn head_parts(site: &SiteFiles) -> Arc<[String; 3]> {
+    static WRITTEN: std::sync::Mutex<Option<(SiteFiles, Arc<[String; 3]>)>> = std::sync::Mutex::new(None);
+    let mut written = WRITTEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    match &*written {
+        Some((for_site, parts)) if for_site == site => parts.clone(),
+        _ => {
+            let parts = Arc::new(write_head_parts(site));
+            *written = Some((site.clone(), parts.clone()));
+            parts
         }
     }
+}
 
-    fn write(site: &SiteFiles) -> [String; 3] {
-        let (stylesheet, script, wasm) =
-            (escape_attribute(&site.stylesheet), escape_attribute(&site.script), escape_attribute(&site.wasm));
-        let module = format!(
-            "import init, * as bundle from {js:?};\n{ISLANDS}\ninit({{ module_or_path: {wasm:?} }}).then(() => hydrateIslands(bundle));",
-            js = site.script,
-            wasm = site.wasm,
-        );
-        [
-            format!(
-                concat!(
-                    r#"<meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">"#,
-                    r#"<meta name="color-scheme" content="light dark">"#,
-                    r#"<meta name="description" content="latchkey: sign in with the accounts you already have.">"#,
-                    r#"<link rel="icon" type="image/svg+xml" href="/favicon.svg">"#,
-                    r#"<link rel="stylesheet" id="leptos" href="{stylesheet}"><link rel="modulepreload" href="{script}""#,
-                ),
-                stylesheet = stylesheet,
-                script = script,
+fn write_head_parts(site: &SiteFiles) -> [String; 3] {
+    let (stylesheet, script, wasm) =
+        (escape_attribute(&site.stylesheet), escape_attribute(&site.script), escape_attribute(&site.wasm));
+    let module = format!(
+        "import init, * as bundle from {js:?};\n{ISLANDS}\ninit({{ module_or_path: {wasm:?} }}).then(() => hydrateIslands(bundle));",
+        js = site.script,
+        wasm = site.wasm,
+    );
+    [
+        format!(
+            concat!(
+                r#"<meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">"#,
+                r#"<meta name="color-scheme" content="light dark">"#,
+                r#"<meta name="description" content="latchkey: sign in with the accounts you already have.">"#,
+                r#"<link rel="icon" type="image/svg+xml" href="/favicon.svg">"#,
+                r#"<link rel="stylesheet" id="leptos" href="{stylesheet}"><link rel="modulepreload" href="{script}""#,
             ),
-            format!(
-                r#"><link rel="preload" href="{wasm}" as="fetch" type="application/wasm" crossorigin=""><script type="module""#
-            ),
-            format!(">{}</script>", module.replace("</", "<\\/")),
-        ]
-    }
+            stylesheet = stylesheet,
+            script = script,
+        ),
+        format!(
+            r#"><link rel="preload" href="{wasm}" as="fetch" type="application/wasm" crossorigin=""><script type="module""#
+        ),
+        format!(">{}</script>", module.replace("</", "<\\/")),
+    ]
 }
 
 /// `text` for a double-quoted attribute value.

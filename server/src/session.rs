@@ -17,7 +17,7 @@ use crate::activity::{self, ActivityKind};
 use crate::config::SessionSettings;
 use crate::provider::logout_token::LogoutRequest;
 use crate::provider::{ProviderSession, Providers};
-use crate::storage::entities::{identity, logout_token, provider_token, session, user};
+use crate::storage::entities::{identity, logout_token, session, user};
 use crate::storage::prepared::{self, Batch, SqlText};
 use crate::storage::{self, Database, IdentityWithTokens, InlineReads, SessionWith, retry};
 use crate::tokens::{Sealed, TokenCipher, TokenColumn};
@@ -433,7 +433,7 @@ impl Sessions {
 /// identities, in one statement through a pool (PostgreSQL): each statement costs a round trip
 /// there, and sqlx one more as it checks the connection handed back. The session's columns
 /// come as `A_…`, the user's as `B_…` (sea-orm's names for two models), an identity's as
-/// `C_…`, with the state of its tokens as `token_…` where asked.
+/// `C_…`, with the state of its tokens as `account::with_token_state` names it where asked.
 struct PooledRead<I> {
     text: SqlText,
     with_tokens: bool,
@@ -453,11 +453,7 @@ impl<I> PooledRead<I> {
                 select = select.column_as(Expr::col((identity::Entity, column)), format!("C_{}", column.as_str()));
             }
             if self.with_tokens {
-                select = select
-                    .join(JoinType::LeftJoin, identity::Relation::Tokens.def())
-                    .column_as(provider_token::Column::Status, "token_status")
-                    .column_as(provider_token::Column::ExpiresAt, "token_expires_at")
-                    .column_as(provider_token::Column::Scopes, "token_scopes");
+                select = account::with_token_state(select);
             }
             select
         });

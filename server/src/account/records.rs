@@ -316,16 +316,24 @@ pub async fn identities_with_tokens(
 ) -> Result<Vec<IdentityWithTokens>, DbErr> {
     static TEXT: SqlText = SqlText::new();
     let statement = TEXT.statement(db.get_database_backend(), vec![user_id.into()], || {
-        identity::Entity::find()
-            .filter(identity::Column::UserId.eq(user_id))
-            .order_by_asc(identity::Column::CreatedAt)
-            .join(JoinType::LeftJoin, identity::Relation::Tokens.def())
-            .column_as(provider_token::Column::Status, "token_status")
-            .column_as(provider_token::Column::ExpiresAt, "token_expires_at")
-            .column_as(provider_token::Column::Scopes, "token_scopes")
+        with_token_state(
+            identity::Entity::find()
+                .filter(identity::Column::UserId.eq(user_id))
+                .order_by_asc(identity::Column::CreatedAt),
+        )
     });
     let rows = prepared::all::<SelectModel<IdentityWithTokenState>>(db, statement).await?;
     Ok(rows.into_iter().map(|row| (row.identity, row.token_status, row.token_expires_at, row.token_scopes)).collect())
+}
+
+/// `select` (of identities) with the state of the tokens held for each identity, as
+/// `token_status`, `token_expires_at` and `token_scopes` (`NULL` where none are held).
+pub fn with_token_state<S: QuerySelect>(select: S) -> S {
+    select
+        .join(JoinType::LeftJoin, identity::Relation::Tokens.def())
+        .column_as(provider_token::Column::Status, "token_status")
+        .column_as(provider_token::Column::ExpiresAt, "token_expires_at")
+        .column_as(provider_token::Column::Scopes, "token_scopes")
 }
 
 /// An identity and what the pages show of the tokens held for it.

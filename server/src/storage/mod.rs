@@ -27,7 +27,7 @@ use sea_orm_migration::MigratorTrait;
 
 pub use inline::{IdentityWithTokens, InlineReads, SessionWith};
 pub use migrations::Migrator;
-pub use writer::{InlineWriter, SqliteFailure, Transaction, Writer};
+pub use writer::{InlineWriter, Transaction, Writer};
 
 /// How long a SQLite statement waits for a lock held by another process before it fails.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -56,22 +56,6 @@ impl Writer {
         }
     }
 
-    /// The sea-orm pool, where writes go through one.
-    pub fn pool(&self) -> Option<&DatabaseConnection> {
-        match self {
-            Writer::Inline(_) => None,
-            Writer::Pool(pool) => Some(pool),
-        }
-    }
-
-    /// The inline writer, where there is one.
-    pub fn inline(&self) -> Option<&InlineWriter> {
-        match self {
-            Writer::Inline(writer) => Some(writer),
-            Writer::Pool(_) => None,
-        }
-    }
-
     /// Closes the connection(s): writes after this fail.
     pub async fn close(self) {
         match self {
@@ -636,7 +620,7 @@ mod tests {
     #[tokio::test]
     async fn writes_wait_for_a_transactions_turn_and_fail_once_the_wait_is_too_long() {
         let (database, dir) = crate::storage::tests::scratch_database().await;
-        let Some(writer) = database.writes().inline() else { panic!("a SQLite file has the inline writer") };
+        let Writer::Inline(writer) = database.writes() else { panic!("a SQLite file has the inline writer") };
         let writer = InlineWriter {
             connection: writer.connection.clone(),
             turn_timeout: Duration::from_millis(50),
