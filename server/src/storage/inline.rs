@@ -14,7 +14,7 @@ use std::sync::{LazyLock, Mutex, PoisonError};
 use chrono::{DateTime, Utc};
 use latchkey_types::TokenStatus;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
-use sea_orm::{ActiveEnum, DbErr, RuntimeErr};
+use sea_orm::{ActiveEnum, DbErr};
 
 use super::entities::{identity, session, user};
 
@@ -292,8 +292,9 @@ fn conversion(index: usize, error: impl std::fmt::Display) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, error.to_string().into())
 }
 
+/// As the writer reports SQLite's failures (busy, locked: the codes `Transient` knows).
 fn database_error(error: rusqlite::Error) -> DbErr {
-    DbErr::Query(RuntimeErr::Internal(format!("SQLite (inline read): {error}")))
+    DbErr::Query(super::writer::runtime_error(error))
 }
 
 #[cfg(test)]

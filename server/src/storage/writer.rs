@@ -520,14 +520,16 @@ impl DatabaseError for SqliteFailure {
     }
 }
 
-fn runtime_error(error: rusqlite::Error) -> RuntimeErr {
+/// A rusqlite failure as sea-orm's runtime error: SQLite's own as a [`SqliteFailure`], any
+/// other (a value that does not convert, say) as text. The inline reads report theirs so too.
+pub(super) fn runtime_error(error: rusqlite::Error) -> RuntimeErr {
     match error {
         rusqlite::Error::SqliteFailure(failure, message) => {
             let message = message.unwrap_or_else(|| failure.to_string());
             let failure = SqliteFailure { code: failure.extended_code, message };
             RuntimeErr::SqlxError(sea_orm::sqlx::Error::Database(Box::new(failure)))
         }
-        other => RuntimeErr::Internal(format!("SQLite (writer): {other}")),
+        other => RuntimeErr::Internal(format!("SQLite: {other}")),
     }
 }
 
