@@ -32,8 +32,8 @@ use crate::pages::{
     profile::ProfilePage,
     sessions::SessionsPage,
 };
+use html_escape::encode_double_quoted_attribute as escape_attribute;
 use latchkey_types::SiteFiles;
-use std::borrow::Cow;
 use std::sync::Arc;
 
 /// The HTML document around the app, rendered on the server for every page.
@@ -127,14 +127,6 @@ fn write_head_parts(site: &SiteFiles) -> [String; 3] {
         ),
         format!(">{}</script>", module.replace("</", "<\\/")),
     ]
-}
-
-/// `text` for a double-quoted attribute value.
-fn escape_attribute(text: &str) -> Cow<'_, str> {
-    if !text.contains(['&', '"', '<']) {
-        return Cow::Borrowed(text);
-    }
-    Cow::Owned(text.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;"))
 }
 
 /// Runs the bundle's `hydrate`, then each island's function on its element (named by
