@@ -29,22 +29,26 @@ impl<V: Render> Render for OnePass<V> {
     }
 }
 
+/// With attributes added (which no page does) it is the plain view again.
 impl<V: AddAnyAttr> AddAnyAttr for OnePass<V> {
-    type Output<SomeNewAttr: Attribute> = OnePass<V::Output<SomeNewAttr>>;
+    type Output<SomeNewAttr: Attribute> = V::Output<SomeNewAttr>;
 
     fn add_any_attr<NewAttr: Attribute>(self, attr: NewAttr) -> Self::Output<NewAttr>
     where
         Self::Output<NewAttr>: RenderHtml,
     {
-        OnePass(self.0.add_any_attr(attr))
+        self.0.add_any_attr(attr)
     }
 }
 
 /// Everything as the view does it, except `to_html_async_with_buf`: the trait's own, which
-/// writes [`RenderHtml::to_html_with_buf`] into the stream's buffer.
-impl<V: RenderHtml> RenderHtml for OnePass<V> {
+/// writes [`RenderHtml::to_html_with_buf`] into the stream's buffer; and `into_owned`, which
+/// keeps the view as it is. A view of literals is `'static` already, and made into an `AnyView`
+/// (a component's children, a route's page) tachys would otherwise copy every attribute of it
+/// into an allocated string first.
+impl<V: RenderHtml + 'static> RenderHtml for OnePass<V> {
     type AsyncOutput = OnePass<V::AsyncOutput>;
-    type Owned = OnePass<V::Owned>;
+    type Owned = Self;
 
     const MIN_LENGTH: usize = V::MIN_LENGTH;
     const EXISTS: bool = V::EXISTS;
@@ -81,7 +85,7 @@ impl<V: RenderHtml> RenderHtml for OnePass<V> {
     }
 
     fn into_owned(self) -> Self::Owned {
-        OnePass(self.0.into_owned())
+        self
     }
 }
 

@@ -11,14 +11,18 @@ use serde::de::DeserializeOwned;
 
 /// A form that posts to the server function of `action`, with `class`.
 ///
+/// Its children keep their type (`TypedChildren`, not `Children`): made into an `AnyView`, every
+/// element of a form would be copied into owned attributes first, one allocation per attribute.
+///
 /// In the browser (inside an island) it is `ActionForm`: it submits through `action`, without
 /// a reload. On the server it is the element `ActionForm` renders there, written directly:
 /// `ActionForm` adds a submit handler and a redirect hook, which only a browser runs, and the
 /// server would build them for every form of every page (a page without JavaScript, or outside
 /// an island, posts the plain form). `/profile`'s three forms cost it 3 % of its instructions so.
 #[component]
-pub fn PostForm<S, P>(action: ServerAction<S>, class: &'static str, children: Children) -> impl IntoView
+pub fn PostForm<S, P, C>(action: ServerAction<S>, class: &'static str, children: TypedChildren<C>) -> impl IntoView
 where
+    C: IntoView + 'static,
     S: DeserializeOwned + ServerFn<Protocol = Http<PostUrl, P>> + Clone + Send + Sync + 'static,
     <<S::Client as Client<S::Error>>::Request as ClientReq<S::Error>>::FormData: From<FormData>,
     S::Output: Send + Sync + 'static,
@@ -29,12 +33,15 @@ where
     {
         // Read in the browser only (by `ActionForm`).
         let _ = action;
+        let children = children.into_inner();
         view! {
             <form action=S::url() method="post" class=class>
                 {children()}
             </form>
         }
     }
+    #[cfg(not(feature = "ssr"))]
+    let children = children.into_inner();
     #[cfg(not(feature = "ssr"))]
     view! {
         <ActionForm action attr:class=class>

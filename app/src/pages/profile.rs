@@ -226,7 +226,6 @@ fn ProfileCard(profile: Profile, posted: PostedOutcome) -> impl IntoView {
             </footer>
         </section>
     }
-    .into_any()
 }
 
 /// The choices of primary email and picture, and the current ones (by index).
@@ -290,7 +289,6 @@ fn ProfileChoices(
             </PostForm>
         </section>
     }
-    .into_any()
 }
 
 /// A labelled choice among `options` (value, label), with a last option `none` (value "").
@@ -362,7 +360,6 @@ fn DeleteAccount(recently_signed_in: bool) -> impl IntoView {
             </PostForm>
         </section>
     }
-    .into_any()
 }
 
 /// Provider, email (with its verification) and subject of one identity.
@@ -391,5 +388,4 @@ fn IdentityDetails(identity: IdentityFacts) -> impl IntoView {
             </div>
         </dl>
     }
-    .into_any()
 }
