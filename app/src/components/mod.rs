@@ -17,7 +17,7 @@ pub use brand::Brand;
 pub use email::EmailWithBadge;
 pub use form_status::{FormContext, FormStatus, Outcome, PostedOutcome, form_outcome};
 pub use one_pass::OnePass;
-pub use post_form::PostForm;
+pub use post_form::{FormAction, PostForm};
 pub use provider_button::{ProviderButtonLink, ProviderLinkForm, ProviderList};
 pub use sign_out::SignOutButton;
 pub use timestamp::Timestamp;

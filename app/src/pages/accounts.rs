@@ -8,7 +8,7 @@ use crate::{
         ActionError, ConfirmPendingLink, DismissPendingLink, Identity, Me, PendingLinkInfo, ProviderSummary,
         RefreshIdentityProfile, TokenStatus, UnlinkIdentity, error_message, pending_link, routes, sign_in_providers,
     },
-    components::{EmailWithBadge, FormStatus, PostForm, ProviderLinkForm, Timestamp, form_outcome},
+    components::{EmailWithBadge, FormAction, FormStatus, PostForm, ProviderLinkForm, Timestamp, form_outcome},
     pages::{LoadError, Loading, SignedIn},
 };
 
@@ -16,10 +16,10 @@ use crate::{
 /// shown at the top of the page.
 #[derive(Clone, Copy)]
 struct Actions {
-    unlink: ServerAction<UnlinkIdentity>,
-    refresh: ServerAction<RefreshIdentityProfile>,
-    confirm: ServerAction<ConfirmPendingLink>,
-    dismiss: ServerAction<DismissPendingLink>,
+    unlink: FormAction<UnlinkIdentity>,
+    refresh: FormAction<RefreshIdentityProfile>,
+    confirm: FormAction<ConfirmPendingLink>,
+    dismiss: FormAction<DismissPendingLink>,
 }
 
 /// `/accounts`: the provider accounts people can sign in with, a pending link to confirm,
@@ -30,10 +30,10 @@ pub fn AccountsPage() -> impl IntoView {
     let pending = Resource::new(|| (), |_| pending_link());
     let providers = Resource::new(|| (), |_| sign_in_providers());
     let actions = Actions {
-        unlink: ServerAction::new(),
-        refresh: ServerAction::new(),
-        confirm: ServerAction::new(),
-        dismiss: ServerAction::new(),
+        unlink: FormAction::new(),
+        refresh: FormAction::new(),
+        confirm: FormAction::new(),
+        dismiss: FormAction::new(),
     };
     let me = signed_in.me;
 
@@ -61,13 +61,13 @@ pub fn AccountsPage() -> impl IntoView {
 fn ActionsStatus(actions: Actions) -> impl IntoView {
     view! {
         <div class="page-status" aria-live="polite">
-            <FormStatus outcome=form_outcome(move || actions.unlink.value().get(), "unlinked") done="Unlinked."/>
+            <FormStatus outcome=form_outcome(move || actions.unlink.latest(), "unlinked") done="Unlinked."/>
             <FormStatus
-                outcome=form_outcome(move || actions.refresh.value().get(), "refreshed")
+                outcome=form_outcome(move || actions.refresh.latest(), "refreshed")
                 done="Profile refreshed."
             />
-            <FormStatus outcome=form_outcome(move || actions.confirm.value().get(), "linked") done="Linked."/>
-            <FormStatus outcome=form_outcome(move || actions.dismiss.value().get(), "dismissed") done="Not linked."/>
+            <FormStatus outcome=form_outcome(move || actions.confirm.latest(), "linked") done="Linked."/>
+            <FormStatus outcome=form_outcome(move || actions.dismiss.latest(), "dismissed") done="Not linked."/>
             // Starting a link is a plain post to the core, which sends refusals back here.
             <FormStatus outcome=form_outcome(|| None::<Result<(), ActionError>>, "link")/>
         </div>

@@ -11,7 +11,7 @@ use crate::{
         AdminDisableUser, AdminEnableUser, AdminEndSessions, AdminUserDetail, AdminUserPage, AdminUserSummary,
         admin_user, admin_users, error_message, routes,
     },
-    components::{FormContext, FormStatus, PostForm, PostedOutcome, Timestamp, form_outcome},
+    components::{FormAction, FormContext, FormStatus, PostForm, PostedOutcome, Timestamp, form_outcome},
     format::browser_summary,
     pages::{LoadError, Loading, PageFrame, activity::ActivityTable, activity::zero_based_page, not_found::NotFound},
 };
@@ -133,12 +133,12 @@ pub fn AdminUserPage() -> impl IntoView {
 fn UserDetail(detail: AdminUserDetail) -> impl IntoView {
     let user = detail.user;
     let title = format!("{} · admin · latchkey", user.name);
-    let end_sessions = ServerAction::<AdminEndSessions>::new();
-    let disable = ServerAction::<AdminDisableUser>::new();
-    let enable = ServerAction::<AdminEnableUser>::new();
-    let ended = form_outcome(move || end_sessions.value().get(), "sessions_ended");
-    let disabled = form_outcome(move || disable.value().get(), "disabled");
-    let enabled = form_outcome(move || enable.value().get(), "enabled");
+    let end_sessions = FormAction::<AdminEndSessions>::new();
+    let disable = FormAction::<AdminDisableUser>::new();
+    let enable = FormAction::<AdminEnableUser>::new();
+    let ended = form_outcome(move || end_sessions.latest(), "sessions_ended");
+    let disabled = form_outcome(move || disable.latest(), "disabled");
+    let enabled = form_outcome(move || enable.latest(), "enabled");
     let id = user.id.to_string();
     let state = match user.disabled_at {
         Some(at) => view! { <p class="notice"><Timestamp label="Disabled " at/></p> }.into_any(),

@@ -5,12 +5,9 @@ use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    api::{
-        ActionError, DeleteAccount, Identity, LinkedProviders, Me, SavedProfile, UpdateDisplayName, UpdateProfile,
-        routes,
-    },
+    api::{DeleteAccount, Identity, LinkedProviders, Me, UpdateDisplayName, UpdateProfile, routes},
     components::{
-        Avatar, EmailWithBadge, FormContext, FormStatus, OnePass, PostForm, PostedOutcome, SignOutButton,
+        Avatar, EmailWithBadge, FormAction, FormContext, FormStatus, OnePass, PostForm, PostedOutcome, SignOutButton,
         avatar::is_web_url, form_outcome,
     },
     pages::SignedIn,
@@ -105,28 +102,24 @@ impl Profile {
 #[island]
 fn ProfileCard(profile: Profile, posted: PostedOutcome) -> impl IntoView {
     provide_context(FormContext { providers: Arc::new(profile.providers), here: routes::PROFILE.to_string(), posted });
-    let update = ServerAction::<UpdateDisplayName>::new();
-    // One view of the latest result for everything that reads it (each `value()` is a new one).
-    let updated = update.value();
+    let update = FormAction::<UpdateDisplayName>::new();
 
     // The name as stored: starts from the page's data, follows successful saves.
     let name = RwSignal::new(profile.name.clone());
     Effect::new(move |_| {
-        if let Some(Ok(saved)) = updated.get() {
+        if let Some(Ok(saved)) = update.latest() {
             name.set(saved);
         }
     });
-    let outcome = form_outcome(move || updated.get(), "name");
+    let outcome = form_outcome(move || update.latest(), "name");
     let invalid = move || matches!(outcome.get(), Some(Err(_)));
-    let pending = update.pending();
 
     // The primary email and picture as stored: follow the other form's saves.
-    let update_profile = ServerAction::<UpdateProfile>::new();
-    let profile_updated = update_profile.value();
+    let update_profile = FormAction::<UpdateProfile>::new();
     let email = RwSignal::new(profile.email);
     let picture = RwSignal::new(profile.picture);
     Effect::new(move |_| {
-        if let Some(Ok(saved)) = profile_updated.get() {
+        if let Some(Ok(saved)) = update_profile.latest() {
             email.set(saved.email);
             picture.set(saved.picture);
         }
@@ -186,7 +179,7 @@ fn ProfileCard(profile: Profile, posted: PostedOutcome) -> impl IntoView {
                             <button
                                 type="submit"
                                 class="button"
-                                aria-busy=move || if pending.get() { "true" } else { "false" }
+                                aria-busy=move || if update.pending() { "true" } else { "false" }
                             >
                                 "Save"
                             </button>
@@ -201,7 +194,7 @@ fn ProfileCard(profile: Profile, posted: PostedOutcome) -> impl IntoView {
                 </PostForm>
             </section>
 
-            <ProfileChoices choices action=update_profile updated=profile_updated/>
+            <ProfileChoices choices action=update_profile/>
 
             {(!other_identities.is_empty())
                 .then(|| {
@@ -238,13 +231,8 @@ struct Choices {
 
 /// "Primary email" and "Picture": chosen among what the linked accounts share.
 #[component]
-fn ProfileChoices(
-    choices: Choices,
-    action: ServerAction<UpdateProfile>,
-    updated: MappedSignal<Option<Result<SavedProfile, ActionError>>>,
-) -> impl IntoView {
-    let outcome = form_outcome(move || updated.get(), "profile");
-    let pending = action.pending();
+fn ProfileChoices(choices: Choices, action: FormAction<UpdateProfile>) -> impl IntoView {
+    let outcome = form_outcome(move || action.latest(), "profile");
     let email_help = if choices.emails.is_empty() {
         "None of your linked accounts shares a verified email address."
     } else {
@@ -278,7 +266,7 @@ fn ProfileChoices(
                     <button
                         type="submit"
                         class="button"
-                        aria-busy=move || if pending.get() { "true" } else { "false" }
+                        aria-busy=move || if action.pending() { "true" } else { "false" }
                     >
                         "Save profile"
                     </button>
@@ -324,12 +312,11 @@ fn ChoiceField(
 /// recent; on success the browser lands signed out on the home page.
 #[component]
 fn DeleteAccount(recently_signed_in: bool) -> impl IntoView {
-    let delete = ServerAction::<DeleteAccount>::new();
-    let deleted = delete.value();
-    let outcome = form_outcome(move || deleted.get(), "deleted");
+    let delete = FormAction::<DeleteAccount>::new();
+    let outcome = form_outcome(move || delete.latest(), "deleted");
     // Deleted: the session cookie is gone; the home page says so.
     Effect::new(move |_| {
-        if let Some(Ok(())) = deleted.get() {
+        if let Some(Ok(())) = delete.latest() {
             let _ = window().location().set_href(routes::HOME);
         }
     });

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 
 use crate::{
     api::{EndOtherSessions, RevokeSession, SessionInfo, error_message, my_sessions, routes},
-    components::{FormStatus, PostForm, SignOutButton, Timestamp, form_outcome},
+    components::{FormAction, FormStatus, PostForm, SignOutButton, Timestamp, form_outcome},
     format::browser_summary,
     pages::{LoadError, Loading, SignedIn, signed_out_redirect},
 };
@@ -12,8 +12,8 @@ use crate::{
 #[component]
 pub fn SessionsPage() -> impl IntoView {
     let sessions = Resource::new(|| (), |_| my_sessions());
-    let revoke = ServerAction::<RevokeSession>::new();
-    let outcome = form_outcome(move || revoke.value().get(), "ended");
+    let revoke = FormAction::<RevokeSession>::new();
+    let outcome = form_outcome(move || revoke.latest(), "ended");
 
     view! {
         <Title text="Sessions · latchkey"/>
@@ -36,7 +36,7 @@ pub fn SessionsPage() -> impl IntoView {
 #[component]
 fn SessionList(
     mut sessions: Vec<SessionInfo>,
-    revoke: ServerAction<RevokeSession>,
+    revoke: FormAction<RevokeSession>,
     outcome: Signal<crate::components::Outcome>,
 ) -> impl IntoView {
     // This browser first; the others as the core sorted them (most recent first).
@@ -76,8 +76,8 @@ fn SessionList(
 /// "Sign out everywhere else" (while there is another session), and what it did.
 #[component]
 fn SignOutEverywhereElse(others: usize) -> impl IntoView {
-    let end_others = ServerAction::<EndOtherSessions>::new();
-    let outcome = form_outcome(move || end_others.value().get(), "ended_others");
+    let end_others = FormAction::<EndOtherSessions>::new();
+    let outcome = form_outcome(move || end_others.latest(), "ended_others");
     view! {
         {(others > 0).then(|| view! {
             <PostForm action=end_others class="inline-form">
@@ -91,7 +91,7 @@ fn SignOutEverywhereElse(others: usize) -> impl IntoView {
 }
 
 #[component]
-fn SessionItem(session: SessionInfo, index: usize, revoke: ServerAction<RevokeSession>) -> impl IntoView {
+fn SessionItem(session: SessionInfo, index: usize, revoke: FormAction<RevokeSession>) -> impl IntoView {
     let title_id = format!("session-{index}");
     let heading_id = title_id.clone();
     let browser = browser_summary(session.user_agent.as_deref());
