@@ -118,4 +118,11 @@ mod tests {
         assert!(plain.contains("<h1>Ada"), "{plain}");
         assert_eq!(streamed(OnePass(card("Ada"))).await, plain);
     }
+
+    #[tokio::test]
+    async fn a_part_rendered_in_one_pass_and_erased_is_still_the_same_html() {
+        // Erased, the part is kept as it is rather than copied into owned attributes first.
+        let plain = streamed(card("Ada")).await;
+        assert_eq!(streamed(OnePass(card("Ada")).into_any()).await, plain);
+    }
 }
