@@ -81,9 +81,10 @@ fn DocumentHead(site: Arc<SiteFiles>) -> impl IntoView {
     if let Some(context) = Owner::current_shared_context() {
         context.set_is_hydrating(false);
     }
-    let nonce = leptos::nonce::use_nonce().map(|nonce| nonce.to_string());
+    let nonce = leptos::nonce::use_nonce()
+        .map(|nonce| format!(r#" nonce="{}""#, escape_attribute(&nonce.to_string())))
+        .unwrap_or_default();
     let [before, between, after] = &*head_parts(&site);
-    let nonce = nonce.map(|nonce| format!(r#" nonce="{}""#, escape_attribute(&nonce))).unwrap_or_default();
     leptos::tachys::html::InertElement::new(format!("{before}{nonce}{between}{nonce}{after}"))
 }
 
