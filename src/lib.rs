@@ -5,10 +5,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::FromRef;
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::Response;
+use axum::routing::get;
 use axum::serve::ListenerExt;
+use latchkey_app::render::RenderedPage;
 use latchkey_app::{App, shell};
 use latchkey_server::http::StaticFiles;
 use latchkey_server::http::operations::Readiness;
@@ -76,7 +81,7 @@ impl Application {
             }
         };
         let pages_state = PagesState(Arc::new(leptos_options));
-        let pages = Router::new()
+        let pages = account_pages(&pages_state.0, &render_context)
             .leptos_routes_with_context(&pages_state, routes, render_context.clone(), {
                 let options = pages_state.0.clone();
                 move || shell(&options)
@@ -175,6 +180,36 @@ impl Application {
             }
         }
     }
+}
+
+/// The signed-in person's pages, each rendered without leptos_axum's router (see
+/// `latchkey_app::render`) with what every render gets.
+fn account_pages(
+    options: &Arc<LeptosOptions>,
+    render_context: &(impl Fn() + Clone + Send + Sync + 'static),
+) -> Router<PagesState> {
+    latchkey_app::render::ACCOUNT_PAGES.into_iter().fold(Router::new(), |router, (path, page)| {
+        let (options, render_context) = (options.clone(), render_context.clone());
+        router.route(
+            path,
+            get(move |request: Request| async move {
+                let (parts, _) = request.into_parts();
+                respond_with(latchkey_app::render::render_page(&options, parts, render_context, page).await)
+            }),
+        )
+    })
+}
+
+/// The response for a rendered page: its HTML, with the status and headers the page asked for.
+fn respond_with(page: RenderedPage) -> Response {
+    let mut response = Response::new(Body::from(page.html));
+    let mut asked = page.response.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(status) = asked.status {
+        *response.status_mut() = status;
+    }
+    response.headers_mut().extend(std::mem::take(&mut asked.headers));
+    response.headers_mut().entry(header::CONTENT_TYPE).or_insert(HeaderValue::from_static("text/html; charset=utf-8"));
+    response
 }
 
 /// The pages' router state. leptos_axum gives every render a copy of it as context: shared,

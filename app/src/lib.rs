@@ -12,6 +12,8 @@ pub mod api;
 pub mod components;
 pub mod format;
 pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod render;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
@@ -23,14 +25,9 @@ use leptos_router::{
 use crate::api::routes::segment;
 use crate::components::OnePass;
 use crate::pages::{
-    AccountLayout,
-    accounts::AccountsPage,
-    activity::SecurityActivityPage,
     admin::{AdminUserPage, AdminUsersPage},
     home::HomePage,
     not_found::NotFound,
-    profile::ProfilePage,
-    sessions::SessionsPage,
 };
 use html_escape::encode_double_quoted_attribute as escape_attribute;
 use latchkey_types::SiteFiles;
@@ -81,11 +78,16 @@ fn DocumentHead(site: Arc<SiteFiles>) -> impl IntoView {
     if let Some(context) = Owner::current_shared_context() {
         context.set_is_hydrating(false);
     }
+    leptos::tachys::html::InertElement::new(document_head(&site))
+}
+
+/// The document head's tags (see `DocumentHead`), with the nonce of the response in context.
+fn document_head(site: &SiteFiles) -> String {
     let nonce = leptos::nonce::use_nonce()
         .map(|nonce| format!(r#" nonce="{}""#, escape_attribute(&nonce.to_string())))
         .unwrap_or_default();
-    let [before, between, after] = &*head_parts(&site);
-    leptos::tachys::html::InertElement::new(format!("{before}{nonce}{between}{nonce}{after}"))
+    let [before, between, after] = &*head_parts(site);
+    format!("{before}{nonce}{between}{nonce}{after}")
 }
 
 /// The document head's HTML for one build's files, in three parts: the nonce attribute goes
@@ -183,22 +185,9 @@ pub fn App() -> impl IntoView {
                     view=AdminUserPage
                     ssr=SsrMode::Async
                 />
-                <Route path=StaticSegment(segment::PROFILE) view=|| in_account_layout(ProfilePage) ssr=SsrMode::Async/>
-                <Route path=StaticSegment(segment::ACCOUNTS) view=|| in_account_layout(AccountsPage) ssr=SsrMode::Async/>
-                <Route path=StaticSegment(segment::SESSIONS) view=|| in_account_layout(SessionsPage) ssr=SsrMode::Async/>
-                <Route
-                    path=StaticSegment(segment::ACTIVITY)
-                    view=|| in_account_layout(SecurityActivityPage)
-                    ssr=SsrMode::Async
-                />
             </FlatRoutes>
         </Router>
     }
-}
-
-/// One of the signed-in person's pages, in the account layout.
-fn in_account_layout<Page: IntoView + 'static>(page: fn() -> Page) -> AnyView {
-    view! { <AccountLayout>{page()}</AccountLayout> }.into_any()
 }
 
 /// Entry point of the browser bundle.

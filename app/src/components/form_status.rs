@@ -4,13 +4,14 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::api::{ActionError, LinkedProviders, routes};
+use crate::pages::PageAddress;
 
 /// One form's outcome: `Ok` once it did its work, or why it did not.
 pub type Outcome = Option<Result<(), ActionError>>;
 
 /// What a plain form post's redirect left in the page's query: `?done=<form>`, or
-/// `?form=<form>&problem=…` (and `provider=…`). Read on the server, where the router runs, and
-/// handed to islands as a prop (the browser has no router in islands mode).
+/// `?form=<form>&problem=…` (and `provider=…`). Read on the server, where the page renders, and
+/// handed to islands as a prop.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PostedOutcome {
@@ -26,14 +27,14 @@ pub struct PostedOutcome {
 }
 
 impl PostedOutcome {
-    /// From the current page's query.
-    pub fn from_query() -> PostedOutcome {
-        leptos_router::hooks::use_location().query.with_untracked(|query| PostedOutcome {
-            done: query.get("done"),
-            form: query.get("form"),
-            problem: query.get("problem"),
-            provider: query.get("provider"),
-        })
+    /// From the page's query.
+    pub fn from_query(address: &PageAddress) -> PostedOutcome {
+        PostedOutcome {
+            done: address.query_value("done"),
+            form: address.query_value("form"),
+            problem: address.query_value("problem"),
+            provider: address.query_value("provider"),
+        }
     }
 
     fn outcome_of(&self, form: &str) -> Outcome {

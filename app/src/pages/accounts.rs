@@ -1,7 +1,6 @@
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 use crate::{
     api::{
@@ -9,7 +8,7 @@ use crate::{
         RefreshIdentityProfile, TokenStatus, UnlinkIdentity, error_message, pending_link, routes, sign_in_providers,
     },
     components::{EmailWithBadge, FormAction, FormStatus, PostForm, ProviderLinkForm, Timestamp, form_outcome},
-    pages::{LoadError, Loading, SignedIn},
+    pages::{LoadError, Loading, PageTitle, SignedIn},
 };
 
 /// The changes this page makes; every form on it shares them, and the outcome of each is
@@ -38,7 +37,7 @@ pub fn AccountsPage() -> impl IntoView {
     let me = signed_in.me;
 
     view! {
-        <Title text="Linked accounts · latchkey"/>
+        <PageTitle text="Linked accounts · latchkey"/>
         <Suspense fallback=Loading>
             {Suspend::new(async move {
                     match (pending.await, providers.await) {

@@ -1,12 +1,10 @@
 use leptos::prelude::*;
-use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
 
 use crate::{
     api::{ActivityEvent, ActivityPage, error_message, routes, security_activity},
     components::Timestamp,
     format::{activity_is_warning, activity_label, browser_summary},
-    pages::{LoadError, Loading, signed_out_redirect},
+    pages::{LoadError, Loading, PageAddress, PageTitle, signed_out_redirect},
 };
 
 /// The highest page number the URL may ask for (the log never gets near it).
@@ -16,12 +14,11 @@ const MAX_PAGE: u64 = 1_000_000;
 /// newest first, with plain "Newer"/"Older" links.
 #[component]
 pub fn SecurityActivityPage() -> impl IntoView {
-    let query = use_query_map();
-    let page = move || zero_based_page(query.read().get("page").as_deref());
-    let activity = Resource::new(page, security_activity);
+    let page = zero_based_page(PageAddress::current().query_value("page").as_deref());
+    let activity = Resource::new(move || page, security_activity);
 
     view! {
-        <Title text="Security activity · latchkey"/>
+        <PageTitle text="Security activity · latchkey"/>
         <Suspense fallback=Loading>
             {Suspend::new(async move {
                 match activity.await {

@@ -13,7 +13,10 @@ use crate::{
     },
     components::{FormAction, FormContext, FormStatus, PostForm, PostedOutcome, Timestamp, form_outcome},
     format::browser_summary,
-    pages::{LoadError, Loading, PageFrame, activity::ActivityTable, activity::zero_based_page, not_found::NotFound},
+    pages::{
+        LoadError, Loading, PageAddress, PageFrame, activity::ActivityTable, activity::zero_based_page,
+        not_found::NotFound,
+    },
 };
 
 /// `/admin/users?q=…&page=N`: the accounts matching a search (name, email or provider
@@ -116,7 +119,7 @@ pub fn AdminUserPage() -> impl IntoView {
     provide_context(FormContext {
         providers: Default::default(),
         here: routes::admin_user(&user_id()),
-        posted: PostedOutcome::from_query(),
+        posted: PostedOutcome::from_query(&PageAddress::current()),
     });
 
     view! {

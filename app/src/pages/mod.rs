@@ -13,15 +13,63 @@ pub mod not_found;
 pub mod profile;
 pub mod sessions;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use leptos::prelude::*;
-use leptos_router::components::Redirect;
-use leptos_router::hooks::use_location;
 
 use crate::api::{LinkedProviders, Me, current_user, error_message, preloaded_person, routes};
 use crate::components::{AccountNav, Brand, FormContext, PostedOutcome};
 use leptos::tachys::html::InertElement;
+
+/// Where the page being rendered is: the request's path and query. Pages render on the server
+/// only (islands mode), so it is read from the request, not from a router.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PageAddress {
+    pub path: String,
+    pub query: String,
+}
+
+impl PageAddress {
+    /// The address of the request being answered (empty outside a request).
+    pub fn current() -> PageAddress {
+        #[cfg(feature = "ssr")]
+        if let Some(address) = with_context::<http::request::Parts, _>(|parts| PageAddress {
+            path: parts.uri.path().to_string(),
+            query: parts.uri.query().unwrap_or_default().to_string(),
+        }) {
+            return address;
+        }
+        PageAddress::default()
+    }
+
+    /// The query's first value for `name`, decoded.
+    pub fn query_value(&self, name: &str) -> Option<String> {
+        form_urlencoded::parse(self.query.as_bytes()).find(|(key, _)| key == name).map(|(_, value)| value.into_owned())
+    }
+}
+
+/// The document's title. The page names it as it renders (`PageTitle`), which may be after
+/// waiting for data; the renderer writes the document's head once the page is written.
+#[derive(Clone, Debug, Default)]
+pub struct DocumentTitle(Arc<Mutex<Option<String>>>);
+
+impl DocumentTitle {
+    pub fn set(&self, title: String) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(title);
+    }
+
+    pub fn take(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+/// Names the page's document (see `DocumentTitle`); renders nothing itself.
+#[component]
+pub fn PageTitle(#[prop(into)] text: String) -> impl IntoView {
+    if let Some(title) = use_context::<DocumentTitle>() {
+        title.set(text);
+    }
+}
 
 /// The signed-in person, as the account layout loaded them for the page inside it.
 #[derive(Clone)]
@@ -43,13 +91,13 @@ impl SignedIn {
 /// composition of the app) loads them itself, under `Suspense`.
 #[component]
 pub fn AccountLayout(children: ChildrenFn) -> impl IntoView {
-    let here = use_location().pathname.get_untracked();
+    let address = PageAddress::current();
     let page = match preloaded_person() {
-        Some(person) => account_page(person, here, children),
+        Some(person) => account_page(person, address, children),
         None => view! {
             <Suspense fallback=Loading>
                 {Suspend::new(async move {
-                    account_page(current_user().await.map(|me| me.map(Arc::new)), here, children)
+                    account_page(current_user().await.map(|me| me.map(Arc::new)), address, children)
                 })}
             </Suspense>
         }
@@ -59,19 +107,19 @@ pub fn AccountLayout(children: ChildrenFn) -> impl IntoView {
 }
 
 /// The page for the person loaded (or not), with the person and the page's forms' context.
-fn account_page(person: Result<Option<Arc<Me>>, ServerFnError>, here: String, page: ChildrenFn) -> AnyView {
+fn account_page(person: Result<Option<Arc<Me>>, ServerFnError>, address: PageAddress, page: ChildrenFn) -> AnyView {
     match person {
         Ok(Some(me)) => {
             provide_context(FormContext {
                 providers: Arc::new(LinkedProviders::of(&me)),
-                here,
-                posted: PostedOutcome::from_query(),
+                posted: PostedOutcome::from_query(&address),
+                here: address.path,
             });
             provide_context(SignedIn { me });
             page().into_any()
         }
         Ok(None) => signed_out_redirect(),
-        Err(e) => view! { <LoadError message=error_message(&e) retry_href=here/> }.into_any(),
+        Err(e) => view! { <LoadError message=error_message(&e) retry_href=address.path/> }.into_any(),
     }
 }
 
@@ -81,7 +129,7 @@ fn account_page(person: Result<Option<Arc<Me>>, ServerFnError>, here: String, pa
 /// between them in the header.
 #[component]
 pub fn PageFrame(#[prop(optional)] account_nav: bool, children: Children) -> impl IntoView {
-    let current = account_nav.then(|| use_location().pathname.get_untracked());
+    let current = account_nav.then(|| PageAddress::current().path);
     view! {
         {InertElement::new(site_header(current.as_deref()))}
         <main class="page" id="main">
@@ -147,15 +195,14 @@ pub fn Loading() -> impl IntoView {
     }
 }
 
-/// What a signed-in-only page shows a signed-out visitor: a redirect home
-/// (a real `302` for the page request, a client-side one in the browser).
+/// What a signed-in-only page shows a signed-out visitor: a redirect home. Pages render on
+/// the server only, so the response's `302` is all of it.
 pub(crate) fn signed_out_redirect() -> AnyView {
     redirect_on_server(routes::HOME);
-    view! { <Redirect path=routes::HOME/> }.into_any()
+    ().into_any()
 }
 
 /// A real `302 Found` for the page request, whatever its `Accept` header.
-/// (`<Redirect/>` does the same in the browser, and in HTML-accepting requests.)
 pub(crate) fn redirect_on_server(_path: &'static str) {
     #[cfg(feature = "ssr")]
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {

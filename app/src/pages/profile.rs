@@ -1,7 +1,6 @@
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -10,7 +9,7 @@ use crate::{
         Avatar, EmailWithBadge, FormAction, FormContext, FormStatus, OnePass, PostForm, PostedOutcome, SignOutButton,
         avatar::is_web_url, form_outcome,
     },
-    pages::SignedIn,
+    pages::{PageTitle, SignedIn},
 };
 
 /// `/profile`: the signed-in person's account (inside the account layout, which sends
@@ -23,7 +22,7 @@ pub fn ProfilePage() -> impl IntoView {
     let posted = use_context::<FormContext>().map(|context| context.posted).unwrap_or_default();
     // Waits for nothing: the account layout loaded the person.
     OnePass(view! {
-        <Title text="Your profile · latchkey"/>
+        <PageTitle text="Your profile · latchkey"/>
         <ProfileCard profile posted/>
     })
 }

@@ -1,11 +1,10 @@
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 use crate::{
     api::{EndOtherSessions, RevokeSession, SessionInfo, error_message, my_sessions, routes},
     components::{FormAction, FormStatus, PostForm, SignOutButton, Timestamp, form_outcome},
     format::browser_summary,
-    pages::{LoadError, Loading, SignedIn, signed_out_redirect},
+    pages::{LoadError, Loading, PageTitle, SignedIn, signed_out_redirect},
 };
 
 /// `/sessions`: the browsers signed in to this account, each of which can be signed out.
@@ -16,7 +15,7 @@ pub fn SessionsPage() -> impl IntoView {
     let outcome = form_outcome(move || revoke.latest(), "ended");
 
     view! {
-        <Title text="Sessions · latchkey"/>
+        <PageTitle text="Sessions · latchkey"/>
         <Suspense fallback=Loading>
             {Suspend::new(async move {
                 match sessions.await {
