@@ -6,15 +6,14 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::FromRef;
 use axum::extract::Request;
+use axum::handler::HandlerWithoutStateExt;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{MethodFilter, get, on};
 use axum::serve::ListenerExt;
-use latchkey_app::render::RenderedPage;
-use latchkey_app::{App, shell};
+use latchkey_app::render::{NOT_FOUND, PAGES, Page, RenderedPage, render_page};
 use latchkey_server::http::StaticFiles;
 use latchkey_server::http::operations::Readiness;
 use latchkey_server::http::{
@@ -25,9 +24,9 @@ use latchkey_server::types::SiteFiles;
 use latchkey_server::{Config, Latchkey, StartupError};
 use leptos::config::LeptosOptions;
 use leptos::prelude::{provide_context, with_context};
-use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
+use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use latchkey_server;
@@ -65,10 +64,9 @@ impl Application {
         );
         let rate_limits = RateLimits::start(&config.rate_limits);
         let latchkey = Latchkey::start(config).await?;
-        let routes = generate_route_list(App);
         // What every render gets, the not-found page's too: the core, and the response's nonce.
         let render_context = {
-            // One `Arc`: leptos_axum clones this closure for every request.
+            // One `Arc`: the closure is cloned for every request.
             let shared = Arc::new((latchkey.clone(), site.clone(), leptos_options.clone()));
             // `cargo leptos watch` renames the files at every rebuild, restarting the server only
             // for Rust changes: it reads the names again for every page.
@@ -80,16 +78,7 @@ impl Application {
                 use_response_nonce();
             }
         };
-        let pages_state = PagesState(Arc::new(leptos_options));
-        let pages = account_pages(&pages_state.0, &render_context)
-            .leptos_routes_with_context(&pages_state, routes, render_context.clone(), {
-                let options = pages_state.0.clone();
-                move || shell(&options)
-            })
-            .fallback(leptos_axum::file_and_error_handler_with_context::<PagesState, _>(render_context, |options| {
-                shell(&options)
-            }))
-            .with_state(pages_state);
+        let pages = pages(Arc::new(leptos_options), render_context);
         // latchkey's own rules, outermost first, as one stack (see `protect`).
         let layers = ServiceBuilder::new()
             .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
@@ -182,22 +171,33 @@ impl Application {
     }
 }
 
-/// The signed-in person's pages, each rendered without leptos_axum's router (see
-/// `latchkey_app::render`) with what every render gets.
-fn account_pages(
-    options: &Arc<LeptosOptions>,
-    render_context: &(impl Fn() + Clone + Send + Sync + 'static),
-) -> Router<PagesState> {
-    latchkey_app::render::ACCOUNT_PAGES.into_iter().fold(Router::new(), |router, (path, page)| {
-        let (options, render_context) = (options.clone(), render_context.clone());
+/// The pages; the UI's server functions; for any other path, a file of the site's own
+/// (`public/`: the favicon) or else the not-found page. Each render and server function gets what
+/// `render_context` provides.
+fn pages(options: Arc<LeptosOptions>, render_context: impl Fn() + Clone + Send + Sync + 'static) -> Router {
+    let site_root = std::path::PathBuf::from(options.site_root.as_ref());
+    let render = {
+        let render_context = render_context.clone();
+        move |page: Page| {
+            let (options, render_context) = (options.clone(), render_context.clone());
+            move |request: Request| async move {
+                let (parts, _) = request.into_parts();
+                respond_with(render_page(&options, parts, render_context, page).await)
+            }
+        }
+    };
+    let router = PAGES.into_iter().fold(Router::new(), |router, (path, page)| router.route(path, get(render(page))));
+    let router = leptos::server_fn::axum::server_fn_paths().fold(router, |router, (path, method)| {
+        let render_context = render_context.clone();
+        let method = MethodFilter::try_from(method).expect("a server function's method is one axum routes");
         router.route(
             path,
-            get(move |request: Request| async move {
-                let (parts, _) = request.into_parts();
-                respond_with(latchkey_app::render::render_page(&options, parts, render_context, page).await)
-            }),
+            on(method, move |request: Request| leptos_axum::handle_server_fns_with_context(render_context, request)),
         )
-    })
+    });
+    let site_files =
+        ServeDir::new(site_root).call_fallback_on_method_not_allowed(true).fallback(render(NOT_FOUND).into_service());
+    router.fallback_service(site_files)
 }
 
 /// The response for a rendered page: its HTML, with the status and headers the page asked for.
@@ -210,17 +210,6 @@ fn respond_with(page: RenderedPage) -> Response {
     response.headers_mut().extend(std::mem::take(&mut asked.headers));
     response.headers_mut().entry(header::CONTENT_TYPE).or_insert(HeaderValue::from_static("text/html; charset=utf-8"));
     response
-}
-
-/// The pages' router state. leptos_axum gives every render a copy of it as context: shared,
-/// that copy is one count rather than a clone of every option.
-#[derive(Clone)]
-struct PagesState(Arc<LeptosOptions>);
-
-impl FromRef<PagesState> for LeptosOptions {
-    fn from_ref(state: &PagesState) -> Self {
-        LeptosOptions::clone(&state.0)
-    }
 }
 
 fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
@@ -260,7 +249,7 @@ fn built_site((mount, directory): &(String, std::path::PathBuf), hashed: bool) -
             }
         }
     }
-    let files = tower_http::services::ServeDir::new(directory).precompressed_br().precompressed_gzip();
+    let files = ServeDir::new(directory).precompressed_br().precompressed_gzip();
     Router::new()
         .nest_service(mount, files)
         .layer(security_header(header::CACHE_CONTROL, caching))
@@ -272,7 +261,7 @@ fn built_site((mount, directory): &(String, std::path::PathBuf), hashed: bool) -
 fn site_files(options: &LeptosOptions) -> SiteFiles {
     let hash_file = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.join(options.hash_file.as_ref())));
     let hashes = hash_file.and_then(|path| std::fs::read_to_string(path).ok());
-    latchkey_app::site_files_of(options, hashes.as_deref())
+    latchkey_app::render::site_files_of(options, hashes.as_deref())
 }
 
 /// cargo-leptos passes the site layout in `LEPTOS_*` variables (at build and run time);

@@ -1,16 +1,19 @@
-//! Pages rendered into whole HTML documents without a router: the signed-in person's pages
-//! (`routes::ACCOUNT_PAGES`), which are most of what a signed-in browser asks for.
+//! Pages rendered into whole HTML documents. Pages render on the server only (islands mode: the
+//! browser hydrates the islands in them, nothing else), so no router runs: axum routes each path
+//! to its page (`PAGES`), and an unknown path gets `NOT_FOUND`.
 //!
-//! A page is the component for its path; axum routes to it. The page renders into the body, and
-//! the head is written after it, with the title the page named (`PageTitle`) and the response's
-//! nonce. Through leptos_axum's router the same page cost a fifth more: the router parses the URL
-//! twice and keeps the location in signals, and leptos_meta looks for where the head ends in the
-//! finished page to put the title there.
+//! The page renders into the body first, once everything it waits for has resolved; the head is
+//! written after it, with the title the page named (`PageTitle`) and the response's nonce.
+//! Rendered through leptos_axum's router, `/profile` cost a quarter more instructions: the router
+//! parsed the URL twice and kept the location in signals, leptos_meta searched the finished page
+//! for where the head ends to put the title there, and the page went out as a stream.
 
 use std::sync::Arc;
 
 use futures::StreamExt;
+use html_escape::encode_double_quoted_attribute as escape_attribute;
 use hydration_context::{SharedContext, SsrSharedContext};
+use latchkey_types::SiteFiles;
 use leptos::config::LeptosOptions;
 use leptos::prelude::*;
 use leptos::reactive::owner::Sandboxed;
@@ -18,21 +21,34 @@ use leptos_axum::ResponseOptions;
 
 use crate::api::routes;
 use crate::pages::{
-    AccountLayout, DocumentTitle, accounts::AccountsPage, activity::SecurityActivityPage, profile::ProfilePage,
+    AccountLayout, DocumentTitle,
+    accounts::AccountsPage,
+    activity::SecurityActivityPage,
+    admin::{AdminUserPage, AdminUsersPage},
+    home::HomePage,
+    not_found::NotFound,
+    profile::ProfilePage,
     sessions::SessionsPage,
 };
 
 /// What renders one page.
 pub type Page = fn() -> AnyView;
 
-/// The signed-in person's pages, by path, each in the account layout.
-pub const ACCOUNT_PAGES: [(&str, Page); 4] = [
+/// Every page, by its path (in axum's syntax).
+pub const PAGES: [(&str, Page); 7] = [
+    (routes::HOME, || HomePage().into_any()),
     (routes::PROFILE, || in_account_layout(ProfilePage)),
     (routes::ACCOUNTS, || in_account_layout(AccountsPage)),
     (routes::SESSIONS, || in_account_layout(SessionsPage)),
     (routes::ACTIVITY, || in_account_layout(SecurityActivityPage)),
+    (routes::ADMIN_USERS, || AdminUsersPage().into_any()),
+    (routes::ADMIN_USER_TEMPLATE, || AdminUserPage().into_any()),
 ];
 
+/// The page for any other path (answered with `404`).
+pub const NOT_FOUND: Page = || NotFound().into_any();
+
+/// One of the signed-in person's pages, in the account layout.
 fn in_account_layout<Page: IntoView + 'static>(page: fn() -> Page) -> AnyView {
     view! { <AccountLayout>{page()}</AccountLayout> }.into_any()
 }
@@ -46,13 +62,16 @@ pub struct RenderedPage {
 /// Renders `page` for the request `parts` into a whole document, once everything it waits for
 /// has resolved. `contexts` provides what the server gives every render (the core, the site's
 /// files, the nonce); the request's parts and the response's options are provided here, as
-/// leptos_axum provides them to its renders and server functions.
-pub async fn render_page<View: IntoView + 'static>(
+/// leptos_axum provides them to server functions.
+pub async fn render_page(
     options: &LeptosOptions,
     parts: http::request::Parts,
     contexts: impl FnOnce(),
-    page: impl FnOnce() -> View,
+    page: Page,
 ) -> RenderedPage {
+    static EXECUTOR: std::sync::Once = std::sync::Once::new();
+    // What a page waits for (a `Resource`) is spawned on tokio, the server's runtime.
+    EXECUTOR.call_once(|| _ = any_spawner::Executor::init_tokio());
     let shared: Arc<dyn SharedContext + Send + Sync> = Arc::new(SsrSharedContext::new());
     // Only islands hydrate: nothing outside them is serialized for the browser.
     shared.set_is_hydrating(false);
@@ -65,7 +84,7 @@ pub async fn render_page<View: IntoView + 'static>(
         provide_context(title.clone());
         contexts();
         // Polled with the page's owner current, as what it waits for expects.
-        Sandboxed::new(page().into_view().to_html_stream_in_order().collect::<String>())
+        Sandboxed::new(page().to_html_stream_in_order().collect::<String>())
     });
     let body = body.await;
     let html = owner.with(|| document(options, title.take(), &body));
@@ -73,13 +92,108 @@ pub async fn render_page<View: IntoView + 'static>(
     RenderedPage { html, response }
 }
 
-/// The document around a rendered body: the head (see `DocumentHead`) with the page's title.
+/// The document around a rendered body: the head (see `document_head`) with the page's title.
 fn document(options: &LeptosOptions, title: Option<String>, body: &str) -> String {
-    let head = crate::document_head(&crate::site_files(options));
+    let head = document_head(&site_files(options));
     let auto_reload =
-        if crate::watching() { view! { <AutoReload options=options.clone()/> }.to_html() } else { String::new() };
+        if watching() { view! { <AutoReload options=options.clone()/> }.to_html() } else { String::new() };
     let title = html_escape::encode_text(title.as_deref().unwrap_or("latchkey"));
     format!(
         r#"<!DOCTYPE html><html lang="en"><head>{auto_reload}{head}<title>{title}</title></head><body>{body}</body></html>"#
     )
+}
+
+/// Under `cargo leptos watch` (which sets `LEPTOS_WATCH`), pages open its live-reload socket.
+fn watching() -> bool {
+    static WATCHING: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WATCHING.get_or_init(|| std::env::var_os("LEPTOS_WATCH").is_some())
+}
+
+/// The document head's own tags: the metadata, the stylesheet, and what loads the browser
+/// bundle and hydrates the page's islands (the only parts that run in the browser; everything
+/// else is server-rendered HTML), with the response's script nonce on every tag and the file
+/// names the server found for this build (hashed, see `SiteFiles`). Leptos's
+/// `HydrationScripts` puts the nonce of its module preload into `crossorigin` (so the
+/// Content-Security-Policy blocks the preload); this is its islands mode, written out.
+///
+/// All but the nonce is the same for every page of a build: that HTML is written once per
+/// build and the nonce put between its parts (nine elements written one by one on every page
+/// cost `/profile` 4,300 instructions more, of 370,000).
+fn document_head(site: &SiteFiles) -> String {
+    let nonce = leptos::nonce::use_nonce()
+        .map(|nonce| format!(r#" nonce="{}""#, escape_attribute(&nonce.to_string())))
+        .unwrap_or_default();
+    let [before, between, after] = &*head_parts(site);
+    format!("{before}{nonce}{between}{nonce}{after}")
+}
+
+/// The document head's HTML for one build's files, in three parts: the nonce attribute goes
+/// between them. Written for the first page of a build and kept.
+fn head_parts(site: &SiteFiles) -> Arc<[String; 3]> {
+    static WRITTEN: std::sync::Mutex<Option<(SiteFiles, Arc<[String; 3]>)>> = std::sync::Mutex::new(None);
+    let mut written = WRITTEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    match &*written {
+        Some((for_site, parts)) if for_site == site => parts.clone(),
+        _ => {
+            let parts = Arc::new(write_head_parts(site));
+            *written = Some((site.clone(), parts.clone()));
+            parts
+        }
+    }
+}
+
+fn write_head_parts(site: &SiteFiles) -> [String; 3] {
+    let (stylesheet, script, wasm) =
+        (escape_attribute(&site.stylesheet), escape_attribute(&site.script), escape_attribute(&site.wasm));
+    let module = format!(
+        "import init, * as bundle from {js:?};\n{ISLANDS}\ninit({{ module_or_path: {wasm:?} }}).then(() => hydrateIslands(bundle));",
+        js = site.script,
+        wasm = site.wasm,
+    );
+    [
+        format!(
+            concat!(
+                r#"<meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">"#,
+                r#"<meta name="color-scheme" content="light dark">"#,
+                r#"<meta name="description" content="latchkey: sign in with the accounts you already have.">"#,
+                r#"<link rel="icon" type="image/svg+xml" href="/favicon.svg">"#,
+                r#"<link rel="stylesheet" id="leptos" href="{stylesheet}"><link rel="modulepreload" href="{script}""#,
+            ),
+            stylesheet = stylesheet,
+            script = script,
+        ),
+        format!(
+            r#"><link rel="preload" href="{wasm}" as="fetch" type="application/wasm" crossorigin=""><script type="module""#
+        ),
+        format!(">{}</script>", module.replace("</", "<\\/")),
+    ]
+}
+
+/// Runs the bundle's `hydrate`, then each island's function on its element (named by
+/// `data-component`), outer islands before those inside them.
+const ISLANDS: &str = r#"function hydrateIslands(bundle) {
+  bundle.hydrate();
+  for (const island of document.querySelectorAll("leptos-island")) {
+    const hydrateIsland = bundle[island.dataset.component];
+    if (hydrateIsland) hydrateIsland(island);
+    else console.warn("no function in the bundle for island", island.dataset.component);
+  }
+}"#;
+
+/// The built site's file names for this response, as the server found them at start-up (or,
+/// without that, the plain names).
+fn site_files(options: &LeptosOptions) -> Arc<SiteFiles> {
+    use_context::<Arc<SiteFiles>>().unwrap_or_else(|| Arc::new(site_files_of(options, None)))
+}
+
+/// The built site's file names: hashed as `hashes` (cargo-leptos's hash file) says, else plain.
+pub fn site_files_of(options: &LeptosOptions, hashes: Option<&str>) -> SiteFiles {
+    let pkg = format!("/{}", options.site_pkg_dir);
+    // cargo-leptos names the module `<name>.wasm`; plain wasm-bindgen output is `<name>_bg.wasm`.
+    let wasm = if option_env!("LEPTOS_OUTPUT_NAME").is_some() {
+        options.output_name.to_string()
+    } else {
+        format!("{}_bg", options.output_name)
+    };
+    SiteFiles::new(&pkg, &options.output_name, &wasm, hashes)
 }

@@ -57,6 +57,31 @@ async fn the_account_navigation_marks_the_page_shown_as_current_and_only_it() {
 }
 
 #[tokio::test]
+async fn every_page_is_one_document_titled_for_itself() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let browser = app.browser();
+    browser.sign_in_as(&Person::ada()).await;
+
+    for (page, title) in [
+        ("/", "latchkey: sign in with the accounts you already have"),
+        ("/profile", "Your profile · latchkey"),
+        ("/accounts", "Linked accounts · latchkey"),
+        ("/sessions", "Sessions · latchkey"),
+        ("/activity", "Security activity · latchkey"),
+        ("/no-such-page", "Page not found · latchkey"),
+    ] {
+        let html = browser.get(page).await.text().await.expect("html");
+
+        assert!(html.starts_with("<!DOCTYPE html><html lang=\"en\"><head>"), "{page}: {html}");
+        assert!(html.ends_with("</body></html>"), "{page}: {html}");
+        let head = &html[..html.find("</head>").expect("a head")];
+        assert_eq!(head.matches("<title>").count(), 1, "{page}: one title");
+        assert!(head.contains(&format!("<title>{title}</title>")), "{page}: {head}");
+        assert_eq!(html.matches("<body>").count(), 1, "{page}: one body");
+    }
+}
+
+#[tokio::test]
 async fn this_session_shows_the_identity_signed_in_with_when_two_share_a_provider() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let browser = app.browser();

@@ -6,16 +6,6 @@
 
 use crate::ProviderId;
 
-/// The pages' paths as the UI's router matches them, one segment each.
-pub mod segment {
-    pub const ADMIN: &str = "admin";
-    pub const USERS: &str = "users";
-    pub const PROFILE: &str = "profile";
-    pub const ACCOUNTS: &str = "accounts";
-    pub const SESSIONS: &str = "sessions";
-    pub const ACTIVITY: &str = "activity";
-}
-
 pub const HOME: &str = "/";
 pub const PROFILE: &str = "/profile";
 pub const ACCOUNTS: &str = "/accounts";
@@ -26,6 +16,8 @@ pub const ACTIVITY: &str = "/activity";
 pub const ACCOUNT_PAGES: [&str; 4] = [PROFILE, ACCOUNTS, SESSIONS, ACTIVITY];
 /// The admin's list of accounts (search and pages in the query); anyone else gets a 404.
 pub const ADMIN_USERS: &str = "/admin/users";
+/// One account, for an admin (`admin_user` builds it); anyone else gets a 404.
+pub const ADMIN_USER_TEMPLATE: &str = "/admin/users/{id}";
 
 /// The signed-in person as JSON (with the session cookie, or an access token as `Bearer`).
 pub const API_ME: &str = "/api/me";
@@ -191,18 +183,6 @@ mod tests {
     }
 
     #[test]
-    fn page_paths_are_their_segments() {
-        for (path, segment) in [
-            (PROFILE, segment::PROFILE),
-            (ACCOUNTS, segment::ACCOUNTS),
-            (SESSIONS, segment::SESSIONS),
-            (ACTIVITY, segment::ACTIVITY),
-        ] {
-            assert_eq!(path, format!("/{segment}"));
-        }
-    }
-
-    #[test]
     fn templates_match_the_builders() {
         let fill = |template: &str, value: &str| template.replace("{provider}", value);
         assert_eq!(fill(CALLBACK_TEMPLATE, "p"), callback(&ProviderId::new("p")));
@@ -210,5 +190,6 @@ mod tests {
         assert_eq!(fill(LOGGED_OUT_TEMPLATE, "p"), logged_out(&ProviderId::new("p")));
         assert!(login(&ProviderId::new("p"), HOME).starts_with(&fill(LOGIN_TEMPLATE, "p")));
         assert_eq!(fill(LOGIN_TEMPLATE, "p"), login_default(&ProviderId::new("p")));
+        assert_eq!(ADMIN_USER_TEMPLATE.replace("{id}", "u"), admin_user(&crate::UserId::new("u")));
     }
 }

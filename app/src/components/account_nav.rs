@@ -3,9 +3,7 @@ use leptos::prelude::*;
 use crate::api::routes;
 
 /// The signed-in person's pages, the current one (`here`, a path) marked with
-/// `aria-current="page"`. Plain links: in islands mode the browser has no router to follow
-/// them, and the server renders each page once, so router links (`<A>`, a memo and effects
-/// each) would only cost.
+/// `aria-current="page"`. Plain links: every page is rendered by the server (see `render`).
 #[component]
 pub fn AccountNav(here: &'static str) -> impl IntoView {
     let link = |href: &'static str, label: &'static str| {

@@ -4,8 +4,8 @@ use crate::api::{ProviderKind, ProviderSummary, routes};
 
 /// "Sign in with …": a plain link to the server's login route.
 ///
-/// `rel="external"` keeps the client-side router out of it: signing in is a
-/// full-page navigation to the server (and on to the provider).
+/// `rel="external"`: signing in is a full-page navigation to the server (and on to the
+/// provider).
 #[component]
 pub fn ProviderButtonLink(provider: ProviderSummary) -> impl IntoView {
     let class = format!("signin-button signin-button--{}", style_kind(provider.kind));

@@ -3,8 +3,6 @@
 
 use latchkey_types::UserId;
 use leptos::prelude::*;
-use leptos_meta::Title;
-use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::{
     api::{
@@ -14,7 +12,7 @@ use crate::{
     components::{FormAction, FormContext, FormStatus, PostForm, PostedOutcome, Timestamp, form_outcome},
     format::browser_summary,
     pages::{
-        LoadError, Loading, PageAddress, PageFrame, activity::ActivityTable, activity::zero_based_page,
+        LoadError, Loading, PageAddress, PageFrame, PageTitle, activity::ActivityTable, activity::zero_based_page,
         not_found::NotFound,
     },
 };
@@ -23,17 +21,18 @@ use crate::{
 /// subject), oldest first, a page at a time.
 #[component]
 pub fn AdminUsersPage() -> impl IntoView {
-    let query = use_query_map();
-    let search = move || {
-        let query = query.read();
-        (query.get("q").unwrap_or_default(), zero_based_page(query.get("page").as_deref()))
-    };
-    let users = Resource::new(search, |(q, page)| admin_users(q, page));
+    let address = PageAddress::current();
+    let q = address.query_value("q").unwrap_or_default();
+    let page = zero_based_page(address.query_value("page").as_deref());
+    let users = Resource::new(move || page, {
+        let q = q.clone();
+        move |page| admin_users(q.clone(), page)
+    });
 
     view! {
         <Suspense fallback=Loading>
             {Suspend::new(async move {
-                admin_view(users.await, |found| view! { <UserList found q=search().0/> }.into_any())
+                admin_view(users.await, |found| view! { <UserList found q/> }.into_any())
             })}
         </Suspense>
     }
@@ -72,7 +71,7 @@ fn UserList(found: AdminUserPage, q: String) -> impl IntoView {
         .into_any()
     };
     view! {
-        <Title text="Accounts · admin · latchkey"/>
+        <PageTitle text="Accounts · admin · latchkey"/>
         <PageFrame>
             <section class="card card--wide" aria-labelledby="admin-users-title">
                 <h1 id="admin-users-title">"Accounts"</h1>
@@ -113,14 +112,14 @@ fn UserSummary(user: AdminUserSummary) -> impl IntoView {
 /// actions on it.
 #[component]
 pub fn AdminUserPage() -> impl IntoView {
-    let params = use_params_map();
-    let user_id = move || UserId::new(params.read().get("id").unwrap_or_default());
-    let detail = Resource::new(user_id, admin_user);
+    let address = PageAddress::current();
+    let user_id = UserId::new(user_id_in(&address.path).unwrap_or_default());
     provide_context(FormContext {
         providers: Default::default(),
-        here: routes::admin_user(&user_id()),
-        posted: PostedOutcome::from_query(&PageAddress::current()),
+        here: routes::admin_user(&user_id),
+        posted: PostedOutcome::from_query(&address),
     });
+    let detail = Resource::new(move || user_id.clone(), admin_user);
 
     view! {
         <Suspense fallback=Loading>
@@ -130,6 +129,12 @@ pub fn AdminUserPage() -> impl IntoView {
         </Suspense>
     }
     .into_any()
+}
+
+/// The user id in an admin's account page's path (`/admin/users/{id}`), decoded.
+fn user_id_in(path: &str) -> Option<String> {
+    let id = path.strip_prefix(routes::ADMIN_USERS)?.strip_prefix('/')?;
+    Some(percent_encoding::percent_decode_str(id).decode_utf8_lossy().into_owned())
 }
 
 #[component]
@@ -167,7 +172,7 @@ fn UserDetail(detail: AdminUserDetail) -> impl IntoView {
     };
 
     view! {
-        <Title text=title/>
+        <PageTitle text=title/>
         <PageFrame>
             <section class="card card--wide" aria-labelledby="admin-user-title">
                 <p><a href=routes::ADMIN_USERS>"All accounts"</a></p>

@@ -1,12 +1,9 @@
 use leptos::prelude::*;
-use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
-use leptos_router::params::ParamsMap;
 
 use crate::{
     api::{Me, ProviderSummary, current_user, error_message, routes, routes::SignedOut, sign_in_providers},
     components::{Avatar, ProviderList, SignOutButton, brand::Logo},
-    pages::{Loading, PageFrame},
+    pages::{Loading, PageAddress, PageFrame, PageTitle},
 };
 
 /// `/`: what latchkey is, and how to sign in.
@@ -14,10 +11,10 @@ use crate::{
 pub fn HomePage() -> impl IntoView {
     let me = Resource::new(|| (), |_| current_user());
     let providers = Resource::new(|| (), |_| sign_in_providers());
-    let query = use_query_map();
+    let address = PageAddress::current();
 
     view! {
-        <Title text="latchkey: sign in with the accounts you already have"/>
+        <PageTitle text="latchkey: sign in with the accounts you already have"/>
         <PageFrame>
             <section class="card card--hero" aria-labelledby="home-title">
                 <div class="hero">
@@ -32,7 +29,7 @@ pub fn HomePage() -> impl IntoView {
                         match (me, providers) {
                             (Ok(Some(me)), _) => view! { <SignedIn me/> }.into_any(),
                             (Ok(None), Ok(providers)) => view! {
-                                {sign_out_note(&query.get_untracked(), &providers)
+                                {sign_out_note(&address, &providers)
                                     .map(|note| view! { <p class="notice" role="status">{note}</p> })}
                                 <div class="signin">
                                     <ProviderList providers/>
@@ -56,9 +53,9 @@ pub fn HomePage() -> impl IntoView {
 
 /// What a sign-out that asked the provider too left in the query (see
 /// [`routes::signed_out`]), in words; `None` for any other visit.
-fn sign_out_note(query: &ParamsMap, providers: &[ProviderSummary]) -> Option<String> {
-    let how = SignedOut::from_query(&query.get("signed_out")?)?;
-    let provider_id = query.get("provider")?;
+fn sign_out_note(address: &PageAddress, providers: &[ProviderSummary]) -> Option<String> {
+    let how = SignedOut::from_query(&address.query_value("signed_out")?)?;
+    let provider_id = address.query_value("provider")?;
     let name = &providers.iter().find(|provider| provider.id.as_str() == provider_id)?.name;
     Some(match how {
         SignedOut::AtProviderToo => format!("You are signed out of latchkey and of {name}."),

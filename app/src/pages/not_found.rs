@@ -1,7 +1,6 @@
 use leptos::prelude::*;
-use leptos_meta::Title;
 
-use crate::pages::PageFrame;
+use crate::pages::{PageFrame, PageTitle};
 
 /// Fallback for unknown paths (answered with HTTP 404 on the server).
 #[component]
@@ -12,7 +11,7 @@ pub fn NotFound() -> impl IntoView {
     }
 
     view! {
-        <Title text="Page not found · latchkey"/>
+        <PageTitle text="Page not found · latchkey"/>
         <PageFrame>
             <section class="card card--center" aria-labelledby="not-found-title">
                 <p class="eyebrow">"404"</p>
