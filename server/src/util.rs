@@ -19,9 +19,11 @@ pub fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(random_bytes::<32>())
 }
 
-/// Hex SHA-256: how tokens are stored, so a database leak reveals no usable token.
+/// Hex SHA-256: how tokens are stored, so a database leak reveals no usable token. (With
+/// `hex::encode`, which collects a character at a time, the hex cost 2,200 of an `/api/me`'s
+/// 90,000 instructions.)
 pub fn sha256_hex(value: &str) -> String {
-    hex::encode(Sha256::digest(value.as_bytes()))
+    base16ct::lower::encode_string(&Sha256::digest(value.as_bytes()))
 }
 
 /// A configured span as a chrono delta; spans beyond chrono's range count as forever.
@@ -42,6 +44,12 @@ pub fn earlier(at: DateTime<Utc>, span: std::time::Duration) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sha256_hex_is_the_lowercase_hex_digest() {
+        assert_eq!(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(sha256_hex("").len(), 64);
+    }
 
     #[test]
     fn tokens_are_long_and_different() {
