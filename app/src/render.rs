@@ -4,7 +4,7 @@
 //!
 //! The page renders into the body first, once everything it waits for has resolved; the head is
 //! written after it, with the title the page named (`PageTitle`) and the response's nonce.
-//! Rendered through leptos_axum's router, `/profile` cost a quarter more instructions: the router
+//! Rendered through leptos_axum's router, `/profile` cost a third more instructions: the router
 //! parsed the URL twice and kept the location in signals, leptos_meta searched the finished page
 //! for where the head ends to put the title there, and the page went out as a stream.
 
