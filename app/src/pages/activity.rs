@@ -15,13 +15,12 @@ const MAX_PAGE: u64 = 1_000_000;
 #[component]
 pub fn SecurityActivityPage() -> impl IntoView {
     let page = zero_based_page(PageAddress::current().query_value("page").as_deref());
-    let activity = Resource::new(move || page, security_activity);
 
     view! {
         <PageTitle text="Security activity · latchkey"/>
         <Suspense fallback=Loading>
             {Suspend::new(async move {
-                match activity.await {
+                match security_activity(page).await {
                     Ok(Some(activity)) => view! { <ActivityLog activity/> }.into_any(),
                     Ok(None) => signed_out_redirect(),
                     Err(e) => view! {

@@ -24,15 +24,11 @@ pub fn AdminUsersPage() -> impl IntoView {
     let address = PageAddress::current();
     let q = address.query_value("q").unwrap_or_default();
     let page = zero_based_page(address.query_value("page").as_deref());
-    let users = Resource::new(move || page, {
-        let q = q.clone();
-        move |page| admin_users(q.clone(), page)
-    });
 
     view! {
         <Suspense fallback=Loading>
             {Suspend::new(async move {
-                admin_view(users.await, |found| view! { <UserList found q/> }.into_any())
+                admin_view(admin_users(q.clone(), page).await, |found| view! { <UserList found q/> }.into_any())
             })}
         </Suspense>
     }
@@ -119,12 +115,11 @@ pub fn AdminUserPage() -> impl IntoView {
         here: routes::admin_user(&user_id),
         posted: PostedOutcome::from_query(&address),
     });
-    let detail = Resource::new(move || user_id.clone(), admin_user);
 
     view! {
         <Suspense fallback=Loading>
             {Suspend::new(async move {
-                admin_view(detail.await, |detail| view! { <UserDetail detail/> }.into_any())
+                admin_view(admin_user(user_id).await, |detail| view! { <UserDetail detail/> }.into_any())
             })}
         </Suspense>
     }
